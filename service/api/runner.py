@@ -1,0 +1,89 @@
+"""Runs blocking pipeline work off the event loop, wired to the caller's deadline and cancellation.
+
+Model work goes to one dedicated thread (models use every core through intra-op threads;
+two generations at once would only fight over them). Light work (validation, language
+detection) has its own small pool so it never queues behind a long generation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import grpc
+
+from service.errors import CancelledError, DeadlineError
+
+T = TypeVar("T")
+_DONE = object()
+
+
+class StopSignal:
+    """Set when the caller cancels or its deadline passes; polled by models between decoding steps."""
+
+    def __init__(self, context: grpc.aio.ServicerContext | None) -> None:
+        self._event = threading.Event()
+        remaining = context.time_remaining() if context is not None else None
+        self.deadline = time.monotonic() + remaining if remaining is not None else None
+        if context is not None:
+            context.add_done_callback(lambda _ctx: self._event.set())
+
+    def __call__(self) -> bool:
+        return self._event.is_set() or self.expired()
+
+    def expired(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def set(self) -> None:
+        self._event.set()
+
+    def translate(self, exc: CancelledError) -> Exception:
+        """A stop caused by the deadline is reported as such."""
+        if self.expired():
+            return DeadlineError("the deadline passed before the work finished")
+        return exc
+
+
+class Runner:
+    def __init__(self, light_workers: int = 2) -> None:
+        self.model_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self.light_pool = ThreadPoolExecutor(max_workers=light_workers, thread_name_prefix="light")
+
+    async def light(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.light_pool, fn, *args)
+
+    async def model(self, fn: Callable[..., T], *args: object, stop: StopSignal) -> T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.model_pool, fn, *args)
+        except CancelledError as exc:
+            raise stop.translate(exc) from exc
+
+    async def iterate(self, iterator: Iterator[T], *, stop: StopSignal):  # type: ignore[no-untyped-def]
+        """Async-iterate a blocking generator, advancing it on the model thread one item at a time."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                try:
+                    item = await loop.run_in_executor(self.model_pool, next, iterator, _DONE)
+                except CancelledError as exc:
+                    raise stop.translate(exc) from exc
+                if item is _DONE:
+                    return
+                yield item
+        finally:
+            stop.set()  # a consumer that stops early (client gone) stops the model too
+            await loop.run_in_executor(self.model_pool, _close, iterator)
+
+    def shutdown(self) -> None:
+        self.model_pool.shutdown(wait=False, cancel_futures=True)
+        self.light_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _close(iterator: Iterator[object]) -> None:
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        close()

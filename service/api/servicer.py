@@ -1,0 +1,85 @@
+"""summarizer.v1.SummarizerService: protobuf in, pipeline call, protobuf out. Nothing else."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import grpc
+from summarizer.v1 import summarizer_service_pb2 as pb
+from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
+
+from service.api import convert
+from service.api.interceptors import request_id_var
+from service.api.runner import Runner, StopSignal
+from service.errors import NotReadyError
+from service.pipeline import LanguageFailure, LanguageSummary, SourceLanguage, SummarizationPipeline
+
+
+class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
+    def __init__(self, runner: Runner, pipeline: SummarizationPipeline | None = None) -> None:
+        self.runner = runner
+        self._pipeline = pipeline
+        self.draining = False
+
+    def attach(self, pipeline: SummarizationPipeline) -> None:
+        """Make the service usable once its models are loaded and warmed up."""
+        self._pipeline = pipeline
+
+    @property
+    def pipeline(self) -> SummarizationPipeline:
+        if self.draining:
+            raise NotReadyError("the server is shutting down; retry on another replica")
+        if self._pipeline is None:
+            raise NotReadyError("the server is loading its models; retry shortly")
+        return self._pipeline
+
+    async def Summarize(self, request: pb.SummarizeRequest, context: grpc.aio.ServicerContext) -> pb.SummarizeResponse:
+        started = time.perf_counter()
+        request_id = request_id_var.get()
+        pipeline = self.pipeline
+        plan = await self.runner.light(pipeline.plan, convert.summarize_job(request, request_id))
+        stop = StopSignal(context)
+        source: SourceLanguage | None = None
+        results: list[LanguageSummary | LanguageFailure] = []
+        async for event in self.runner.iterate(pipeline.run(plan, stop), stop=stop):
+            if isinstance(event, SourceLanguage):
+                source = event
+            else:
+                results.append(event)
+        assert source is not None
+        if results and all(isinstance(r, LanguageFailure) for r in results):
+            # Nothing could be made: the call fails with the (shared) cause.
+            first = results[0]
+            assert isinstance(first, LanguageFailure)
+            raise first.error
+        total_ms = (time.perf_counter() - started) * 1000
+        return convert.summarize_response(request_id, source, results, plan.targets, total_ms)
+
+    async def StreamSummarize(
+        self, request: pb.StreamSummarizeRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StreamSummarizeResponse]:
+        request_id = request_id_var.get()
+        pipeline = self.pipeline
+        plan = await self.runner.light(pipeline.plan, convert.summarize_job(request, request_id))
+        stop = StopSignal(context)
+        async for event in self.runner.iterate(pipeline.run(plan, stop), stop=stop):
+            yield convert.stream_event(event, request_id)
+
+    async def Translate(self, request: pb.TranslateRequest, context: grpc.aio.ServicerContext) -> pb.TranslateResponse:
+        started = time.perf_counter()
+        request_id = request_id_var.get()
+        stop = StopSignal(context)
+        result = await self.runner.model(
+            self.pipeline.translate, convert.translate_job(request, request_id), stop, stop=stop
+        )
+        return convert.translate_response(request_id, result, (time.perf_counter() - started) * 1000)
+
+    async def DetectLanguage(
+        self, request: pb.DetectLanguageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DetectLanguageResponse:
+        detection = await self.runner.light(self.pipeline.detect, request.text)
+        return convert.detect_response(detection)
+
+    async def ListModels(self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext) -> pb.ListModelsResponse:
+        return convert.list_models_response(self.pipeline.describe())

@@ -1,0 +1,77 @@
+"""`summarizer-service` / `python -m service`: flags mirror the SUMMARIZER_* environment variables."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from service import __version__
+from service.errors import ConfigurationError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="summarizer-service",
+        description="Serve summarizer.v1 over gRPC. Every flag can also be set as SUMMARIZER_<NAME> "
+        "(e.g. SUMMARIZER_PROFILE=tiny); flags win.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("--profile", help="model profile: embedded (default), tiny, hub, or a custom name")
+    parser.add_argument("--profile-file", type=Path, help="TOML file that defines a custom profile")
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 in containers)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 50051; 0 picks a free one)")
+    parser.add_argument("--runtime", choices=("transformers", "ctranslate2"), help="default inference runtime")
+    parser.add_argument("--threads", type=int, help="inference threads (default: one per core)")
+    parser.add_argument("--cache-dir", type=Path, help="where converted models are cached")
+    parser.add_argument("--max-text-chars", type=int, help="longest accepted article, in characters")
+    parser.add_argument("--grace-s", type=float, help="seconds in-flight calls get on shutdown")
+    parser.add_argument("--no-warmup", dest="warmup", action="store_const", const=False, help="skip warm-up")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument("--log-json", action="store_const", const=True, help="log one JSON object per line")
+    parser.add_argument("--port-file", type=Path, help="write the bound port to this file once listening")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if k != "port_file"}
+    try:
+        from service.config import settings_from_env
+
+        settings = settings_from_env(**overrides)
+    except ConfigurationError as exc:
+        print(f"summarizer-service: {exc}", file=sys.stderr)
+        return 2
+
+    from service.logging_setup import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Heavy imports (torch, transformers) happen only now, after logging is set up.
+    from service.loader import build_pipeline
+    from service.server import serve
+
+    def write_port(port: int) -> None:
+        if args.port_file is not None:
+            tmp = args.port_file.with_suffix(".tmp")
+            tmp.write_text(str(port))
+            tmp.replace(args.port_file)
+
+    log = logging.getLogger("service")
+    log.info("starting profile %s (runtime %s, %d threads)", settings.profile, settings.runtime, settings.inference_threads)
+    try:
+        return asyncio.run(serve(settings, build_pipeline, on_port=write_port))
+    except ConfigurationError as exc:
+        print(f"summarizer-service: cannot start: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"summarizer-service: cannot start: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""One Settings object, built once at start-up from flags and SUMMARIZER_* variables; bad values fail loudly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from service.errors import ConfigurationError
+
+ENV_PREFIX = "SUMMARIZER_"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "summarizer"
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str = "embedded"
+    profile_file: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 50051
+    # Requests
+    max_text_chars: int = 100_000
+    max_targets: int = 16
+    max_translate_texts: int = 64
+    max_receive_bytes: int = 4 * 1024 * 1024
+    # Inference
+    runtime: str = "transformers"  # default runtime for seq2seq and llm backends
+    threads: int = 0  # intra-op threads for inference; 0 means one per core
+    cache_dir: Path = default_cache_dir()
+    warmup: bool = True
+    # Lifecycle
+    grace_s: float = 20.0
+    # Logging
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @property
+    def inference_threads(self) -> int:
+        return self.threads or os.cpu_count() or 1
+
+    def validate(self) -> Settings:
+        if not 0 <= self.port <= 65535:
+            raise ConfigurationError(f"port must be 0..65535, got {self.port}")
+        if self.max_text_chars < 1:
+            raise ConfigurationError("max_text_chars must be positive")
+        if not 1 <= self.max_targets <= 64:
+            raise ConfigurationError(f"max_targets must be 1..64, got {self.max_targets}")
+        if self.runtime not in ("transformers", "ctranslate2"):
+            raise ConfigurationError(f"runtime must be 'transformers' or 'ctranslate2', got {self.runtime!r}")
+        if self.threads < 0:
+            raise ConfigurationError("threads must be 0 (one per core) or more")
+        if self.grace_s < 0:
+            raise ConfigurationError("grace_s must not be negative")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigurationError(f"log_level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}")
+        if self.profile_file is not None and not self.profile_file.is_file():
+            raise ConfigurationError(f"profile file {self.profile_file} does not exist")
+        return self
+
+
+def _coerce(name: str, raw: str, kind: type) -> object:
+    try:
+        if kind is bool:
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind is Path:
+            return Path(raw).expanduser()
+        return kind(raw)
+    except ValueError:
+        raise ConfigurationError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}") from None
+
+
+def _field_type(name: str) -> type:
+    annotation = {f.name: f.type for f in fields(Settings)}[name]
+    text = str(annotation)
+    for kind in (bool, int, float, Path):
+        if kind.__name__ in text:
+            return kind
+    return str
+
+
+def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from SUMMARIZER_* variables, then explicit overrides (flags) on top."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = env.get(ENV_PREFIX + f.name.upper())
+        if raw is not None and raw != "":
+            values[f.name] = _coerce(f.name, raw, _field_type(f.name))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = set(values) - {f.name for f in fields(Settings)}
+    if unknown:
+        raise ConfigurationError(f"unknown settings: {sorted(unknown)}")
+    return Settings(**values).validate()  # type: ignore[arg-type]

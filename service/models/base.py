@@ -1,0 +1,123 @@
+"""What the pipeline needs from a model, as protocols, and the plain data that crosses that line.
+
+Backends speak text, never protobuf. A backend object may implement Summarizer, Translator or both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+SUMMARIZE = "summarize"
+TRANSLATE = "translate"
+TASKS = frozenset({SUMMARIZE, TRANSLATE})
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of a profile, as configured: what to load and what it is for."""
+
+    name: str
+    backend: str  # a registered backend name: "seq2seq", "llm", "extractive"
+    source: str = ""  # hub id, local folder, GGUF file, or "packaged:<name>"
+    tasks: tuple[str, ...] = (SUMMARIZE,)
+    # Languages it summarizes; empty means any language the sentence splitter handles.
+    languages: tuple[str, ...] = ()
+    # Directed (source, target) pairs it translates. For multilingual models list them all,
+    # or set `translate_all = true` in options to mean every pair of `languages`.
+    pairs: tuple[tuple[str, str], ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """Where and how backends load their weights."""
+
+    cache_dir: Path
+    threads: int = 1
+    device: str = "cpu"
+    runtime: str = "transformers"  # default runtime; a spec's options may override it
+    offline: bool = False
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Decoding controls for one call. `should_stop` is polled between decoding steps."""
+
+    max_new_tokens: int = 120
+    min_new_tokens: int = 0
+    num_beams: int = 1
+    max_sentences: int = 3
+    should_stop: Callable[[], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class SummaryText:
+    """A model's summary; extractive models also say where each sentence came from."""
+
+    text: str
+    spans: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    name: str
+    backend: str
+    source: str
+    runtime: str
+    tasks: tuple[str, ...]
+    summary_languages: tuple[str, ...] = ()
+    translation_pairs: tuple[tuple[str, str], ...] = ()
+    any_language: bool = False
+
+
+@runtime_checkable
+class Model(Protocol):
+    name: str
+
+    def describe(self) -> ModelDescription: ...
+
+    def warmup(self) -> None: ...
+
+
+@runtime_checkable
+class Summarizer(Model, Protocol):
+    #: Most tokens one input may have; longer articles are chunked by the pipeline.
+    max_input_tokens: int
+
+    def summarizes(self, language: str) -> bool: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def summarize(self, text: str, language: str, params: GenerationParams) -> SummaryText: ...
+
+
+@runtime_checkable
+class Translator(Model, Protocol):
+    max_input_tokens: int
+
+    def translates(self, source: str, target: str) -> bool: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def translate(
+        self, texts: Sequence[str], source: str, target: str, params: GenerationParams
+    ) -> list[str]: ...
+
+
+def expand_pairs(spec: ModelSpec) -> tuple[tuple[str, str], ...]:
+    """The spec's translation pairs, with `translate_all` expanded over its languages."""
+    if TRANSLATE not in spec.tasks:
+        return ()
+    if spec.options.get("translate_all"):
+        langs = spec.languages
+        return tuple((a, b) for a in langs for b in langs if a != b)
+    return spec.pairs

@@ -1,0 +1,419 @@
+"""Instruction-tuned causal LMs, prompted to summarize and to translate.
+
+Weights come from a Hugging Face folder or hub id, or from a GGUF file. A GGUF is dequantized
+by transformers once and cached as a regular HF folder, so later starts load fast. Two runtimes:
+`transformers` (the reference) and `ctranslate2` (int8 on CPU), converted once from the HF folder
+and cached; a conversion is only trusted after its greedy output matches transformers' on a probe.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+
+from service.errors import CancelledError, ModelError, ModelLoadError
+from service.models.assets import PACKAGED, is_packaged, resolve_packaged
+from service.models.base import (
+    SUMMARIZE,
+    TRANSLATE,
+    GenerationParams,
+    LoadContext,
+    ModelDescription,
+    ModelSpec,
+    SummaryText,
+    expand_pairs,
+)
+from service.models.registry import register_backend
+from service.text.languages import language_name
+
+log = logging.getLogger(__name__)
+
+SYSTEM_PROMPT = (
+    "You are a careful news editor. You write accurate, neutral summaries and faithful translations. "
+    "You answer with the requested text only."
+)
+_PROBE_PROMPT = "Summarize in one sentence: The city council approved a new budget for public transport on Monday."
+_PROBE_TOKENS = 12
+# Lines a chatty model adds around the answer.
+_PREAMBLE = re.compile(
+    r"^\s*(?:sure[,!.]?|certainly[,!.]?|okay[,!.]?)?\s*(?:here(?: is|'s| are)[^:\n]{0,80}:|"
+    r"(?:summary|translation|résumé|zusammenfassung|resumen|перевод|резюме|摘要|翻译|ملخص|ترجمة)"
+    r"(?: in [a-z]+)?\s*[:：])\s*",
+    re.IGNORECASE,
+)
+_TRAILER = re.compile(r"\n\s*(?:note|notes|explanation|\(note)\b.*$", re.IGNORECASE | re.DOTALL)
+_FENCE = re.compile(r"^```[a-zA-Z]*\n?|\n?```$")
+
+
+def clean_output(text: str) -> str:
+    """Strip the chatter instruction-tuned models wrap around an answer."""
+    text = text.strip()
+    text = _FENCE.sub("", text).strip()
+    text = _PREAMBLE.sub("", text, count=1).strip()
+    text = _TRAILER.sub("", text).strip()
+    text = text.replace("**", "")
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'“”«»":
+        text = text[1:-1].strip()
+    if len(text) >= 2 and text[0] in "“«" and text[-1] in "”»":
+        text = text[1:-1].strip()
+    return text
+
+
+def summarize_messages(text: str, language: str, sentences: int) -> list[dict[str, str]]:
+    name = language_name(language)
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {
+            "role": "user",
+            "content": (
+                f"Summarize the following news article in {name}, in at most {sentences} sentences. "
+                f"Keep names, numbers and places exact. Write the summary in {name} only, with no title "
+                f"and no introduction.\n\nArticle:\n{text}"
+            ),
+        },
+    ]
+
+
+def translate_messages(text: str, source: str, target: str) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {
+            "role": "user",
+            "content": (
+                f"Translate the following text from {language_name(source)} into {language_name(target)}. "
+                f"Reply with the {language_name(target)} translation only.\n\nText:\n{text}"
+            ),
+        },
+    ]
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Serialize conversions of one model across processes (servers, builds, tests)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class _Stop(StoppingCriteria):
+    def __init__(self, should_stop: Callable[[], bool]) -> None:
+        self.should_stop = should_stop
+        self.triggered = False
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        if self.should_stop():
+            self.triggered = True
+        return torch.full((input_ids.shape[0],), self.triggered, dtype=torch.bool)
+
+
+class _TorchRuntime:
+    name = "transformers"
+
+    def __init__(self, folder: Path, threads: int) -> None:
+        torch.set_num_threads(threads)
+        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        self.model.eval()
+
+    def generate(
+        self,
+        prompts: Sequence[list[int]],
+        max_new_tokens: int,
+        eos_ids: Sequence[int],
+        repetition_penalty: float,
+        should_stop: Callable[[], bool] | None,
+    ) -> list[list[int]]:
+        outputs = []
+        for prompt in prompts:  # one at a time: no padding effects on the reference runtime
+            stop = _Stop(should_stop) if should_stop else None
+            with torch.inference_mode():
+                ids = torch.tensor([prompt], dtype=torch.long)
+                out = self.model.generate(
+                    input_ids=ids,
+                    attention_mask=torch.ones_like(ids),
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    repetition_penalty=repetition_penalty,
+                    eos_token_id=list(eos_ids),
+                    pad_token_id=eos_ids[0],
+                    stopping_criteria=StoppingCriteriaList([stop]) if stop else None,
+                )
+            if stop is not None and stop.triggered:
+                raise CancelledError("generation stopped: the request was cancelled or its deadline passed")
+            outputs.append(out[0, len(prompt) :].tolist())
+        return outputs
+
+
+class _CT2Runtime:
+    name = "ctranslate2"
+
+    def __init__(self, folder: Path, threads: int, device: str, compute_type: str) -> None:
+        import ctranslate2
+
+        self.generator = ctranslate2.Generator(
+            str(folder), device=device, compute_type=compute_type, intra_threads=threads
+        )
+        vocab = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
+        self.tokens = vocab
+
+    def generate(
+        self,
+        prompts: Sequence[list[int]],
+        max_new_tokens: int,
+        eos_ids: Sequence[int],
+        repetition_penalty: float,
+        should_stop: Callable[[], bool] | None,
+    ) -> list[list[int]]:
+        stopped = threading.Event()
+
+        def callback(step: Any) -> bool:
+            if should_stop is not None and should_stop():
+                stopped.set()
+                return True
+            return False
+
+        results = self.generator.generate_batch(
+            [[self.tokens[i] for i in prompt] for prompt in prompts],
+            max_length=max_new_tokens,
+            sampling_topk=1,
+            repetition_penalty=repetition_penalty,
+            include_prompt_in_result=False,
+            end_token=[self.tokens[i] for i in eos_ids],
+            callback=callback if should_stop is not None else None,
+        )
+        if stopped.is_set():
+            raise CancelledError("generation stopped: the request was cancelled or its deadline passed")
+        return [list(r.sequences_ids[0]) for r in results]
+
+
+@register_backend("llm")
+class LLMModel:
+    """Summarizes and translates by prompting a chat model; greedy decoding."""
+
+    def __init__(self, spec: ModelSpec, context: LoadContext) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.context = context
+        options = dict(spec.options)
+        self.runtime_name = str(options.get("runtime", context.runtime))
+        self.max_input_tokens = int(options.get("max_input_tokens", 2048))
+        self.repetition_penalty = float(options.get("repetition_penalty", 1.05))
+        self._summary_languages = frozenset(options.get("summary_languages", spec.languages))
+        self._pairs = frozenset(expand_pairs(spec))
+        self._lock = threading.Lock()  # one generation at a time per model
+        started = time.perf_counter()
+        folder = self._hf_folder()
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.eos_ids = self._eos_ids()
+        if self.runtime_name == "ctranslate2":
+            compute_type = str(options.get("compute_type", "int8" if context.device == "cpu" else "int8_float16"))
+            ct2_folder = self._ct2_folder(folder, compute_type)
+            self.runtime: _TorchRuntime | _CT2Runtime = _CT2Runtime(
+                ct2_folder, context.threads, context.device, compute_type
+            )
+        elif self.runtime_name == "transformers":
+            self.runtime = _TorchRuntime(folder, context.threads)
+        else:
+            raise ModelLoadError(f"model {self.name}: unknown runtime {self.runtime_name!r}")
+        log.info("loaded %s (%s) in %.1f s", self.name, self.runtime_name, time.perf_counter() - started)
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def _cache_key(self, gguf: Path) -> str:
+        if is_packaged(self.spec.source):
+            return PACKAGED[self.spec.source.removeprefix("packaged:")].sha256[:16]
+        st = gguf.stat()
+        return hashlib.sha256(f"{gguf.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+
+    def _hf_folder(self) -> Path:
+        """A Hugging Face folder (or hub id resolved to the HF cache) holding the model."""
+        source = self.spec.source
+        if not source:
+            raise ModelLoadError(f"model {self.name}: 'source' is required for the llm backend")
+        if is_packaged(source):
+            gguf = resolve_packaged(source, self.context.cache_dir)
+        elif source.endswith(".gguf"):
+            gguf = Path(source).expanduser()
+            if not gguf.is_file():
+                raise ModelLoadError(f"model {self.name}: GGUF file {gguf} does not exist")
+        else:
+            return self._local_or_hub(source)
+        entry = self.context.cache_dir / "llm" / f"{self.name}-{self._cache_key(gguf)}"
+        folder = entry / "hf"
+        with _file_lock(entry / ".lock"):
+            if not (folder / "config.json").is_file():
+                self._convert_gguf(gguf, folder)
+        return folder
+
+    def _local_or_hub(self, source: str) -> Path:
+        path = Path(source).expanduser()
+        if path.is_dir():
+            return path
+        try:
+            from huggingface_hub import snapshot_download
+
+            offline = self.context.offline or os.environ.get("HF_HUB_OFFLINE") == "1"
+            return Path(snapshot_download(source, local_files_only=offline))
+        except Exception as exc:
+            raise ModelLoadError(
+                f"model {self.name}: cannot load {source!r} from a local folder or the Hugging Face hub "
+                f"({type(exc).__name__}); fetch it with `huggingface-cli download {source}` "
+                "or set source to a local folder"
+            ) from exc
+
+    def _convert_gguf(self, gguf: Path, folder: Path) -> None:
+        log.info("converting %s to a Hugging Face folder (once; cached in %s)", gguf.name, folder)
+        started = time.perf_counter()
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        except Exception as exc:
+            raise ModelLoadError(f"model {self.name}: cannot read GGUF {gguf}: {exc}") from exc
+        # The dequantized weights are plain tensors now; drop the GGUF quantization marker so
+        # that the folder saves and loads like any other checkpoint.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.config.name_or_path = self.name
+        model.to(torch.bfloat16).save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        os.replace(tmp, folder)
+        log.info("converted %s in %.0f s", gguf.name, time.perf_counter() - started)
+
+    def _ct2_folder(self, hf_folder: Path, compute_type: str) -> Path:
+        quantization = "int8" if compute_type.startswith("int8") else compute_type
+        entry = hf_folder.parent if hf_folder.name == "hf" else self.context.cache_dir / "llm" / self.name
+        folder = entry / f"ct2-{quantization}"
+        with _file_lock(entry / ".ct2.lock"):
+            if not (folder / "model.bin").is_file():
+                self._convert_ct2(hf_folder, folder, quantization)
+        return folder
+
+    def _convert_ct2(self, hf_folder: Path, folder: Path, quantization: str) -> None:
+        from ctranslate2.converters import TransformersConverter
+
+        log.info("converting %s to CTranslate2 %s (once; cached in %s)", self.name, quantization, folder)
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        TransformersConverter(str(hf_folder), low_cpu_mem_usage=True).convert(
+            str(tmp), quantization=quantization, force=True
+        )
+        self._check_conversion(hf_folder, tmp)
+        os.replace(tmp, folder)
+
+    def _check_conversion(self, hf_folder: Path, ct2_folder: Path) -> None:
+        """Refuse a conversion whose greedy output differs from transformers' on a probe prompt.
+
+        Quantization may change late tokens; the first few must agree. This catches converter
+        bugs such as a wrong rotary base, which produce fluent but different text.
+        """
+        prompt = self._prompt_ids([{"role": "user", "content": _PROBE_PROMPT}])
+        reference = _TorchRuntime(hf_folder, self.context.threads).generate(
+            [prompt], _PROBE_TOKENS, self.eos_ids, 1.0, None
+        )[0]
+        converted = _CT2Runtime(ct2_folder, self.context.threads, "cpu", "float32").generate(
+            [prompt], _PROBE_TOKENS, self.eos_ids, 1.0, None
+        )[0]
+        agree = next((i for i, (a, b) in enumerate(zip(reference, converted, strict=False)) if a != b), None)
+        if agree is not None and agree < 4:
+            raise ModelLoadError(
+                f"model {self.name}: the CTranslate2 conversion disagrees with transformers from token "
+                f"{agree} on a probe prompt; use runtime 'transformers' for this model"
+            )
+        log.info("CTranslate2 conversion of %s matches transformers on the probe", self.name)
+
+    def _eos_ids(self) -> list[int]:
+        ids = []
+        for token in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>"):
+            tid = self.tokenizer.convert_tokens_to_ids(token)
+            if isinstance(tid, int) and tid != self.tokenizer.unk_token_id and tid >= 0:
+                ids.append(tid)
+        if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in ids:
+            ids.insert(0, self.tokenizer.eos_token_id)
+        if not ids:
+            raise ModelLoadError(f"model {self.name}: its tokenizer has no end-of-sequence token")
+        return ids
+
+    # -- protocol ----------------------------------------------------------------------------
+
+    def describe(self) -> ModelDescription:
+        return ModelDescription(
+            name=self.name,
+            backend="llm",
+            source=self.spec.source,
+            runtime=self.runtime_name,
+            tasks=self.spec.tasks,
+            summary_languages=tuple(sorted(self._summary_languages)) if SUMMARIZE in self.spec.tasks else (),
+            translation_pairs=tuple(sorted(self._pairs)),
+        )
+
+    def warmup(self) -> None:
+        self._generate([[{"role": "user", "content": "Say OK."}]], 2, None)
+
+    def summarizes(self, language: str) -> bool:
+        return SUMMARIZE in self.spec.tasks and language in self._summary_languages
+
+    def translates(self, source: str, target: str) -> bool:
+        return TRANSLATE in self.spec.tasks and (source, target) in self._pairs
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def summarize(self, text: str, language: str, params: GenerationParams) -> SummaryText:
+        messages = summarize_messages(text, language, params.max_sentences)
+        [out] = self._generate([messages], params.max_new_tokens, params.should_stop)
+        return SummaryText(text=clean_output(out))
+
+    def translate(
+        self, texts: Sequence[str], source: str, target: str, params: GenerationParams
+    ) -> list[str]:
+        conversations = [translate_messages(t, source, target) for t in texts]
+        longest = max((self.count_tokens(t) for t in texts), default=0)
+        budget = min(2 * longest + 32, 1024)
+        return [clean_output(o) for o in self._generate(conversations, budget, params.should_stop)]
+
+    # -- generation --------------------------------------------------------------------------
+
+    def _prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        if isinstance(ids, dict) or hasattr(ids, "keys"):
+            ids = ids["input_ids"]
+        return list(ids)
+
+    def _generate(
+        self,
+        conversations: Sequence[list[dict[str, str]]],
+        max_new_tokens: int,
+        should_stop: Callable[[], bool] | None,
+    ) -> list[str]:
+        prompts = [self._prompt_ids(m) for m in conversations]
+        with self._lock:
+            try:
+                outputs = self.runtime.generate(
+                    prompts, max_new_tokens, self.eos_ids, self.repetition_penalty, should_stop
+                )
+            except CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("generation failed in %s", self.name)
+                raise ModelError(f"model {self.name} failed to generate") from exc
+        return [self.tokenizer.decode(ids, skip_special_tokens=True) for ids in outputs]

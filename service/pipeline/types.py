@@ -1,0 +1,113 @@
+"""The pipeline's requests and results as plain dataclasses; `api/convert.py` maps them to protobuf."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from service.models.base import ModelDescription, Span
+
+
+class Mode(StrEnum):
+    ABSTRACTIVE = "abstractive"
+    EXTRACTIVE = "extractive"
+
+
+class Length(StrEnum):
+    SHORT = "short"
+    MEDIUM = "medium"
+    LONG = "long"
+
+
+# Per preset: (most generated tokens, sentences for extractive summaries and prompts).
+LENGTH_PRESETS: dict[Length, tuple[int, int]] = {
+    Length.SHORT: (60, 2),
+    Length.MEDIUM: (120, 3),
+    Length.LONG: (240, 6),
+}
+
+MAX_TOKENS_RANGE = (1, 1024)
+MAX_SENTENCES_RANGE = (1, 50)
+NUM_BEAMS_RANGE = (1, 8)
+
+
+@dataclass(frozen=True)
+class SummaryOptions:
+    mode: Mode = Mode.ABSTRACTIVE
+    length: Length = Length.MEDIUM
+    max_tokens: int | None = None
+    max_sentences: int | None = None
+    num_beams: int | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_text_chars: int = 100_000
+    max_targets: int = 16
+    max_translate_texts: int = 64
+
+
+@dataclass(frozen=True)
+class SummarizeJob:
+    text: str
+    source_language: str = ""  # empty: detect
+    target_languages: tuple[str, ...] = ()  # empty: the source language only
+    options: SummaryOptions = SummaryOptions()
+    request_id: str = ""
+    is_html: bool = False
+
+
+@dataclass(frozen=True)
+class SourceLanguage:
+    language: str
+    confidence: float
+    declared: bool
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LanguageSummary:
+    language: str
+    text: str
+    models: tuple[str, ...]
+    translated_from: str = ""
+    duration_ms: float = 0.0
+    spans: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True)
+class LanguageFailure:
+    language: str
+    error: Exception
+
+
+SummaryEvent = SourceLanguage | LanguageSummary | LanguageFailure
+
+
+@dataclass(frozen=True)
+class TranslateJob:
+    texts: tuple[str, ...]
+    target_languages: tuple[str, ...]
+    source_language: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class TranslationItem:
+    text_index: int
+    language: str
+    text: str
+    models: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TranslateResult:
+    source: SourceLanguage
+    items: tuple[TranslationItem, ...]
+
+
+@dataclass(frozen=True)
+class ProfileInfo:
+    profile: str
+    models: tuple[ModelDescription, ...]
+    languages: tuple[str, ...] = field(default_factory=tuple)

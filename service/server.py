@@ -1,0 +1,150 @@
+"""The gRPC server: wiring, health, reflection, start-up order and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from summarizer.v1 import summarizer_service_pb2 as pb
+from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
+
+from service.api.interceptors import ErrorInterceptor
+from service.api.runner import Runner
+from service.api.servicer import SummarizerServicer
+from service.config import Settings
+from service.pipeline import SummarizationPipeline
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SummarizerService"].full_name
+
+
+class Server:
+    """A started gRPC server with its health and summarizer services."""
+
+    def __init__(self, server: grpc.aio.Server, port: int, servicer: SummarizerServicer, health_servicer: health.aio.HealthServicer, runner: Runner) -> None:
+        self.grpc = server
+        self.port = port
+        self.servicer = servicer
+        self.health = health_servicer
+        self.runner = runner
+
+    async def set_serving(self, pipeline: SummarizationPipeline) -> None:
+        self.servicer.attach(pipeline)
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("serving on port %d", self.port)
+
+    async def stop(self, grace: float) -> None:
+        """Health goes NOT_SERVING, new calls are refused, in-flight calls get `grace` seconds."""
+        self.servicer.draining = True
+        await self.health.enter_graceful_shutdown()
+        await self.grpc.stop(grace)
+        self.runner.shutdown()
+
+
+async def build_server(settings: Settings, pipeline: SummarizationPipeline | None = None) -> Server:
+    """Start listening at once; health says NOT_SERVING until `set_serving` (models ready)."""
+    runner = Runner()
+    servicer = SummarizerServicer(runner)
+    server = grpc.aio.server(
+        interceptors=[ErrorInterceptor((SERVICE_NAME,))],
+        options=[
+            ("grpc.max_receive_message_length", settings.max_receive_bytes),
+            ("grpc.max_send_message_length", 16 * 1024 * 1024),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    pb_grpc.add_SummarizerServiceServicer_to_server(servicer, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    address = f"{settings.host}:{settings.port}"
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot listen on {address}")
+    await server.start()
+    wrapped = Server(server, port, servicer, health_servicer, runner)
+    if pipeline is not None:
+        await wrapped.set_serving(pipeline)
+    return wrapped
+
+
+async def serve(
+    settings: Settings,
+    load: Callable[[Settings], SummarizationPipeline],
+    *,
+    on_port: Callable[[int], None] | None = None,
+) -> int:
+    """Run until SIGTERM or SIGINT. Returns the process exit code."""
+    server = await build_server(settings)
+    log.info("listening on %s:%d (NOT_SERVING until the models are ready)", settings.host, server.port)
+    if on_port is not None:
+        on_port(server.port)
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop_requested.set)
+
+    started = time.perf_counter()
+    loading = _in_daemon_thread(loop, _load_and_warm, settings, load)
+    waiter = asyncio.ensure_future(stop_requested.wait())
+    done, _ = await asyncio.wait({loading, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if loading in done:
+        try:
+            pipeline = loading.result()
+        except BaseException:
+            waiter.cancel()
+            await server.stop(0)
+            raise  # ConfigurationError: the caller prints one line and exits non-zero
+        log.info("models ready in %.1f s", time.perf_counter() - started)
+        await server.set_serving(pipeline)
+        await waiter
+    log.info("shutting down: draining in-flight calls for up to %.0f s", settings.grace_s)
+    await server.stop(settings.grace_s)
+    log.info("stopped")
+    return 0
+
+
+def _in_daemon_thread(loop: asyncio.AbstractEventLoop, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+    """Run start-up loading in a daemon thread, so that a stop during loading need not wait for it."""
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def target() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # handed to the loop, re-raised there
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=target, name="model-loader", daemon=True).start()
+    return future
+
+
+def _load_and_warm(settings: Settings, load: Callable[[Settings], SummarizationPipeline]) -> SummarizationPipeline:
+    pipeline = load(settings)
+    if settings.warmup:
+        pipeline.warmup()
+    return pipeline

@@ -1,0 +1,69 @@
+"""Multilingual sentence splitting with character offsets into the original text."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Languages pysbd has rules for; others use the generic rules below.
+_PYSBD_LANGUAGES = frozenset(
+    "en hi mr zh es am ar hy bg ur ru pl fa nl da fr my el it ja de kk sk".split()
+)
+# Generic rule: a sentence ends at . ! ? (and their CJK/Arabic forms), optionally followed by
+# closing quotes or brackets, then white space; CJK full stops need no white space after them.
+_GENERIC_END = re.compile(r"(?<=[.!?؟…])[\"'”’»)\]]*\s+|(?<=[。！？])[”’」』）]*\s*")
+_PARAGRAPH = re.compile(r"\n\s*\n")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    start: int  # offset of the first character in the source text
+    end: int  # offset one past the last character
+
+
+@lru_cache(maxsize=32)
+def _segmenter(language: str):  # type: ignore[no-untyped-def]
+    import pysbd
+
+    return pysbd.Segmenter(language=language, clean=False)
+
+
+_lock = threading.Lock()
+
+
+def split_sentences(text: str, language: str) -> list[Sentence]:
+    """Split `text` into sentences, never across paragraphs, each with its offsets in `text`."""
+    sentences: list[Sentence] = []
+    cursor = 0
+    for para_start, para in _paragraphs(text):
+        for piece in _split_paragraph(para, language):
+            stripped = piece.strip()
+            if not stripped:
+                continue
+            found = text.find(stripped, max(cursor, para_start))
+            if found < 0:  # the splitter altered the text; keep going without offsets drifting
+                continue
+            sentences.append(Sentence(stripped, found, found + len(stripped)))
+            cursor = found + len(stripped)
+    return sentences
+
+
+def _paragraphs(text: str) -> list[tuple[int, str]]:
+    out = []
+    start = 0
+    for match in _PARAGRAPH.finditer(text):
+        out.append((start, text[start : match.start()]))
+        start = match.end()
+    out.append((start, text[start:]))
+    return [(s, p) for s, p in out if p.strip()]
+
+
+def _split_paragraph(paragraph: str, language: str) -> list[str]:
+    if language in _PYSBD_LANGUAGES:
+        # pysbd keeps state per call; its segmenters are cheap to share behind a lock.
+        with _lock:
+            return list(_segmenter(language).segment(paragraph))
+    return _GENERIC_END.split(paragraph)
