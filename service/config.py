@@ -29,7 +29,7 @@ class Settings:
     max_translate_texts: int = 64
     max_receive_bytes: int = 4 * 1024 * 1024
     # Inference
-    runtime: str = "transformers"  # default runtime for seq2seq and llm backends
+    runtime: str = "ctranslate2"  # default runtime for seq2seq and llm backends; transformers is the reference
     threads: int = 0  # intra-op threads for inference; 0 means one per core
     cache_dir: Path = default_cache_dir()
     warmup: bool = True

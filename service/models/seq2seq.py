@@ -1,8 +1,8 @@
-"""Encoder-decoder models run by transformers: BART and DistilBART, T5, Marian (OPUS-MT), M2M100, mBART-50, NLLB.
+"""Encoder-decoder models run by transformers: BART, DistilBART, T5, Marian (OPUS-MT), M2M100, mBART-50, NLLB.
 
-Every family spells languages its own way. A small table of family adapters turns the service's BCP-47 primary tags
-into what the model expects: a task prefix (T5), a `>>xx<<` target token in the text (multi-target OPUS-MT), or a
-source-language setting on the tokenizer plus a forced first output token (M2M100, mBART-50, NLLB).
+Every family spells languages its own way. A small table of family adapters turns the service's BCP-47 primary
+tags into what the model expects: a task prefix (T5), a `>>xx<<` target token in the text (multi-target
+OPUS-MT), or a source language set on the tokenizer plus a forced first output token (M2M100, mBART-50, NLLB).
 """
 
 from __future__ import annotations
@@ -15,12 +15,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
 
-from service.errors import CancelledError, ModelError, ModelLoadError, SummarizerError, UnsupportedLanguageError
+from service.errors import (
+    CancelledError,
+    ModelError,
+    ModelLoadError,
+    SummarizerError,
+    UnsupportedLanguageError,
+)
 from service.models.base import (
     SUMMARIZE,
     TRANSLATE,
@@ -81,6 +87,7 @@ _LANGUAGE_CODES: dict[str, tuple[str, str | None, str]] = {
 # OPUS-MT target tokens that are not derived from the table above (Chinese models name Mandarin).
 _OPUS_EXTRA_CODES = {"zh": ("cmn_Hans", "cmn")}
 
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(?:/[\w.-]+)?$")
 
 
@@ -133,7 +140,7 @@ class _T5(_Family):
 
 
 class _Marian(_Family):
-    """OPUS-MT: one direction per model; a multi-target model picks its output language by a `>>xx<<` token."""
+    """OPUS-MT: one direction per model; a multi-target model picks its output by a `>>xx<<` token."""
 
     name = "marian"
 
@@ -156,7 +163,7 @@ class _Marian(_Family):
 
 
 class _LanguageCodes(_Family):
-    """Multilingual models told the source language through the tokenizer and forced to open with the target's token."""
+    """Multilingual models: the tokenizer takes the source language; the output opens with the target's."""
 
     def __init__(self, name: str, codes: Mapping[str, str]) -> None:
         self.name = name
@@ -173,7 +180,9 @@ class _LanguageCodes(_Family):
         return None if code is None else _token_id(tokenizer, self.token(code))
 
     def supports(self, tokenizer: Any, request: _Request) -> bool:
-        return all(self._language_token_id(tokenizer, lang) is not None for lang in (request.source, request.target))
+        return all(
+            self._language_token_id(tokenizer, lang) is not None for lang in (request.source, request.target)
+        )
 
     def prepare(self, tokenizer: Any, request: _Request) -> dict[str, Any]:
         tokenizer.src_lang = self.code(request.source)
@@ -248,7 +257,8 @@ class _StopWhenAsked(StoppingCriteria):
     def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
         if not self.triggered and self._should_stop():
             self.triggered = True
-        return torch.full((input_ids.shape[0],), self.triggered, dtype=torch.bool, device=input_ids.device)
+        done = torch.full((input_ids.shape[0],), self.triggered, dtype=torch.bool, device=input_ids.device)
+        return cast(torch.BoolTensor, done)
 
 
 @register_backend("seq2seq")
@@ -264,7 +274,8 @@ class Seq2SeqModel:
         started = time.perf_counter()
         self._tokenizer, self._model = _load(spec, context)
         self._model.to(self._device).eval()
-        # The service's GenerationParams decide output lengths, not the checkpoint's defaults.
+        # The service's GenerationParams decide output lengths. The checkpoint's own would be overridden
+        # anyway, but generate() warns on every call while they are set.
         self._model.generation_config.max_length = None
         self._model.generation_config.min_length = None
         self._family = _detect_family(spec, self._model.config.model_type, self._tokenizer)
@@ -350,7 +361,9 @@ class Seq2SeqModel:
 
     # -- generation ----------------------------------------------------------------------------------
 
-    def _encode(self, texts: Sequence[str], request: _Request) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    def _encode(
+        self, texts: Sequence[str], request: _Request
+    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """Model inputs for `texts` and the family's extra generate() arguments."""
         if not self._supports(request):
             field = "target_language" if request.task == TRANSLATE else "language"
@@ -363,14 +376,18 @@ class Seq2SeqModel:
             batch = self._tokenizer(
                 prompts, return_tensors="pt", padding=True, truncation=True, max_length=self._input_limit
             )
-            at_limit = [p for p, n in zip(prompts, batch["attention_mask"].sum(dim=1).tolist()) if n >= self._input_limit]
-            if at_limit and log.isEnabledFor(logging.DEBUG):
-                for prompt in at_limit:
-                    total = len(self._tokenizer(prompt, verbose=False)["input_ids"])
-                    if total > self._input_limit:
-                        log.debug("%s: input of %d tokens truncated to %d", self.name, total, self._input_limit)
+            if log.isEnabledFor(logging.DEBUG):
+                self._log_truncation(prompts, batch["attention_mask"].sum(dim=1).tolist())
         inputs = {key: batch[key].to(self._device) for key in ("input_ids", "attention_mask")}
         return inputs, extra
+
+    def _log_truncation(self, prompts: list[str], lengths: list[int]) -> None:
+        """The pipeline chunks long articles, so a truncated input means a chunk was sized wrong."""
+        for prompt, length in zip(prompts, lengths, strict=True):
+            if length >= self._input_limit:
+                total = len(self._tokenizer(prompt, verbose=False)["input_ids"])
+                if total > self._input_limit:
+                    log.debug("%s: input of %d tokens truncated to %d", self.name, total, self._input_limit)
 
     def _generate_ids(
         self, texts: Sequence[str], request: _Request, params: GenerationParams, max_new_tokens: int | None
@@ -382,7 +399,9 @@ class Seq2SeqModel:
         inputs, extra = self._encode(texts, request)
         lengths = inputs["attention_mask"].sum(dim=1).tolist()
         if max_new_tokens is None:
-            budgets = [min(MAX_TRANSLATION_TOKENS, TRANSLATION_GROWTH * n + TRANSLATION_SLACK) for n in lengths]
+            budgets = [
+                min(MAX_TRANSLATION_TOKENS, TRANSLATION_GROWTH * n + TRANSLATION_SLACK) for n in lengths
+            ]
         else:
             budgets = [max_new_tokens] * len(lengths)
         if self._output_limit is not None:
@@ -411,7 +430,7 @@ class Seq2SeqModel:
             raise ModelError(f"{self.name}: generation failed ({type(err).__name__})") from err
         if stop is not None and stop.triggered:
             raise CancelledError(f"{self.name}: stopped during generation")
-        return ids.tolist()
+        return [row for row in ids.tolist()]
 
     def _decode(self, rows: list[list[int]]) -> list[str]:
         if self._hidden_ids:
@@ -438,15 +457,14 @@ class Seq2SeqModel:
 
     def _prompt_reserve(self) -> int:
         """The most tokens the family's prompt adds to a text, over the configured languages and pairs."""
+
+        def length(text: str) -> int:
+            return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
         probe = "x"
         with self._lock:
-            base = len(self._tokenizer(probe, add_special_tokens=False)["input_ids"])
-            costs = [
-                len(self._tokenizer(self._family.prompt(self._tokenizer, probe, r), add_special_tokens=False)["input_ids"])
-                - base
-                for r in self._configured_requests()
-            ]
-        return max([0, *costs])
+            prompts = [self._family.prompt(self._tokenizer, probe, r) for r in self._configured_requests()]
+            return max([0, *(length(prompt) - length(probe) for prompt in prompts)])
 
 
 def _load(spec: ModelSpec, context: LoadContext) -> tuple[Any, Any]:
@@ -459,7 +477,7 @@ def _load(spec: ModelSpec, context: LoadContext) -> tuple[Any, Any]:
             f"model {spec.name!r}: local folder {source} does not exist; point source at a folder written by "
             "save_pretrained() or at a hub id"
         )
-    offline = context.offline or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    offline = context.offline or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE_WORDS
     where = str(local) if local.exists() else source
     try:
         tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=offline)
@@ -482,5 +500,9 @@ def _input_limit(spec: ModelSpec, config: Any, tokenizer: Any) -> int:
         # A profile may lower the limit, or raise it for models without a position table (T5).
         return min(int(configured), positions) if isinstance(positions, int) else int(configured)
     # Tokenizers without a known limit report a huge sentinel.
-    known = [n for n in (positions, getattr(tokenizer, "model_max_length", None)) if isinstance(n, int) and 0 < n < 1_000_000]
+    known = [
+        n
+        for n in (positions, getattr(tokenizer, "model_max_length", None))
+        if isinstance(n, int) and 0 < n < 1_000_000
+    ]
     return min([*known, MAX_INPUT_CAP])

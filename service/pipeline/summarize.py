@@ -355,8 +355,8 @@ class SummarizationPipeline:
     ) -> str:
         """Translate text of any length through a route, in sentence-aligned chunks that fit each model."""
         current, current_lang = text, source
-        for translator in route:
-            next_lang = target if translator is route[-1] else PIVOT
+        for hop, translator in enumerate(route):
+            next_lang = target if hop == len(route) - 1 else PIVOT
             sentences = [s.text for s in split_sentences(current, current_lang)] or [current]
             chunks = chunk_sentences(
                 sentences, translator.max_input_tokens, translator.count_tokens, joiner=_joiner(current_lang)

