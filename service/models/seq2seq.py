@@ -430,7 +430,7 @@ class Seq2SeqModel:
             raise ModelError(f"{self.name}: generation failed ({type(err).__name__})") from err
         if stop is not None and stop.triggered:
             raise CancelledError(f"{self.name}: stopped during generation")
-        return [row for row in ids.tolist()]
+        return [row[: 1 + budget] for row, budget in zip(ids.tolist(), budgets, strict=True)]
 
     def _decode(self, rows: list[list[int]]) -> list[str]:
         if self._hidden_ids:
