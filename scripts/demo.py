@@ -32,8 +32,17 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         port_file = Path(tmp) / "port"
-        command = [sys.executable, "-m", "service", "--profile", args.profile, "--port", "0",
-                   "--port-file", str(port_file)]
+        command = [
+            sys.executable,
+            "-m",
+            "service",
+            "--profile",
+            args.profile,
+            "--port",
+            "0",
+            "--port-file",
+            str(port_file),
+        ]
         print(f"$ {' '.join(command[1:])}", flush=True)
         started = time.perf_counter()
         server = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -47,8 +56,13 @@ def main(argv: list[str] | None = None) -> int:
             with SummarizerClient(target, timeout=args.start_timeout) as client:
                 client.wait_ready(args.start_timeout)
                 ready_s = time.perf_counter() - started
-                print(f"\nserver ready on {target} after {ready_s:.1f} s (profile {args.profile})", flush=True)
-                print(f"article: {args.article.name} ({len(article):,} characters); targets: {', '.join(targets)}\n")
+                print(
+                    f"\nserver ready on {target} after {ready_s:.1f} s (profile {args.profile})", flush=True
+                )
+                print(
+                    f"article: {args.article.name} ({len(article):,} characters); "
+                    f"targets: {', '.join(targets)}\n"
+                )
                 sent = time.perf_counter()
                 failures = 0
                 for event in client.stream_summarize(article, targets):

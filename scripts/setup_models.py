@@ -22,7 +22,9 @@ from service.profiles import get_profile
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", action="append", help="profiles to prepare (default: embedded, tiny)")
-    parser.add_argument("--runtime", action="append", help="runtimes to prepare (default: the configured one)")
+    parser.add_argument(
+        "--runtime", action="append", help="runtimes to prepare (default: the configured one)"
+    )
     args = parser.parse_args(argv)
     configure_logging("INFO")
     log = logging.getLogger("setup")

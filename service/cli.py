@@ -24,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile-file", type=Path, help="TOML file that defines a custom profile")
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 in containers)")
     parser.add_argument("--port", type=int, help="port to listen on (default 50051; 0 picks a free one)")
-    parser.add_argument("--runtime", choices=("transformers", "ctranslate2"), help="default inference runtime")
+    parser.add_argument(
+        "--runtime", choices=("transformers", "ctranslate2"), help="default inference runtime"
+    )
     parser.add_argument("--threads", type=int, help="inference threads (default: one per core)")
     parser.add_argument("--cache-dir", type=Path, help="where converted models are cached")
     parser.add_argument("--max-text-chars", type=int, help="longest accepted article, in characters")
@@ -62,7 +64,12 @@ def main(argv: list[str] | None = None) -> int:
             tmp.replace(args.port_file)
 
     log = logging.getLogger("service")
-    log.info("starting profile %s (runtime %s, %d threads)", settings.profile, settings.runtime, settings.inference_threads)
+    log.info(
+        "starting profile %s (runtime %s, %d threads)",
+        settings.profile,
+        settings.runtime,
+        settings.inference_threads,
+    )
     try:
         return asyncio.run(serve(settings, build_pipeline, on_port=write_port))
     except ConfigurationError as exc:

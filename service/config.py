@@ -1,4 +1,7 @@
-"""One Settings object, built once at start-up from flags and SUMMARIZER_* variables; bad values fail loudly."""
+"""One Settings object, built once at start-up from flags and SUMMARIZER_* variables.
+
+Bad values fail loudly, before anything is loaded.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +32,9 @@ class Settings:
     max_translate_texts: int = 64
     max_receive_bytes: int = 4 * 1024 * 1024
     # Inference
-    runtime: str = "ctranslate2"  # default runtime for seq2seq and llm backends; transformers is the reference
+    runtime: str = (
+        "ctranslate2"  # default runtime for seq2seq and llm backends; transformers is the reference
+    )
     threads: int = 0  # intra-op threads for inference; 0 means one per core
     cache_dir: Path = default_cache_dir()
     warmup: bool = True
@@ -57,7 +62,9 @@ class Settings:
         if self.grace_s < 0:
             raise ConfigurationError("grace_s must not be negative")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise ConfigurationError(f"log_level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}")
+            raise ConfigurationError(
+                f"log_level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"
+            )
         if self.profile_file is not None and not self.profile_file.is_file():
             raise ConfigurationError(f"profile file {self.profile_file} does not exist")
         return self
@@ -76,7 +83,9 @@ def _coerce(name: str, raw: str, kind: type) -> object:
             return Path(raw).expanduser()
         return kind(raw)
     except ValueError:
-        raise ConfigurationError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}") from None
+        raise ConfigurationError(
+            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}"
+        ) from None
 
 
 def _field_type(name: str) -> type:

@@ -1,16 +1,16 @@
 """The service's own exceptions. No grpc here: `api/interceptors.py` maps them to status codes.
 
-    SummarizerError
-    ├── InvalidInputError             INVALID_ARGUMENT   (names the field and the reason)
-    │   ├── UnsupportedLanguageError
-    │   └── UndeterminedLanguageError
-    ├── OverloadedError               RESOURCE_EXHAUSTED
-    ├── NotReadyError                 UNAVAILABLE
-    ├── DeadlineError                 DEADLINE_EXCEEDED
-    ├── CancelledError                CANCELLED
-    ├── ConfigurationError            (start-up only: the process exits non-zero)
-    │   └── ModelLoadError
-    └── ModelError                    INTERNAL           (a model failed at run time)
+SummarizerError
+├── InvalidInputError             INVALID_ARGUMENT   (names the field and the reason)
+│   ├── UnsupportedLanguageError
+│   └── UndeterminedLanguageError
+├── OverloadedError               RESOURCE_EXHAUSTED
+├── NotReadyError                 UNAVAILABLE
+├── DeadlineError                 DEADLINE_EXCEEDED
+├── CancelledError                CANCELLED
+├── ConfigurationError            (start-up only: the process exits non-zero)
+│   └── ModelLoadError
+└── ModelError                    INTERNAL           (a model failed at run time)
 """
 
 from __future__ import annotations

@@ -41,7 +41,9 @@ def build_pipeline(settings: Settings) -> SummarizationPipeline:
             raise
         except Exception as exc:  # a backend's own failure: name the model, keep the cause in the log
             log.debug("loading %s failed", spec.name, exc_info=True)
-            raise ModelLoadError(f"model {spec.name} ({spec.source or spec.backend}) failed to load: {exc}") from exc
+            raise ModelLoadError(
+                f"model {spec.name} ({spec.source or spec.backend}) failed to load: {exc}"
+            ) from exc
         log.info("loaded model %s [%s] in %.1f s", spec.name, spec.backend, time.perf_counter() - started)
         if spec.backend == "extractive":
             extractive = model  # type: ignore[assignment]

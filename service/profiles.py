@@ -95,7 +95,8 @@ def get_profile(name: str, profile_file: Path | None = None) -> Profile:
         profile = load_profile_file(profile_file)
         if name and name not in (profile.name, "custom"):
             raise ConfigurationError(
-                f"profile file {profile_file} defines profile {profile.name!r}, but profile {name!r} was asked for"
+                f"profile file {profile_file} defines profile {profile.name!r}, "
+                f"but profile {name!r} was asked for"
             )
         return profile
     try:

@@ -13,14 +13,14 @@ from typing import TypeVar
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from summarizer.v1 import summarizer_service_pb2 as pb
-from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
 
 from service.api.interceptors import ErrorInterceptor
 from service.api.runner import Runner
 from service.api.servicer import SummarizerServicer
 from service.config import Settings
 from service.pipeline import SummarizationPipeline
+from summarizer.v1 import summarizer_service_pb2 as pb
+from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,14 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SummarizerService"].full_name
 class Server:
     """A started gRPC server with its health and summarizer services."""
 
-    def __init__(self, server: grpc.aio.Server, port: int, servicer: SummarizerServicer, health_servicer: health.aio.HealthServicer, runner: Runner) -> None:
+    def __init__(
+        self,
+        server: grpc.aio.Server,
+        port: int,
+        servicer: SummarizerServicer,
+        health_servicer: health.aio.HealthServicer,
+        runner: Runner,
+    ) -> None:
         self.grpc = server
         self.port = port
         self.servicer = servicer
@@ -69,9 +76,7 @@ async def build_server(settings: Settings, pipeline: SummarizationPipeline | Non
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     address = f"{settings.host}:{settings.port}"
     port = server.add_insecure_port(address)
     if port == 0:
@@ -102,7 +107,7 @@ async def serve(
     started = time.perf_counter()
     loading = _in_daemon_thread(loop, _load_and_warm, settings, load)
     waiter = asyncio.ensure_future(stop_requested.wait())
-    done, _ = await asyncio.wait({loading, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait([loading, waiter], return_when=asyncio.FIRST_COMPLETED)  # type: ignore[type-var]
     if loading in done:
         try:
             pipeline = loading.result()
@@ -119,7 +124,9 @@ async def serve(
     return 0
 
 
-def _in_daemon_thread(loop: asyncio.AbstractEventLoop, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+def _in_daemon_thread(
+    loop: asyncio.AbstractEventLoop, fn: Callable[..., T], *args: object
+) -> asyncio.Future[T]:
     """Run start-up loading in a daemon thread, so that a stop during loading need not wait for it."""
     future: asyncio.Future[T] = loop.create_future()
 
@@ -143,7 +150,9 @@ def _in_daemon_thread(loop: asyncio.AbstractEventLoop, fn: Callable[..., T], *ar
     return future
 
 
-def _load_and_warm(settings: Settings, load: Callable[[Settings], SummarizationPipeline]) -> SummarizationPipeline:
+def _load_and_warm(
+    settings: Settings, load: Callable[[Settings], SummarizationPipeline]
+) -> SummarizationPipeline:
     pipeline = load(settings)
     if settings.warmup:
         pipeline.warmup()

@@ -27,8 +27,13 @@ from service.text.detect import LanguageDetector
 class FakeSummarizer:
     """Summary = "<name>[<lang>]:" + the first `max_sentences` words of the input."""
 
-    def __init__(self, name: str = "fake-sum", languages: Sequence[str] = ("en",), max_input_tokens: int = 10_000,
-                 delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        name: str = "fake-sum",
+        languages: Sequence[str] = ("en",),
+        max_input_tokens: int = 10_000,
+        delay_s: float = 0.0,
+    ) -> None:
         self.name = name
         self.languages = tuple(languages)
         self.max_input_tokens = max_input_tokens
@@ -59,8 +64,14 @@ class FakeSummarizer:
 class FakeTranslator:
     """Translation = "<target>(" + text + ")"; covers the pairs given."""
 
-    def __init__(self, name: str, pairs: Sequence[tuple[str, str]], fail_on: Sequence[str] = (),
-                 delay_s: float = 0.0, max_input_tokens: int = 10_000) -> None:
+    def __init__(
+        self,
+        name: str,
+        pairs: Sequence[tuple[str, str]],
+        fail_on: Sequence[str] = (),
+        delay_s: float = 0.0,
+        max_input_tokens: int = 10_000,
+    ) -> None:
         self.name = name
         self.pairs = frozenset(pairs)
         self.fail_on = frozenset(fail_on)
@@ -69,7 +80,9 @@ class FakeTranslator:
         self.calls: list[tuple[tuple[str, ...], str, str]] = []
 
     def describe(self) -> ModelDescription:
-        return ModelDescription(self.name, "fake", "", "none", (TRANSLATE,), translation_pairs=tuple(sorted(self.pairs)))
+        return ModelDescription(
+            self.name, "fake", "", "none", (TRANSLATE,), translation_pairs=tuple(sorted(self.pairs))
+        )
 
     def warmup(self) -> None:
         pass
@@ -80,12 +93,31 @@ class FakeTranslator:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def translate(self, texts: Sequence[str], source: str, target: str, params: GenerationParams) -> list[str]:
+    def translate(
+        self, texts: Sequence[str], source: str, target: str, params: GenerationParams
+    ) -> list[str]:
         self.calls.append((tuple(texts), source, target))
         if target in self.fail_on:
             raise ModelError(f"fake failure into {target}")
         _sleep_checking(self.delay_s, params)
         return [f"{target}({t})" for t in texts]
+
+
+class FakeMultiTranslator(FakeTranslator):
+    """A FakeTranslator that also takes several targets in one call, like a batched LLM."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.batches: list[tuple[str, tuple[str, ...]]] = []
+
+    def translate_to_many(
+        self, texts: Sequence[str], source: str, targets: Sequence[str], params: GenerationParams
+    ) -> dict[str, list[str]]:
+        self.batches.append((source, tuple(targets)))
+        if set(targets) & self.fail_on:
+            raise ModelError("fake batch failure")
+        _sleep_checking(self.delay_s, params)
+        return {target: [f"{target}({t})" for t in texts] for target in targets}
 
 
 def _sleep_checking(seconds: float, params: GenerationParams) -> None:
@@ -102,8 +134,12 @@ def _sleep_checking(seconds: float, params: GenerationParams) -> None:
 ALL = ("en", "fr", "de", "es", "ru", "ar", "zh")
 
 
-def fake_pipeline(*, summarizer: FakeSummarizer | None = None, translators: Sequence[FakeTranslator] | None = None,
-                  limits: Limits = Limits()) -> SummarizationPipeline:
+def fake_pipeline(
+    *,
+    summarizer: FakeSummarizer | None = None,
+    translators: Sequence[FakeTranslator] | None = None,
+    limits: Limits = Limits(),
+) -> SummarizationPipeline:
     """English and French summaries; translation between English and every other language."""
     summarizer = summarizer or FakeSummarizer(languages=("en", "fr"))
     if translators is None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from summarizer.v1 import summarizer_service_pb2 as pb
-
 from service.api.status import public_message, status_code_for
 from service.errors import InvalidInputError
 from service.models.base import SUMMARIZE, TRANSLATE, ModelDescription
@@ -20,19 +18,24 @@ from service.pipeline import (
     TranslateResult,
 )
 from service.text.detect import Detection
+from summarizer.v1 import summarizer_service_pb2 as pb
 
-_MODES = {
+_MODES: dict[int, object] = {
     pb.SUMMARY_MODE_UNSPECIFIED: Mode.ABSTRACTIVE,
     pb.SUMMARY_MODE_ABSTRACTIVE: Mode.ABSTRACTIVE,
     pb.SUMMARY_MODE_EXTRACTIVE: Mode.EXTRACTIVE,
 }
-_LENGTHS = {
+_LENGTHS: dict[int, object] = {
     pb.LENGTH_PRESET_UNSPECIFIED: Length.MEDIUM,
     pb.LENGTH_PRESET_SHORT: Length.SHORT,
     pb.LENGTH_PRESET_MEDIUM: Length.MEDIUM,
     pb.LENGTH_PRESET_LONG: Length.LONG,
 }
-_FORMATS = {pb.INPUT_FORMAT_UNSPECIFIED: False, pb.INPUT_FORMAT_TEXT: False, pb.INPUT_FORMAT_HTML: True}
+_FORMATS: dict[int, object] = {
+    pb.INPUT_FORMAT_UNSPECIFIED: False,
+    pb.INPUT_FORMAT_TEXT: False,
+    pb.INPUT_FORMAT_HTML: True,
+}
 _TASKS = {SUMMARIZE: pb.MODEL_TASK_SUMMARIZE, TRANSLATE: pb.MODEL_TASK_TRANSLATE}
 
 
@@ -75,7 +78,9 @@ def translate_job(request: pb.TranslateRequest, request_id: str) -> TranslateJob
 
 
 def detected_language(source: SourceLanguage) -> pb.DetectedLanguage:
-    return pb.DetectedLanguage(language=source.language, confidence=source.confidence, declared=source.declared)
+    return pb.DetectedLanguage(
+        language=source.language, confidence=source.confidence, declared=source.declared
+    )
 
 
 def summary(event: LanguageSummary) -> pb.Summary:

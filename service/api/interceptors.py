@@ -79,7 +79,10 @@ class _Call:
 
     def finish(self, code: grpc.StatusCode) -> None:
         log.info(
-            "%s %s in %.1f ms", self.method, code.name, (time.perf_counter() - self.started) * 1000,
+            "%s %s in %.1f ms",
+            self.method,
+            code.name,
+            (time.perf_counter() - self.started) * 1000,
             extra={"rpc_method": self.method, "rpc_code": code.name},
         )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -62,7 +62,7 @@ class Runner:
         except CancelledError as exc:
             raise stop.translate(exc) from exc
 
-    async def iterate(self, iterator: Iterator[T], *, stop: StopSignal):  # type: ignore[no-untyped-def]
+    async def iterate(self, iterator: Iterator[T], *, stop: StopSignal) -> AsyncIterator[T]:
         """Async-iterate a blocking generator, advancing it on the model thread one item at a time."""
         loop = asyncio.get_running_loop()
         try:
@@ -73,7 +73,7 @@ class Runner:
                     raise stop.translate(exc) from exc
                 if item is _DONE:
                     return
-                yield item
+                yield item  # type: ignore[misc]
         finally:
             stop.set()  # a consumer that stops early (client gone) stops the model too
             await loop.run_in_executor(self.model_pool, _close, iterator)

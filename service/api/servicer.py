@@ -6,14 +6,14 @@ import time
 from collections.abc import AsyncIterator
 
 import grpc
-from summarizer.v1 import summarizer_service_pb2 as pb
-from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
 
 from service.api import convert
 from service.api.interceptors import request_id_var
 from service.api.runner import Runner, StopSignal
 from service.errors import NotReadyError
 from service.pipeline import LanguageFailure, LanguageSummary, SourceLanguage, SummarizationPipeline
+from summarizer.v1 import summarizer_service_pb2 as pb
+from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
 
 
 class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
@@ -34,7 +34,9 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
             raise NotReadyError("the server is loading its models; retry shortly")
         return self._pipeline
 
-    async def Summarize(self, request: pb.SummarizeRequest, context: grpc.aio.ServicerContext) -> pb.SummarizeResponse:
+    async def Summarize(
+        self, request: pb.SummarizeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SummarizeResponse:
         started = time.perf_counter()
         request_id = request_id_var.get()
         pipeline = self.pipeline
@@ -66,7 +68,9 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         async for event in self.runner.iterate(pipeline.run(plan, stop), stop=stop):
             yield convert.stream_event(event, request_id)
 
-    async def Translate(self, request: pb.TranslateRequest, context: grpc.aio.ServicerContext) -> pb.TranslateResponse:
+    async def Translate(
+        self, request: pb.TranslateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.TranslateResponse:
         started = time.perf_counter()
         request_id = request_id_var.get()
         stop = StopSignal(context)
@@ -81,5 +85,7 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         detection = await self.runner.light(self.pipeline.detect, request.text)
         return convert.detect_response(detection)
 
-    async def ListModels(self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext) -> pb.ListModelsResponse:
+    async def ListModels(
+        self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListModelsResponse:
         return convert.list_models_response(self.pipeline.describe())

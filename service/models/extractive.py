@@ -57,7 +57,9 @@ def _similarity_matrix(sentences: Sequence[Sentence]) -> np.ndarray:
     return sim
 
 
-def rank_sentences(sentences: Sequence[Sentence], *, damping: float = 0.85, iterations: int = 50) -> np.ndarray:
+def rank_sentences(
+    sentences: Sequence[Sentence], *, damping: float = 0.85, iterations: int = 50
+) -> np.ndarray:
     """TextRank scores, one per sentence, with a mild bonus for early sentences (news lead)."""
     n = len(sentences)
     if n == 0:

@@ -46,7 +46,9 @@ SYSTEM_PROMPT = (
     "You are a careful news editor. You write accurate, neutral summaries and faithful translations. "
     "You answer with the requested text only."
 )
-_PROBE_PROMPT = "Summarize in one sentence: The city council approved a new budget for public transport on Monday."
+_PROBE_PROMPT = (
+    "Summarize in one sentence: The city council approved a new budget for public transport on Monday."
+)
 _PROBE_TOKENS = 12
 # Lines a chatty model adds around the answer.
 _PREAMBLE = re.compile(
@@ -61,11 +63,10 @@ _FENCE = re.compile(r"^```[a-zA-Z]*\n?|\n?```$")
 
 def clean_output(text: str) -> str:
     """Strip the chatter instruction-tuned models wrap around an answer."""
-    text = text.strip()
+    text = text.strip().replace("**", "")
     text = _FENCE.sub("", text).strip()
     text = _PREAMBLE.sub("", text, count=1).strip()
     text = _TRAILER.sub("", text).strip()
-    text = text.replace("**", "")
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'“”«»":
         text = text[1:-1].strip()
     if len(text) >= 2 and text[0] in "“«" and text[-1] in "”»":
@@ -118,10 +119,12 @@ class _Stop(StoppingCriteria):
         self.should_stop = should_stop
         self.triggered = False
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
+    ) -> torch.BoolTensor:
         if self.should_stop():
             self.triggered = True
-        return torch.full((input_ids.shape[0],), self.triggered, dtype=torch.bool)
+        return torch.full((input_ids.shape[0],), self.triggered, dtype=torch.bool)  # type: ignore[return-value]
 
 
 class _TorchRuntime:
@@ -145,7 +148,7 @@ class _TorchRuntime:
             stop = _Stop(should_stop) if should_stop else None
             with torch.inference_mode():
                 ids = torch.tensor([prompt], dtype=torch.long)
-                out = self.model.generate(
+                out = self.model.generate(  # type: ignore[misc]
                     input_ids=ids,
                     attention_mask=torch.ones_like(ids),
                     max_new_tokens=max_new_tokens,
@@ -223,7 +226,9 @@ class LLMModel:
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self.eos_ids = self._eos_ids()
         if self.runtime_name == "ctranslate2":
-            compute_type = str(options.get("compute_type", "int8" if context.device == "cpu" else "int8_float16"))
+            compute_type = str(
+                options.get("compute_type", "int8" if context.device == "cpu" else "int8_float16")
+            )
             ct2_folder = self._ct2_folder(folder, compute_type)
             self.runtime: _TorchRuntime | _CT2Runtime = _CT2Runtime(
                 ct2_folder, context.threads, context.device, compute_type
@@ -285,16 +290,18 @@ class LLMModel:
         shutil.rmtree(tmp, ignore_errors=True)
         try:
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+            model = AutoModelForCausalLM.from_pretrained(
+                gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+            )
         except Exception as exc:
             raise ModelLoadError(f"model {self.name}: cannot read GGUF {gguf}: {exc}") from exc
         # The dequantized weights are plain tensors now; drop the GGUF quantization marker so
         # that the folder saves and loads like any other checkpoint.
-        model.hf_quantizer = None
+        model.hf_quantizer = None  # type: ignore[assignment]
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.config.name_or_path = self.name
-        model.to(torch.bfloat16).save_pretrained(tmp)
+        model.to(torch.bfloat16).save_pretrained(tmp)  # type: ignore[arg-type]
         tokenizer.save_pretrained(tmp)
         os.replace(tmp, folder)
         log.info("converted %s in %.0f s", gguf.name, time.perf_counter() - started)
@@ -391,13 +398,26 @@ class LLMModel:
         budget = min(2 * longest + 32, 1024)
         return [clean_output(o) for o in self._generate(conversations, budget, params.should_stop)]
 
+    def translate_to_many(
+        self, texts: Sequence[str], source: str, targets: Sequence[str], params: GenerationParams
+    ) -> dict[str, list[str]]:
+        """Every text into every target in one batch: the decoder steps are shared across targets."""
+        jobs = [(target, text) for target in targets for text in texts]
+        conversations = [translate_messages(text, source, target) for target, text in jobs]
+        longest = max((self.count_tokens(t) for t in texts), default=0)
+        outputs = self._generate(conversations, min(2 * longest + 32, 1024), params.should_stop)
+        result: dict[str, list[str]] = {target: [] for target in targets}
+        for (target, _), out in zip(jobs, outputs, strict=True):
+            result[target].append(clean_output(out))
+        return result
+
     # -- generation --------------------------------------------------------------------------
 
     def _prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
-        ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-        if isinstance(ids, dict) or hasattr(ids, "keys"):
+        ids: Any = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        if hasattr(ids, "keys"):  # a BatchEncoding
             ids = ids["input_ids"]
-        return list(ids)
+        return [int(i) for i in ids]
 
     def _generate(
         self,
@@ -416,4 +436,4 @@ class LLMModel:
             except Exception as exc:
                 log.exception("generation failed in %s", self.name)
                 raise ModelError(f"model {self.name} failed to generate") from exc
-        return [self.tokenizer.decode(ids, skip_special_tokens=True) for ids in outputs]
+        return [str(self.tokenizer.decode(ids, skip_special_tokens=True)) for ids in outputs]

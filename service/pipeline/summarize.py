@@ -19,7 +19,7 @@ from service.errors import (
     SummarizerError,
     UnsupportedLanguageError,
 )
-from service.models.base import GenerationParams, Summarizer, SummaryText, Translator
+from service.models.base import GenerationParams, MultiTargetTranslator, Summarizer, SummaryText, Translator
 from service.pipeline.types import (
     LENGTH_PRESETS,
     MAX_SENTENCES_RANGE,
@@ -158,8 +158,9 @@ class SummarizationPipeline:
             language = normalize_language(declared, field=field)
             if language not in known:
                 raise UnsupportedLanguageError(
-                    field, f"{language_name(language)} ({language!r}) is not supported by profile "
-                    f"{self.profile!r}; supported: {', '.join(sorted(known))}"
+                    field,
+                    f"{language_name(language)} ({language!r}) is not supported by profile "
+                    f"{self.profile!r}; supported: {', '.join(sorted(known))}",
                 )
             warnings: list[str] = []
             try:
@@ -211,7 +212,9 @@ class SummarizationPipeline:
         text = text.strip()
         if not text:
             raise InvalidInputError(
-                "text", "is empty" + (" after removing HTML markup" if job.is_html else ""), reason="EMPTY_TEXT"
+                "text",
+                "is empty" + (" after removing HTML markup" if job.is_html else ""),
+                reason="EMPTY_TEXT",
             )
         self._check_size(text, "text")
         params = self._params(job.options)
@@ -238,8 +241,10 @@ class SummarizationPipeline:
                 raise UnsupportedLanguageError(
                     f"target_languages[{i}]",
                     f"profile {self.profile!r} cannot produce {language_name(target)} ({target!r}) "
-                    f"from {language_name(summary_language)}; supported: {', '.join(sorted(self.languages()))}",
+                    f"from {language_name(summary_language)}; "
+                    f"supported: {', '.join(sorted(self.languages()))}",
                 )
+        assert summarizer is not None
         return Plan(job, text, source, summary_language, targets, params, summarizer)
 
     @staticmethod
@@ -290,27 +295,75 @@ class SummarizationPipeline:
         summary_language = plan.summary_language
         if summary_language in plan.targets:
             yield LanguageSummary(summary_language, base.text, base_models, "", base_ms, base.spans)
-        for target in plan.targets:
-            if target == summary_language:
-                continue
+        pending = [t for t in plan.targets if t != summary_language]
+        for group, translator in self._batches(summary_language, pending):
             _check_stop(should_stop)
             started = time.perf_counter()
-            route = self.route(summary_language, target)
-            assert route is not None  # checked by plan()
             try:
-                text = self._translate_text(base.text, summary_language, target, route, params)
+                texts = self._translate_group(base.text, summary_language, group, translator, params)
             except (CancelledError, DeadlineError):
                 raise
             except Exception as exc:
-                yield LanguageFailure(target, _as_domain_error(exc, f"translation into {target!r} failed"))
+                error = _as_domain_error(exc, f"translation into {', '.join(group)} failed")
+                for target in group:
+                    yield LanguageFailure(target, error)
                 continue
-            yield LanguageSummary(
-                target,
-                text,
-                (*base_models, *(t.name for t in route)),
-                summary_language,
-                (time.perf_counter() - started) * 1000,
-            )
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            for target in group:
+                route = self.route(summary_language, target)
+                assert route is not None  # checked by plan()
+                yield LanguageSummary(
+                    target,
+                    texts[target],
+                    (*base_models, *(t.name for t in route)),
+                    summary_language,
+                    elapsed_ms,
+                )
+
+    def _batches(
+        self, source: str, targets: Sequence[str]
+    ) -> list[tuple[tuple[str, ...], MultiTargetTranslator | None]]:
+        """Targets a single multi-target model covers directly go in one batch; the rest one by one."""
+        grouped: dict[int, list[str]] = {}
+        models: dict[int, MultiTargetTranslator] = {}
+        singles: list[tuple[tuple[str, ...], MultiTargetTranslator | None]] = []
+        for target in targets:
+            route = self.route(source, target)
+            assert route is not None  # checked by plan()
+            if len(route) == 1 and isinstance(route[0], MultiTargetTranslator):
+                grouped.setdefault(id(route[0]), []).append(target)
+                models[id(route[0])] = route[0]
+            else:
+                singles.append(((target,), None))
+        batches: list[tuple[tuple[str, ...], MultiTargetTranslator | None]] = [
+            (tuple(group), models[key]) for key, group in grouped.items()
+        ]
+        return batches + singles
+
+    def _translate_group(
+        self,
+        text: str,
+        source: str,
+        targets: tuple[str, ...],
+        translator: MultiTargetTranslator | None,
+        params: GenerationParams,
+    ) -> dict[str, str]:
+        if translator is None or len(targets) == 1:
+            out = {}
+            for target in targets:
+                route = self.route(source, target)
+                assert route is not None
+                out[target] = self._translate_text(text, source, target, route, params)
+            return out
+        chunks = self._chunks_for(text, source, translator)
+        pieces = translator.translate_to_many(chunks, source, targets, params)
+        return {t: _joiner(t).join(p.strip() for p in pieces[t]) for t in targets}
+
+    def _chunks_for(self, text: str, language: str, translator: Translator) -> list[str]:
+        sentences = [s.text for s in split_sentences(text, language)] or [text]
+        return chunk_sentences(
+            sentences, translator.max_input_tokens, translator.count_tokens, joiner=_joiner(language)
+        )
 
     def _summary_in(self, plan: Plan, params: GenerationParams) -> tuple[SummaryText, tuple[str, ...]]:
         models: list[str] = []
@@ -357,10 +410,7 @@ class SummarizationPipeline:
         current, current_lang = text, source
         for hop, translator in enumerate(route):
             next_lang = target if hop == len(route) - 1 else PIVOT
-            sentences = [s.text for s in split_sentences(current, current_lang)] or [current]
-            chunks = chunk_sentences(
-                sentences, translator.max_input_tokens, translator.count_tokens, joiner=_joiner(current_lang)
-            )
+            chunks = self._chunks_for(current, current_lang, translator)
             _check_stop(params.should_stop)
             pieces = translator.translate(chunks, current_lang, next_lang, params)
             current, current_lang = _joiner(next_lang).join(p.strip() for p in pieces), next_lang
@@ -373,7 +423,8 @@ class SummarizationPipeline:
             raise InvalidInputError("texts", "is empty; give at least one text", reason="EMPTY_TEXT")
         if len(job.texts) > self.limits.max_translate_texts:
             raise InvalidInputError(
-                "texts", f"has {len(job.texts)} texts; the limit is {self.limits.max_translate_texts}",
+                "texts",
+                f"has {len(job.texts)} texts; the limit is {self.limits.max_translate_texts}",
                 reason="TOO_MANY",
             )
         texts = []
@@ -384,7 +435,9 @@ class SummarizationPipeline:
             self._check_size(cleaned, f"texts[{i}]")
             texts.append(cleaned)
         if not job.target_languages:
-            raise InvalidInputError("target_languages", "is empty; give at least one language", reason="EMPTY")
+            raise InvalidInputError(
+                "target_languages", "is empty; give at least one language", reason="EMPTY"
+            )
         source = self._source_language("\n".join(texts), job.source_language, "source_language", "texts")
         targets = self._targets(job.target_languages, source.language)
         routes = {}
@@ -399,11 +452,13 @@ class SummarizationPipeline:
                 )
             routes[target] = route
         params = GenerationParams(should_stop=should_stop)
-        translated: dict[str, list[str]] = {}
-        for target, route in routes.items():
-            translated[target] = [
-                self._translate_text(text, source.language, target, route, params) for text in texts
-            ]
+        translated: dict[str, list[str]] = {target: [] for target in routes}
+        for group, translator in self._batches(source.language, list(routes)):
+            for text in texts:
+                for target, out in self._translate_group(
+                    text, source.language, group, translator, params
+                ).items():
+                    translated[target].append(out)
         items = []
         for index, text in enumerate(texts):
             for target in targets:

@@ -23,7 +23,9 @@ def chunk_sentences(
     current: list[str] = []
     current_tokens = 0
     for sentence in sentences:
-        pieces = [sentence] if count_tokens(sentence) <= budget else _split_long(sentence, budget, count_tokens)
+        pieces = (
+            [sentence] if count_tokens(sentence) <= budget else _split_long(sentence, budget, count_tokens)
+        )
         for piece in pieces:
             piece_tokens = count_tokens(piece)
             # The joiner may add a token; count the joined text when close to the limit.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from service.errors import UndeterminedLanguageError
 from service.text.languages import LANGUAGE_NAMES
@@ -31,7 +32,7 @@ class LanguageDetector:
         self._lock = threading.Lock()
         self._identifier = None
 
-    def _model(self):  # type: ignore[no-untyped-def]
+    def _model(self) -> Any:
         with self._lock:
             if self._identifier is None:
                 from py3langid.langid import MODEL_FILE, LanguageIdentifier
@@ -58,4 +59,3 @@ class LanguageDetector:
         candidates = tuple((lang, float(prob)) for lang, prob in ranked)
         top_lang, top_conf = candidates[0]
         return Detection(language=top_lang, confidence=top_conf, candidates=candidates)
-

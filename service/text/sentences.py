@@ -6,11 +6,10 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 # Languages pysbd has rules for; others use the generic rules below.
-_PYSBD_LANGUAGES = frozenset(
-    "en hi mr zh es am ar hy bg ur ru pl fa nl da fr my el it ja de kk sk".split()
-)
+_PYSBD_LANGUAGES = frozenset("en hi mr zh es am ar hy bg ur ru pl fa nl da fr my el it ja de kk sk".split())
 # Generic rule: a sentence ends at . ! ? (and their CJK/Arabic forms), optionally followed by
 # closing quotes or brackets, then white space; CJK full stops need no white space after them.
 _GENERIC_END = re.compile(r"(?<=[.!?؟…])[\"'”’»)\]]*\s+|(?<=[。！？])[”’」』）]*\s*")
@@ -25,7 +24,7 @@ class Sentence:
 
 
 @lru_cache(maxsize=32)
-def _segmenter(language: str):  # type: ignore[no-untyped-def]
+def _segmenter(language: str) -> Any:
     import pysbd
 
     return pysbd.Segmenter(language=language, clean=False)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
 
 from service.config import Settings
 from service.pipeline import Limits, SummarizationPipeline
 from service.server import Server, build_server
+from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
 from tests.fakes import fake_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,13 +71,24 @@ class ServerProcess:
     def __init__(self, tmp: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.port_file = tmp / f"port-{time.monotonic_ns()}"
         self.log = tmp / f"server-{time.monotonic_ns()}.log"
-        command = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", "0",
-                   "--port-file", str(self.port_file), *args]
+        command = [
+            sys.executable,
+            "-m",
+            "service",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--port-file",
+            str(self.port_file),
+            *args,
+        ]
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "gen"), str(ROOT / "clients")])
         self._log_handle = self.log.open("w")
-        self.process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=self._log_handle,
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=full_env, stdout=self._log_handle, stderr=subprocess.STDOUT
+        )
 
     def wait_port(self, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout

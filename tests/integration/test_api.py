@@ -12,9 +12,9 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from grpc_status import rpc_status
+
 from summarizer.v1 import summarizer_service_pb2 as pb
 from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
-
 from tests.fakes import FakeSummarizer, fake_pipeline
 from tests.integration.conftest import ServerThread, server_settings
 
@@ -47,7 +47,9 @@ def test_summarize_returns_every_language_in_order(stub):
     assert response.source_language.language == "en" and response.source_language.confidence > 0.9
     assert [s.language for s in response.summaries] == ["de", "en", "fr"]
     en = response.summaries[1]
-    assert en.text.startswith("fake-sum[en]:") and list(en.models) == ["fake-sum"] and en.translated_from == ""
+    assert (
+        en.text.startswith("fake-sum[en]:") and list(en.models) == ["fake-sum"] and en.translated_from == ""
+    )
     assert response.summaries[0].text == f"de({en.text})" and response.summaries[0].translated_from == "en"
     assert response.total_duration_ms > 0 and not response.failures
 
@@ -75,7 +77,8 @@ def test_extractive_spans_point_into_the_text(stub):
 
 def test_translate_detect_and_list_models(stub):
     response = stub.Translate(
-        pb.TranslateRequest(texts=["Good morning.", "See you tomorrow."], target_languages=["fr", "de"]), timeout=30
+        pb.TranslateRequest(texts=["Good morning.", "See you tomorrow."], target_languages=["fr", "de"]),
+        timeout=30,
     )
     assert [(t.text_index, t.language, t.text) for t in response.translations] == [
         (0, "fr", "fr(Good morning.)"),
@@ -102,10 +105,26 @@ def test_translate_detect_and_list_models(stub):
         (pb.SummarizeRequest(text="1234 5678 90 😀"), "text", "UNDETERMINED_LANGUAGE"),
         (pb.SummarizeRequest(text=EN, source_language="not a tag"), "source_language", "BAD_TAG"),
         (pb.SummarizeRequest(text=EN, source_language="sw"), "source_language", "UNSUPPORTED_LANGUAGE"),
-        (pb.SummarizeRequest(text=EN, target_languages=["fr", "tlh"]), "target_languages[1]", "UNSUPPORTED_LANGUAGE"),
-        (pb.SummarizeRequest(text=EN, target_languages=["fr", "FR"]), "target_languages[1]", "DUPLICATE_LANGUAGE"),
-        (pb.SummarizeRequest(text=EN, options=pb.SummaryOptions(max_tokens=4096)), "options.max_tokens", "OUT_OF_RANGE"),
-        (pb.SummarizeRequest(text=EN, options=pb.SummaryOptions(num_beams=20)), "options.num_beams", "OUT_OF_RANGE"),
+        (
+            pb.SummarizeRequest(text=EN, target_languages=["fr", "tlh"]),
+            "target_languages[1]",
+            "UNSUPPORTED_LANGUAGE",
+        ),
+        (
+            pb.SummarizeRequest(text=EN, target_languages=["fr", "FR"]),
+            "target_languages[1]",
+            "DUPLICATE_LANGUAGE",
+        ),
+        (
+            pb.SummarizeRequest(text=EN, options=pb.SummaryOptions(max_tokens=4096)),
+            "options.max_tokens",
+            "OUT_OF_RANGE",
+        ),
+        (
+            pb.SummarizeRequest(text=EN, options=pb.SummaryOptions(num_beams=20)),
+            "options.num_beams",
+            "OUT_OF_RANGE",
+        ),
         (pb.SummarizeRequest(text=EN, options=pb.SummaryOptions(mode=7)), "options.mode", "UNKNOWN_ENUM"),
         (pb.SummarizeRequest(text=EN, request_id="has spaces in it"), "request_id", "INVALID_ARGUMENT"),
     ],

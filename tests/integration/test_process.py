@@ -8,14 +8,13 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from summarizer.v1 import summarizer_service_pb2 as pb
 from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
-
 from tests.integration.conftest import ROOT, ServerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.models, pytest.mark.slow]
@@ -30,8 +29,9 @@ def wait_serving(target: str, timeout: float = 240) -> list[int]:
     with grpc.insecure_channel(target) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
-            status = health.Check(health_pb2.HealthCheckRequest(service="summarizer.v1.SummarizerService"),
-                                  timeout=5).status
+            status = health.Check(
+                health_pb2.HealthCheckRequest(service="summarizer.v1.SummarizerService"), timeout=5
+            ).status
             if not seen or seen[-1] != status:
                 seen.append(status)
             if status == health_pb2.HealthCheckResponse.SERVING:
@@ -56,7 +56,12 @@ def client_cli(target: str, *args: str, stdin: str | None = None) -> subprocess.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "gen"), str(ROOT / "clients")])}
     return subprocess.run(
         [sys.executable, "-m", "summarizer_client", "--server", target, *args],
-        input=stdin, capture_output=True, text=True, timeout=300, env=env, cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=ROOT,
     )
 
 
@@ -83,7 +88,9 @@ def test_cli_streams_real_summaries_from_the_tiny_model(tiny_server):
 
 def test_cli_reads_stdin_and_reports_bad_input(tiny_server):
     _, target, _ = tiny_server
-    ok = client_cli(target, "summarize", "-", "--mode", "extractive", "--sentences", "1", stdin=SEED.read_text())
+    ok = client_cli(
+        target, "summarize", "-", "--mode", "extractive", "--sentences", "1", stdin=SEED.read_text()
+    )
     assert ok.returncode == 0, ok.stderr
     assert "Russian" in ok.stdout
     bad = client_cli(target, "summarize", "-", "-t", "tlh", stdin="Some English words in a sentence.")

@@ -25,8 +25,13 @@ def test_settings_from_env_then_flags():
 
 @pytest.mark.parametrize(
     "env",
-    [{"SUMMARIZER_PORT": "many"}, {"SUMMARIZER_PORT": "70000"}, {"SUMMARIZER_RUNTIME": "onnx"},
-     {"SUMMARIZER_LOG_JSON": "maybe"}, {"SUMMARIZER_PROFILE_FILE": "/nonexistent.toml"}],
+    [
+        {"SUMMARIZER_PORT": "many"},
+        {"SUMMARIZER_PORT": "70000"},
+        {"SUMMARIZER_RUNTIME": "onnx"},
+        {"SUMMARIZER_LOG_JSON": "maybe"},
+        {"SUMMARIZER_PROFILE_FILE": "/nonexistent.toml"},
+    ],
 )
 def test_bad_settings_fail_loudly(env):
     with pytest.raises(ConfigurationError):
@@ -38,8 +43,11 @@ def test_builtin_profiles():
     embedded = get_profile("embedded")
     assert embedded.models[0].source == "packaged:qwen2.5-coder-1.5b-instruct-q4_k_m"
     hub = get_profile("hub")
-    assert {m.source for m in hub.models} >= {"sshleifer/distilbart-cnn-12-6", "Helsinki-NLP/opus-mt-en-de",
-                                             "Helsinki-NLP/opus-mt-zh-en"}
+    assert {m.source for m in hub.models} >= {
+        "sshleifer/distilbart-cnn-12-6",
+        "Helsinki-NLP/opus-mt-en-de",
+        "Helsinki-NLP/opus-mt-zh-en",
+    }
     with pytest.raises(ConfigurationError, match="embedded, tiny, hub"):
         get_profile("fast")
 
@@ -58,8 +66,13 @@ def test_custom_profile_file(tmp_path: Path):
 
 @pytest.mark.parametrize(
     "body",
-    ["", "[[models]]\nbackend = 'llm'\n", "[[models]]\nname='a'\nbackend='llm'\ntasks=['dance']\n",
-     "[[models]]\nname='a'\nbackend='llm'\ncolour='red'\n", "not toml ["],
+    [
+        "",
+        "[[models]]\nbackend = 'llm'\n",
+        "[[models]]\nname='a'\nbackend='llm'\ntasks=['dance']\n",
+        "[[models]]\nname='a'\nbackend='llm'\ncolour='red'\n",
+        "not toml [",
+    ],
 )
 def test_bad_profile_files(tmp_path: Path, body: str):
     path = tmp_path / "bad.toml"
@@ -75,7 +88,9 @@ def test_registry_miss_lists_the_backends():
 
 
 def test_translate_all_expands_pairs():
-    spec = ModelSpec("m", "llm", tasks=("translate",), languages=("en", "fr", "de"), options={"translate_all": True})
+    spec = ModelSpec(
+        "m", "llm", tasks=("translate",), languages=("en", "fr", "de"), options={"translate_all": True}
+    )
     assert len(expand_pairs(spec)) == 6 and ("fr", "de") in expand_pairs(spec)
 
 

@@ -18,7 +18,7 @@ from service.pipeline import (
     SummaryOptions,
     TranslateJob,
 )
-from tests.fakes import FakeSummarizer, FakeTranslator, fake_pipeline
+from tests.fakes import FakeMultiTranslator, FakeSummarizer, FakeTranslator, fake_pipeline
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 EN = (SEEDS / "000_dba0962fc812cd96.txt").read_text(encoding="utf-8")
@@ -94,7 +94,8 @@ def test_extractive_mode_returns_spans_into_the_source():
 
 
 def test_html_input_is_reduced_to_text():
-    html = f"<html><head><style>p{{}}</style><script>var x='junk';</script></head><body><p>{FR}</p></body></html>"
+    head = "<head><style>p{}</style><script>var x='junk';</script></head>"
+    html = f"<html>{head}<body><p>{FR}</p></body></html>"
     events = run(fake_pipeline(), SummarizeJob(html, is_html=True, options=SummaryOptions(max_sentences=50)))
     assert events[0].language == "fr"
     assert "junk" not in events[1].text and "<p>" not in events[1].text
@@ -130,7 +131,11 @@ def test_declared_language_contradicting_detection_is_warned_not_obeyed_silently
         (SummarizeJob(EN, target_languages=("fr", "fr-FR")), "target_languages[1]", InvalidInputError),
         (SummarizeJob("12345 67890 !!! 😀"), "text", InvalidInputError),
         (SummarizeJob(EN, options=SummaryOptions(max_tokens=5000)), "options.max_tokens", InvalidInputError),
-        (SummarizeJob(EN, options=SummaryOptions(max_sentences=51)), "options.max_sentences", InvalidInputError),
+        (
+            SummarizeJob(EN, options=SummaryOptions(max_sentences=51)),
+            "options.max_sentences",
+            InvalidInputError,
+        ),
         (SummarizeJob(EN, options=SummaryOptions(num_beams=9)), "options.num_beams", InvalidInputError),
     ],
 )
@@ -151,8 +156,13 @@ def test_size_and_target_limits():
 
 def test_length_presets_and_explicit_bounds():
     pipeline = fake_pipeline()
-    assert pipeline.plan(SummarizeJob(EN, options=SummaryOptions(length=Length.SHORT))).params.max_new_tokens == 60
-    assert pipeline.plan(SummarizeJob(EN, options=SummaryOptions(length=Length.LONG))).params.max_sentences == 6
+    assert (
+        pipeline.plan(SummarizeJob(EN, options=SummaryOptions(length=Length.SHORT))).params.max_new_tokens
+        == 60
+    )
+    assert (
+        pipeline.plan(SummarizeJob(EN, options=SummaryOptions(length=Length.LONG))).params.max_sentences == 6
+    )
     params = pipeline.plan(SummarizeJob(EN, options=SummaryOptions(max_tokens=33, num_beams=4))).params
     assert (params.max_new_tokens, params.num_beams) == (33, 4)
 
@@ -167,10 +177,14 @@ def test_stop_signal_ends_the_run():
 
 
 def test_translate_is_text_major_and_keeps_source_language_texts():
-    result = fake_pipeline().translate(TranslateJob(("Good morning to all.", "The meeting ended late."), ("fr", "en")))
+    result = fake_pipeline().translate(
+        TranslateJob(("Good morning to all.", "The meeting ended late."), ("fr", "en"))
+    )
     assert result.source.language == "en"
     assert [(i.text_index, i.language) for i in result.items] == [(0, "fr"), (0, "en"), (1, "fr"), (1, "en")]
-    assert result.items[0].text == "fr(Good morning to all.)" and result.items[1].text == "Good morning to all."
+    assert (
+        result.items[0].text == "fr(Good morning to all.)" and result.items[1].text == "Good morning to all."
+    )
 
 
 @pytest.mark.parametrize(
@@ -193,3 +207,41 @@ def test_describe_lists_models_and_reachable_languages():
     assert info.profile == "fake"
     assert {m.name for m in info.models} == {"fake-sum", "fake-mt", "textrank"}
     assert set(info.languages) == {"en", "fr", "de", "es", "ru", "ar", "zh"}
+
+
+def test_targets_of_one_multi_target_model_are_translated_in_one_batch():
+    multi = FakeMultiTranslator("fake-llm", [("en", x) for x in ("fr", "de", "es")])
+    marian = FakeTranslator("fake-en-ru", [("en", "ru")])
+    pipeline = fake_pipeline(translators=[multi, marian])
+    events = run(pipeline, SummarizeJob(EN, target_languages=("fr", "ru", "de", "es", "en")))
+    assert multi.batches == [("en", ("fr", "de", "es"))]
+    assert not multi.calls  # never one target at a time
+    assert [(s, t) for _, s, t in marian.calls] == [("en", "ru")]
+    summaries = {e.language: e for e in events[1:]}
+    assert set(summaries) == {"en", "fr", "de", "es", "ru"}
+    assert summaries["de"].text == f"de({summaries['en'].text})"
+    assert summaries["ru"].models == ("fake-sum", "fake-en-ru")
+
+
+def test_a_failed_batch_fails_its_languages_only():
+    multi = FakeMultiTranslator("fake-llm", [("en", "fr"), ("en", "de")], fail_on=("de",))
+    marian = FakeTranslator("fake-en-es", [("en", "es")])
+    events = run(
+        fake_pipeline(translators=[multi, marian]), SummarizeJob(EN, target_languages=("fr", "de", "es"))
+    )
+    kinds = {e.language: type(e).__name__ for e in events[1:]}
+    assert kinds == {"fr": "LanguageFailure", "de": "LanguageFailure", "es": "LanguageSummary"}
+
+
+def test_translate_rpc_batches_targets_too():
+    multi = FakeMultiTranslator("fake-llm", [("en", "fr"), ("en", "de")])
+    result = fake_pipeline(translators=[multi]).translate(
+        TranslateJob(("One text here.", "Another."), ("fr", "de"))
+    )
+    assert multi.batches == [("en", ("fr", "de")), ("en", ("fr", "de"))]
+    assert [(i.text_index, i.language, i.text) for i in result.items] == [
+        (0, "fr", "fr(One text here.)"),
+        (0, "de", "de(One text here.)"),
+        (1, "fr", "fr(Another.)"),
+        (1, "de", "de(Another.)"),
+    ]

@@ -62,7 +62,11 @@ def test_sentences_keep_exact_offsets_in_every_language():
 
 
 def test_sentence_rules_for_cjk_and_arabic_and_generic():
-    assert [s.text for s in split_sentences("第一句。第二句！第三句？", "zh")] == ["第一句。", "第二句！", "第三句？"]
+    assert [s.text for s in split_sentences("第一句。第二句！第三句？", "zh")] == [
+        "第一句。",
+        "第二句！",
+        "第三句？",
+    ]
     assert len(split_sentences("جملة أولى. جملة ثانية؟ نعم.", "ar")) == 3
     assert [s.text for s in split_sentences("Hej. Vad gör du? Bra!", "sv")] == ["Hej.", "Vad gör du?", "Bra!"]
     # Abbreviations do not end an English sentence.
