@@ -11,7 +11,14 @@ from service.api import convert
 from service.api.interceptors import request_id_var
 from service.api.runner import Runner, StopSignal
 from service.errors import NotReadyError
-from service.pipeline import LanguageFailure, LanguageSummary, SourceLanguage, SummarizationPipeline
+from service.pipeline import (
+    LanguageFailure,
+    LanguageSummary,
+    SourceLanguage,
+    SummarizationPipeline,
+    SummaryEvent,
+)
+from service.pipeline.summarize import Plan
 from summarizer.v1 import summarizer_service_pb2 as pb
 from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
 
@@ -41,10 +48,9 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         request_id = request_id_var.get()
         pipeline = self.pipeline
         plan = await self.runner.light(pipeline.plan, convert.summarize_job(request, request_id))
-        stop = StopSignal(context)
         source: SourceLanguage | None = None
         results: list[LanguageSummary | LanguageFailure] = []
-        async for event in self.runner.iterate(pipeline.run(plan, stop), stop=stop):
+        async for event in self._events(pipeline, plan, context):
             if isinstance(event, SourceLanguage):
                 source = event
             else:
@@ -64,9 +70,21 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         request_id = request_id_var.get()
         pipeline = self.pipeline
         plan = await self.runner.light(pipeline.plan, convert.summarize_job(request, request_id))
+        async for event in self._events(pipeline, plan, context):
+            yield convert.stream_event(event, request_id)
+
+    async def _events(
+        self, pipeline: SummarizationPipeline, plan: Plan, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[SummaryEvent]:
+        """A fully cached answer comes straight back; anything else runs on the model workers."""
+        cached = pipeline.cached_events(plan)
+        if cached is not None:
+            for event in cached:
+                yield event
+            return
         stop = StopSignal(context)
         async for event in self.runner.iterate(pipeline.run(plan, stop), stop=stop):
-            yield convert.stream_event(event, request_id)
+            yield event
 
     async def Translate(
         self, request: pb.TranslateRequest, context: grpc.aio.ServicerContext

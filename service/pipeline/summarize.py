@@ -20,6 +20,7 @@ from service.errors import (
     UnsupportedLanguageError,
 )
 from service.models.base import GenerationParams, MultiTargetTranslator, Summarizer, SummaryText, Translator
+from service.pipeline.cache import ResultCache, text_key
 from service.pipeline.types import (
     LENGTH_PRESETS,
     MAX_SENTENCES_RANGE,
@@ -84,6 +85,7 @@ class SummarizationPipeline:
         translators: Sequence[Translator],
         extractive: Summarizer,
         limits: Limits = Limits(),
+        cache: ResultCache | None = None,
     ) -> None:
         self.profile = profile
         self.detector = detector
@@ -91,6 +93,7 @@ class SummarizationPipeline:
         self.translators = tuple(translators)
         self.extractive = extractive
         self.limits = limits
+        self.cache = cache if cache is not None else ResultCache()
 
     # -- description -------------------------------------------------------------------------
 
@@ -144,6 +147,15 @@ class SummarizationPipeline:
         self._check_size(cleaned, "text")
         return self.detector.detect(cleaned)
 
+    def _detect(self, text: str, field: str) -> Detection:
+        """Detection, cached by the text's hash: a repeated article skips the detector."""
+        key = ("detect", text_key(text))
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = self.detector.detect(text, field=field)
+            self.cache.put(key, hit, 64)
+        return hit
+
     def _check_size(self, text: str, field: str) -> None:
         if len(text) > self.limits.max_text_chars:
             raise InvalidInputError(
@@ -164,7 +176,7 @@ class SummarizationPipeline:
                 )
             warnings: list[str] = []
             try:
-                detected = self.detector.detect(text, field=text_field)
+                detected = self._detect(text, text_field)
             except InvalidInputError:
                 detected = None
             if detected and detected.language != language and detected.confidence >= CONFIDENT:
@@ -173,7 +185,7 @@ class SummarizationPipeline:
                     f"(confidence {detected.confidence:.2f}); proceeding as {language!r}"
                 )
             return SourceLanguage(language, 1.0, True, tuple(warnings))
-        detected = self.detector.detect(text, field=text_field)
+        detected = self._detect(text, text_field)
         if detected.language not in known:
             raise UnsupportedLanguageError(
                 text_field,
@@ -283,7 +295,7 @@ class SummarizationPipeline:
         )
         started = time.perf_counter()
         try:
-            base, base_models = self._summary_in(plan, params)
+            base, base_models = self._cached_summary(plan, params)
         except (CancelledError, DeadlineError):
             raise
         except Exception as exc:  # the base summary failed: every language fails with it
@@ -300,7 +312,7 @@ class SummarizationPipeline:
             _check_stop(should_stop)
             started = time.perf_counter()
             try:
-                texts = self._translate_group(base.text, summary_language, group, translator, params)
+                texts = self._cached_translations(base.text, summary_language, group, translator, params)
             except (CancelledError, DeadlineError):
                 raise
             except Exception as exc:
@@ -319,6 +331,87 @@ class SummarizationPipeline:
                     summary_language,
                     elapsed_ms,
                 )
+
+    # -- cache -------------------------------------------------------------------------------
+
+    def _summary_key(self, plan: Plan) -> tuple[object, ...]:
+        route = self.route(plan.source.language, plan.summary_language) or ()
+        return (
+            "summary",
+            text_key(plan.text),
+            plan.source.language,
+            plan.summary_language,
+            plan.job.options.mode.value,
+            plan.params.max_new_tokens,
+            plan.params.num_beams,
+            plan.params.max_sentences,
+            plan.summarizer.name,
+            tuple(t.name for t in route),
+        )
+
+    def _translation_key(self, text: str, source: str, target: str, num_beams: int) -> tuple[object, ...]:
+        route = self.route(source, target) or ()
+        return ("translation", text_key(text), source, target, num_beams, tuple(t.name for t in route))
+
+    def _cached_summary(self, plan: Plan, params: GenerationParams) -> tuple[SummaryText, tuple[str, ...]]:
+        key = self._summary_key(plan)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        result = self._summary_in(plan, params)
+        self.cache.put(key, result, len(result[0].text) + 64)
+        return result
+
+    def _cached_translations(
+        self,
+        text: str,
+        source: str,
+        targets: tuple[str, ...],
+        translator: MultiTargetTranslator | None,
+        params: GenerationParams,
+    ) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for target in targets:
+            hit = self.cache.get(self._translation_key(text, source, target, params.num_beams))
+            if hit is not None:
+                out[target] = hit
+        missing = tuple(t for t in targets if t not in out)
+        if missing:
+            fresh = self._translate_group(text, source, missing, translator, params)
+            for target, translated in fresh.items():
+                self.cache.put(
+                    self._translation_key(text, source, target, params.num_beams),
+                    translated,
+                    len(translated) + 64,
+                )
+            out.update(fresh)
+        return out
+
+    def cached_events(self, plan: Plan) -> list[SummaryEvent] | None:
+        """The whole answer from the cache, without touching a model; None unless every part is cached."""
+        base = self.cache.get(self._summary_key(plan))
+        if base is None:
+            return None
+        summary, models = base
+        events: list[SummaryEvent] = [plan.source]
+        if plan.summary_language in plan.targets:
+            events.append(
+                LanguageSummary(plan.summary_language, summary.text, models, "", 0.0, summary.spans)
+            )
+        for target in plan.targets:
+            if target == plan.summary_language:
+                continue
+            key = self._translation_key(summary.text, plan.summary_language, target, plan.params.num_beams)
+            translated = self.cache.get(key)
+            if translated is None:
+                return None
+            route = self.route(plan.summary_language, target) or ()
+            events.append(
+                LanguageSummary(
+                    target, translated, (*models, *(t.name for t in route)), plan.summary_language, 0.0
+                )
+            )
+        return events
 
     def _batches(
         self, source: str, targets: Sequence[str]

@@ -245,3 +245,35 @@ def test_translate_rpc_batches_targets_too():
         (1, "fr", "fr(Another.)"),
         (1, "de", "de(Another.)"),
     ]
+
+
+def test_repeated_request_is_answered_from_the_cache():
+    summarizer = FakeSummarizer(languages=("en",))
+    translator = FakeTranslator("fake-mt", [("en", "fr"), ("en", "de"), ("en", "es")])
+    pipeline = fake_pipeline(summarizer=summarizer, translators=[translator])
+    job = SummarizeJob(EN, target_languages=("en", "fr", "de"))
+    first = run(pipeline, job)
+    assert pipeline.cached_events(pipeline.plan(job)) is not None
+    calls = (len(summarizer.calls), len(translator.calls))
+    second = pipeline.cached_events(pipeline.plan(job))
+    assert [(e.language, e.text) for e in second[1:]] == [(e.language, e.text) for e in first[1:]]
+    assert (len(summarizer.calls), len(translator.calls)) == calls  # no model touched
+    # A different option or target is a different key.
+    other = SummarizeJob(EN, target_languages=("en", "fr"), options=SummaryOptions(max_tokens=50))
+    assert pipeline.cached_events(pipeline.plan(other)) is None
+    partial = SummarizeJob(EN, target_languages=("en", "es"))
+    assert pipeline.cached_events(pipeline.plan(partial)) is None
+
+
+def test_cache_is_bounded():
+    from service.pipeline.cache import ResultCache
+
+    cache = ResultCache(max_entries=2, max_chars=100)
+    for i in range(5):
+        cache.put(i, "x", 10)
+    assert len(cache) == 2 and cache.get(4) == "x" and cache.get(0) is None
+    cache.put("big", "y" * 200, 200)  # larger than the whole budget: not kept
+    assert cache.get("big") is None
+    cache.put("a", "z", 60)
+    cache.put("b", "z", 60)  # over max_chars: the older one goes
+    assert cache.get("a") is None and cache.get("b") == "z"
