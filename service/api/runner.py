@@ -1,7 +1,8 @@
 """Runs blocking pipeline work off the event loop, wired to the caller's deadline and cancellation.
 
-Model work goes to one dedicated thread (models use every core through intra-op threads;
-two generations at once would only fight over them). Light work (validation, language
+Model work goes to a small pool of pipeline workers. They are cheap Python threads: the models
+decide how concurrent calls share the cores (a CTranslate2 model batches them together across
+requests; a transformers model takes them one at a time). Light work (validation, language
 detection) has its own small pool so it never queues behind a long generation.
 """
 
@@ -49,8 +50,8 @@ class StopSignal:
 
 
 class Runner:
-    def __init__(self, light_workers: int = 2) -> None:
-        self.model_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+    def __init__(self, model_workers: int = 4, light_workers: int = 2) -> None:
+        self.model_pool = ThreadPoolExecutor(max_workers=model_workers, thread_name_prefix="model")
         self.light_pool = ThreadPoolExecutor(max_workers=light_workers, thread_name_prefix="light")
 
     async def light(self, fn: Callable[..., T], *args: object) -> T:

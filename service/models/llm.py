@@ -37,6 +37,7 @@ from service.models.base import (
     SummaryText,
     expand_pairs,
 )
+from service.models.batching import BatchPolicy, Job, MicroBatcher
 from service.models.registry import register_backend
 from service.text.languages import language_name
 
@@ -128,34 +129,34 @@ class _Stop(StoppingCriteria):
 
 
 class _TorchRuntime:
+    """The reference runtime: transformers generate(), one sequence at a time, one call at a time."""
+
     name = "transformers"
 
-    def __init__(self, folder: Path, threads: int) -> None:
+    def __init__(self, folder: Path, threads: int, eos_ids: Sequence[int], repetition_penalty: float) -> None:
         torch.set_num_threads(threads)
         self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
         self.model.eval()
+        self.eos_ids = list(eos_ids)
+        self.repetition_penalty = repetition_penalty
+        self._lock = threading.Lock()  # torch already uses every core for one sequence
 
     def generate(
-        self,
-        prompts: Sequence[list[int]],
-        max_new_tokens: int,
-        eos_ids: Sequence[int],
-        repetition_penalty: float,
-        should_stop: Callable[[], bool] | None,
+        self, prompts: Sequence[list[int]], max_new_tokens: int, should_stop: Callable[[], bool] | None
     ) -> list[list[int]]:
         outputs = []
         for prompt in prompts:  # one at a time: no padding effects on the reference runtime
             stop = _Stop(should_stop) if should_stop else None
-            with torch.inference_mode():
+            with self._lock, torch.inference_mode():
                 ids = torch.tensor([prompt], dtype=torch.long)
                 out = self.model.generate(  # type: ignore[misc]
                     input_ids=ids,
                     attention_mask=torch.ones_like(ids),
                     max_new_tokens=max_new_tokens,
                     do_sample=False,
-                    repetition_penalty=repetition_penalty,
-                    eos_token_id=list(eos_ids),
-                    pad_token_id=eos_ids[0],
+                    repetition_penalty=self.repetition_penalty,
+                    eos_token_id=self.eos_ids,
+                    pad_token_id=self.eos_ids[0],
                     stopping_criteria=StoppingCriteriaList([stop]) if stop else None,
                 )
             if stop is not None and stop.triggered:
@@ -165,45 +166,70 @@ class _TorchRuntime:
 
 
 class _CT2Runtime:
+    """CTranslate2 generation; concurrent requests are batched together by a MicroBatcher."""
+
     name = "ctranslate2"
 
-    def __init__(self, folder: Path, threads: int, device: str, compute_type: str) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        threads: int,
+        device: str,
+        compute_type: str,
+        eos_ids: Sequence[int],
+        repetition_penalty: float,
+        batching: BatchPolicy | None = None,
+    ) -> None:
         import ctranslate2
 
         self.generator = ctranslate2.Generator(
             str(folder), device=device, compute_type=compute_type, intra_threads=threads
         )
-        vocab = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
-        self.tokens = vocab
+        self.tokens: list[str] = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
+        self.end_tokens = [self.tokens[i] for i in eos_ids]
+        self.repetition_penalty = repetition_penalty
+        self.batcher = MicroBatcher(self._run_batch, batching, name="llm-batcher") if batching else None
 
     def generate(
-        self,
-        prompts: Sequence[list[int]],
-        max_new_tokens: int,
-        eos_ids: Sequence[int],
-        repetition_penalty: float,
-        should_stop: Callable[[], bool] | None,
+        self, prompts: Sequence[list[int]], max_new_tokens: int, should_stop: Callable[[], bool] | None
     ) -> list[list[int]]:
-        stopped = threading.Event()
+        jobs = [Job(list(p), max_new_tokens, should_stop) for p in prompts]
+        if self.batcher is not None:
+            return self.batcher.submit(jobs)
+        self._run_batch(jobs)
+        return [job.future.result() for job in jobs]
+
+    def _run_batch(self, jobs: list[Job]) -> None:
+        """One generate_batch over jobs that may come from different requests.
+
+        Each job stops at its own budget or its own stop signal (the callback returns True for
+        that batch index only); the others carry on.
+        """
+        stopped: set[int] = set()
 
         def callback(step: Any) -> bool:
-            if should_stop is not None and should_stop():
-                stopped.set()
+            job = jobs[step.batch_id]
+            if job.stopped():
+                stopped.add(step.batch_id)
                 return True
-            return False
+            return bool(step.step + 1 >= job.max_new_tokens)
 
         results = self.generator.generate_batch(
-            [[self.tokens[i] for i in prompt] for prompt in prompts],
-            max_length=max_new_tokens,
+            [[self.tokens[i] for i in job.prompt] for job in jobs],
+            max_length=max(job.max_new_tokens for job in jobs),
             sampling_topk=1,
-            repetition_penalty=repetition_penalty,
+            repetition_penalty=self.repetition_penalty,
             include_prompt_in_result=False,
-            end_token=[self.tokens[i] for i in eos_ids],
-            callback=callback if should_stop is not None else None,
+            end_token=self.end_tokens,
+            callback=callback,
         )
-        if stopped.is_set():
-            raise CancelledError("generation stopped: the request was cancelled or its deadline passed")
-        return [list(r.sequences_ids[0]) for r in results]
+        for index, (job, result) in enumerate(zip(jobs, results, strict=True)):
+            if index in stopped:
+                job.future.set_exception(
+                    CancelledError("generation stopped: the request was cancelled or its deadline passed")
+                )
+            else:
+                job.future.set_result(list(result.sequences_ids[0])[: job.max_new_tokens])
 
 
 @register_backend("llm")
@@ -220,7 +246,6 @@ class LLMModel:
         self.repetition_penalty = float(options.get("repetition_penalty", 1.05))
         self._summary_languages = frozenset(options.get("summary_languages", spec.languages))
         self._pairs = frozenset(expand_pairs(spec))
-        self._lock = threading.Lock()  # one generation at a time per model
         started = time.perf_counter()
         folder = self._hf_folder()
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -231,10 +256,20 @@ class LLMModel:
             )
             ct2_folder = self._ct2_folder(folder, compute_type)
             self.runtime: _TorchRuntime | _CT2Runtime = _CT2Runtime(
-                ct2_folder, context.threads, context.device, compute_type
+                ct2_folder,
+                context.threads,
+                context.device,
+                compute_type,
+                self.eos_ids,
+                self.repetition_penalty,
+                batching=BatchPolicy(
+                    max_batch=int(options.get("max_batch", 16)),
+                    max_delay_s=float(options.get("max_batch_delay_ms", 5)) / 1000,
+                    max_tokens=int(options.get("max_batch_tokens", 32_768)),
+                ),
             )
         elif self.runtime_name == "transformers":
-            self.runtime = _TorchRuntime(folder, context.threads)
+            self.runtime = _TorchRuntime(folder, context.threads, self.eos_ids, self.repetition_penalty)
         else:
             raise ModelLoadError(f"model {self.name}: unknown runtime {self.runtime_name!r}")
         log.info("loaded %s (%s) in %.1f s", self.name, self.runtime_name, time.perf_counter() - started)
@@ -334,12 +369,12 @@ class LLMModel:
         bugs such as a wrong rotary base, which produce fluent but different text.
         """
         prompt = self._prompt_ids([{"role": "user", "content": _PROBE_PROMPT}])
-        reference = _TorchRuntime(hf_folder, self.context.threads).generate(
-            [prompt], _PROBE_TOKENS, self.eos_ids, 1.0, None
+        reference = _TorchRuntime(hf_folder, self.context.threads, self.eos_ids, 1.0).generate(
+            [prompt], _PROBE_TOKENS, None
         )[0]
-        converted = _CT2Runtime(ct2_folder, self.context.threads, "cpu", "float32").generate(
-            [prompt], _PROBE_TOKENS, self.eos_ids, 1.0, None
-        )[0]
+        converted = _CT2Runtime(
+            ct2_folder, self.context.threads, "cpu", "float32", self.eos_ids, 1.0
+        ).generate([prompt], _PROBE_TOKENS, None)[0]
         agree = next((i for i, (a, b) in enumerate(zip(reference, converted, strict=False)) if a != b), None)
         if agree is not None and agree < 4:
             raise ModelLoadError(
@@ -426,14 +461,11 @@ class LLMModel:
         should_stop: Callable[[], bool] | None,
     ) -> list[str]:
         prompts = [self._prompt_ids(m) for m in conversations]
-        with self._lock:
-            try:
-                outputs = self.runtime.generate(
-                    prompts, max_new_tokens, self.eos_ids, self.repetition_penalty, should_stop
-                )
-            except CancelledError:
-                raise
-            except Exception as exc:
-                log.exception("generation failed in %s", self.name)
-                raise ModelError(f"model {self.name} failed to generate") from exc
+        try:
+            outputs = self.runtime.generate(prompts, max_new_tokens, should_stop)
+        except CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("generation failed in %s", self.name)
+            raise ModelError(f"model {self.name} failed to generate") from exc
         return [str(self.tokenizer.decode(ids, skip_special_tokens=True)) for ids in outputs]
