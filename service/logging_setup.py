@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 
@@ -43,3 +44,6 @@ def configure_logging(level: str = "INFO", as_json: bool = False) -> None:
     # Third-party libraries are chatty at INFO (progress bars, download notices).
     for noisy in ("transformers", "huggingface_hub", "urllib3", "filelock", "accelerate"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # Progress bars (weight loading, conversions) are noise in service logs.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
