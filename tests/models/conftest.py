@@ -280,3 +280,9 @@ def nllb_dir(tmp_path_factory: pytest.TempPathFactory, corpus: list[str]) -> Pat
     config = _bart_layers(M2M100Config, len(tokenizer), max_position_embeddings=128, **FAIRSEQ_IDS)
     _seed()
     return _save(tmp_path_factory.mktemp("nllb"), tokenizer, M2M100ForConditionalGeneration(config))
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache directory for the session, so that each tiny model is converted for CTranslate2 once."""
+    return tmp_path_factory.mktemp("model-cache")

@@ -50,8 +50,7 @@ def load(folder: Path, tmp_path: Path, **fields: Any) -> Seq2SeqModel:
 
 
 def first_input_token(model: Seq2SeqModel, request: _Request) -> str:
-    inputs, _ = model._encode([TEXT], request)
-    return model._tokenizer.convert_ids_to_tokens(int(inputs["input_ids"][0, 0]))
+    return model._tokenizer.convert_ids_to_tokens(model._encode([TEXT], request)[0][0])
 
 
 def translate(source: str, target: str) -> _Request:
@@ -102,8 +101,8 @@ def test_marian_input_longer_than_the_model_is_truncated_not_an_error(
     assert total > 64
 
     with caplog.at_level(logging.DEBUG, logger=seq2seq.__name__):
-        inputs, _ = model._encode([long_text], translate("en", "de"))
-    assert inputs["input_ids"].shape[1] == 64
+        [source] = model._encode([long_text], translate("en", "de"))
+    assert len(source) == 64
     assert f"input of {total} tokens truncated to 64" in caplog.text
     # The output budget grows with the input but stays inside the decoder's 64 positions.
     ids = model._generate_ids([long_text], translate("en", "de"), SHORT, None)
@@ -121,14 +120,15 @@ def test_bart_summarizes_plain_input_within_the_requested_length(bart_dir: Path,
     assert model.summarizes("en") and not model.summarizes("fr")
     assert not model.translates("en", "fr")
     assert model.max_input_tokens == 128
-    inputs, extra = model._encode([TEXT], summary("en"))
-    assert extra == {}
-    assert model._tokenizer.decode(inputs["input_ids"][0], skip_special_tokens=True) == TEXT
+    [source] = model._encode([TEXT], summary("en"))
+    assert model._tokenizer.decode(source, skip_special_tokens=True) == TEXT
+    # No language to force, but the checkpoint's own first token (BART's <s>) still opens the output.
+    assert model._prefix(summary("en")) == [model._tokenizer.bos_token_id]
 
     # The checkpoint asks for at least 56 tokens and 4 beams; the service's parameters win.
     params = GenerationParams(max_new_tokens=5, min_new_tokens=3, num_beams=2)
     ids = model._generate_ids([TEXT], summary("en"), params, params.max_new_tokens)
-    assert 1 + 3 <= len(ids[0]) <= 1 + 5
+    assert 3 <= len(ids[0]) <= 5 and ids[0][0] == model._tokenizer.bos_token_id
     result = model.summarize(TEXT, "en", params)
     assert isinstance(result.text, str) and result.text
 
@@ -144,15 +144,13 @@ def test_checkpoint_lengths_do_not_warn_on_every_call(
 
 def test_count_tokens_matches_the_model_input(bart_dir: Path, tmp_path: Path) -> None:
     model = load(bart_dir, tmp_path, languages=("en",))
-    inputs, _ = model._encode([TEXT], summary("en"))
-    assert model.count_tokens(TEXT) == inputs["input_ids"].shape[1]
+    assert model.count_tokens(TEXT) == len(model._encode([TEXT], summary("en"))[0])
 
 
 def test_max_input_tokens_option_lowers_the_limit(bart_dir: Path, tmp_path: Path) -> None:
     model = load(bart_dir, tmp_path, options={"max_input_tokens": 40})
     assert model.max_input_tokens == 40
-    inputs, _ = model._encode([" ".join([TEXT] * 5)], summary("en"))
-    assert inputs["input_ids"].shape[1] == 40
+    assert len(model._encode([" ".join([TEXT] * 5)], summary("en"))[0]) == 40
 
 
 # -- T5 -------------------------------------------------------------------------------------------------
@@ -163,17 +161,15 @@ def test_t5_writes_the_task_prefix(t5_dir: Path, tmp_path: Path) -> None:
     tokenizer = model._tokenizer
 
     assert model.family == "t5"
-    summary_ids, _ = model._encode([TEXT], summary("en"))
-    assert tokenizer.decode(summary_ids["input_ids"][0], skip_special_tokens=True).startswith(
-        "summarize: The"
-    )
-    translation_ids, _ = model._encode([TEXT], translate("en", "de"))
-    decoded = tokenizer.decode(translation_ids["input_ids"][0], skip_special_tokens=True)
+    [summary_ids] = model._encode([TEXT], summary("en"))
+    assert tokenizer.decode(summary_ids, skip_special_tokens=True).startswith("summarize: The")
+    [translation_ids] = model._encode([TEXT], translate("en", "de"))
+    decoded = tokenizer.decode(translation_ids, skip_special_tokens=True)
     assert decoded.startswith("translate English to German: The")
 
     # The room kept for the longest prefix covers it, so a chunk of max_input_tokens is never truncated.
     reserve = 256 - model.max_input_tokens
-    assert translation_ids["input_ids"].shape[1] - model.count_tokens(TEXT) <= reserve
+    assert len(translation_ids) - model.count_tokens(TEXT) <= reserve
     assert reserve > 0
     assert isinstance(model.summarize(TEXT, "en", SHORT).text, str)
     assert len(model.translate([SENTENCE], "en", "de", SHORT)) == 1
@@ -181,9 +177,9 @@ def test_t5_writes_the_task_prefix(t5_dir: Path, tmp_path: Path) -> None:
 
 def test_family_option_overrides_detection(t5_dir: Path, tmp_path: Path) -> None:
     model = load(t5_dir, tmp_path, options={"family": "plain"})
-    inputs, _ = model._encode([TEXT], summary("en"))
+    [source] = model._encode([TEXT], summary("en"))
     assert model.family == "plain"
-    assert model._tokenizer.decode(inputs["input_ids"][0], skip_special_tokens=True) == TEXT
+    assert model._tokenizer.decode(source, skip_special_tokens=True) == TEXT
 
 
 def test_unknown_family_option_fails_to_load(t5_dir: Path, tmp_path: Path) -> None:
@@ -203,10 +199,10 @@ def test_m2m100_sets_the_source_and_forces_the_target_token(m2m100_dir: Path, tm
     assert first_input_token(model, translate("en", "fr")) == "__en__"
     for target in ("fr", "de"):
         ids = model._generate_ids([TEXT], translate("en", target), SHORT, 4)
-        # Position 0 is the decoder start token; the forced language token follows.
-        assert ids[0][1] == tokenizer.get_lang_id(target)
+        # The output opens with the forced language token.
+        assert ids[0][0] == tokenizer.get_lang_id(target)
     ids = model._generate_ids([TEXT], summary("fr"), SHORT, 4)
-    assert ids[0][1] == tokenizer.get_lang_id("fr")
+    assert ids[0][0] == tokenizer.get_lang_id("fr")
     assert first_input_token(model, summary("fr")) == "__fr__"
     # The forced token is not part of the text, even though this tokenizer does not mark it special.
     translation = model.translate([SENTENCE], "en", "fr", SHORT)[0]
@@ -225,7 +221,7 @@ def test_mbart50_uses_its_language_codes(mbart50_dir: Path, tmp_path: Path) -> N
     assert first_input_token(model, translate("en", "fr")) == "en_XX"
     assert first_input_token(model, translate("de", "zh")) == "de_DE"
     ids = model._generate_ids([TEXT], translate("de", "zh"), SHORT, 4)
-    assert ids[0][1] == tokenizer.convert_tokens_to_ids("zh_CN")
+    assert ids[0][0] == tokenizer.convert_tokens_to_ids("zh_CN")
     # Swahili is not in the service's mBART-50 table.
     assert model.translates("de", "zh") and not model.translates("en", "sw")
 
@@ -237,7 +233,7 @@ def test_nllb_is_told_apart_from_m2m100_by_its_tokenizer(nllb_dir: Path, tmp_pat
     assert model.family == "nllb"
     assert first_input_token(model, translate("ar", "zh")) == "arb_Arab"
     ids = model._generate_ids([TEXT], translate("en", "ru"), SHORT, 4)
-    assert ids[0][1] == tokenizer.convert_tokens_to_ids("rus_Cyrl")
+    assert ids[0][0] == tokenizer.convert_tokens_to_ids("rus_Cyrl")
     assert len(model.translate([SENTENCE, SENTENCE], "en", "ru", SHORT)) == 2
 
 

@@ -1,0 +1,83 @@
+"""Converted model folders kept under the cache directory: keyed by what they were made from, built once.
+
+A conversion is written into a temporary sibling folder and moved into place with one `os.replace`, under
+a file lock, so that concurrent starts (servers, builds, tests) neither convert twice nor read half a folder.
+Only the standard library here: the backends bring the converters.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_UNSAFE = re.compile(r"[^\w.-]+")
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` (created if missing), held across processes until the block ends."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def safe_name(name: str) -> str:
+    """`name` as one path component."""
+    return _UNSAFE.sub("_", name).strip("._") or "model"
+
+
+def folder_key(folder: Path, *, revision: str | None = None, salt: str = "") -> str:
+    """A short hash that changes whenever the model in `folder` does.
+
+    A hub snapshot is named by its revision, which is enough. A local folder is identified by its path and
+    the name, size and modification time of each file in it: the config and weights, and the tokenizer
+    files too, since a conversion carries the vocabulary.
+    """
+    digest = hashlib.sha256(salt.encode())
+    if revision is not None:
+        digest.update(f"revision|{revision}".encode())
+    else:
+        digest.update(f"folder|{folder.resolve()}".encode())
+        for path in sorted(folder.iterdir()):
+            if path.is_file():
+                stat = path.stat()
+                digest.update(f"|{path.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def build_once(target: Path, build: Callable[[Path], None]) -> bool:
+    """Make `target` with `build(tmp_folder)` unless it exists; return whether this call built it.
+
+    `build` writes into an empty temporary folder, which becomes `target` only when `build` returns. If
+    it raises, nothing is left behind and the next call tries again.
+    """
+    if target.is_dir():
+        return False
+    with file_lock(target.with_name(f".{target.name}.lock")):
+        if target.is_dir():  # another process finished it while this one waited
+            return False
+        # Left by a process that died mid-build; nobody else builds this target while the lock is held.
+        for stale in target.parent.glob(f"{target.name}.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+        tmp.mkdir(parents=True)
+        try:
+            build(tmp)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    log.debug("built %s", target)
+    return True

@@ -1,0 +1,336 @@
+"""The seq2seq backend's CTranslate2 runtime on the tiny models of four families, next to transformers.
+
+What is checked is what the runtime controls: the conversion and its cache, the probe that refuses a bad
+conversion, the same tokens as transformers for the same input, batching, several targets in one batch,
+cancellation, and the forced output length the benchmarks use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("ctranslate2")
+
+from service.errors import CancelledError, ModelLoadError  # noqa: E402
+from service.models import seq2seq  # noqa: E402
+from service.models.base import (  # noqa: E402
+    SUMMARIZE,
+    TRANSLATE,
+    GenerationParams,
+    LoadContext,
+    ModelSpec,
+    MultiTargetTranslator,
+)
+from service.models.seq2seq import Seq2SeqModel, _Request  # noqa: E402
+
+pytestmark = [
+    pytest.mark.models,
+    # MarianTokenizer asks for an optional punctuation normaliser that the service does not need.
+    pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses:UserWarning"),
+]
+
+TEXT = (
+    "The senior delegation arrived in Damascus on Monday and met the president. "
+    "Officials discussed the military situation in the north of the country."
+)
+SENTENCE = "Wheat prices rose on Monday."
+SHORT = GenerationParams(max_new_tokens=6, num_beams=1)
+
+# What each family's model is configured for, and the request the tests send it.
+SPECS: dict[str, dict[str, Any]] = {
+    "marian": {"tasks": (TRANSLATE,), "pairs": (("en", "de"),)},
+    "bart": {"tasks": (SUMMARIZE,), "languages": ("en",)},
+    "t5": {"tasks": (SUMMARIZE, TRANSLATE), "languages": ("en",), "pairs": (("en", "de"),)},
+    "m2m100": {"tasks": (TRANSLATE,), "pairs": (("en", "fr"), ("en", "de"))},
+}
+REQUESTS = {
+    "marian": _Request(TRANSLATE, "en", "de"),
+    "bart": _Request(SUMMARIZE, "en", "en"),
+    "t5": _Request(TRANSLATE, "en", "de"),
+    "m2m100": _Request(TRANSLATE, "en", "fr"),
+}
+FAMILIES = list(SPECS)
+
+
+@pytest.fixture
+def folder_of(request: pytest.FixtureRequest) -> Any:
+    def folder(family: str) -> Path:
+        return Path(request.getfixturevalue(f"{family}_dir"))
+
+    return folder
+
+
+@pytest.fixture
+def conversions(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every conversion the backend starts during the test, by output folder."""
+    seen: list[Path] = []
+    convert = seq2seq._convert_to_ct2
+
+    def counting(hf_folder: Path, output: Path, quantization: str) -> None:
+        seen.append(output)
+        convert(hf_folder, output, quantization)
+
+    monkeypatch.setattr(seq2seq, "_convert_to_ct2", counting)
+    return seen
+
+
+def load(
+    folder: Path, family: str, cache: Path, *, runtime: str = "ctranslate2", **options: Any
+) -> Seq2SeqModel:
+    spec = ModelSpec(
+        name=f"tiny-{family}", backend="seq2seq", source=str(folder), options=options, **SPECS[family]
+    )
+    return Seq2SeqModel(spec, LoadContext(cache_dir=cache, threads=1, runtime=runtime, offline=True))
+
+
+# -- conversion and cache -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_converts_once_and_loads_from_the_cache(
+    family: str, folder_of: Any, tmp_path: Path, conversions: list[Path]
+) -> None:
+    first = load(folder_of(family), family, tmp_path)
+
+    assert first.describe().runtime == "ctranslate2"
+    [entry] = (tmp_path / "seq2seq").iterdir()
+    assert entry.name.startswith(f"tiny-{family}-")
+    model_file = entry / "ct2-int8" / "model.bin"
+    assert model_file.is_file() and len(conversions) == 1
+    # Nothing half-built is left next to it.
+    assert sorted(p.name for p in entry.iterdir() if not p.name.startswith(".")) == ["ct2-int8"]
+    written = model_file.stat().st_mtime_ns
+
+    second = load(folder_of(family), family, tmp_path)
+    assert len(conversions) == 1 and model_file.stat().st_mtime_ns == written
+    request = REQUESTS[family]
+    assert second._generate_ids([TEXT], request, SHORT, 6) == first._generate_ids([TEXT], request, SHORT, 6)
+
+
+def test_a_changed_source_folder_is_converted_again(
+    t5_dir: Path, tmp_path: Path, conversions: list[Path]
+) -> None:
+    folder = tmp_path / "t5"
+    folder.mkdir()
+    for path in t5_dir.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    load(folder, "t5", tmp_path / "cache")
+    config = folder / "config.json"
+    config.write_text(config.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    load(folder, "t5", tmp_path / "cache")
+    assert len(conversions) == 2 and len(list((tmp_path / "cache" / "seq2seq").iterdir())) == 2
+
+
+def test_a_conversion_that_computes_something_else_is_refused(
+    m2m100_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ctranslate2.converters import transformers as converters
+
+    # A converter bug of a kind that still writes a loadable model: positions shifted by two.
+    def shifted(self: Any, spec: Any, module: Any) -> None:
+        spec.encodings = module.weights[: -module.offset]
+
+    monkeypatch.setattr(converters.M2M100Loader, "set_position_encodings", shifted)
+    with pytest.raises(ModelLoadError) as caught:
+        load(m2m100_dir, "m2m100", tmp_path)
+    message = str(caught.value)
+    assert "disagrees with transformers" in message and "runtime 'transformers'" in message
+    assert "\n" not in message
+    # Refused conversions are not cached.
+    [entry] = (tmp_path / "seq2seq").iterdir()
+    assert [p.name for p in entry.iterdir() if not p.name.startswith(".")] == []
+
+
+# -- the same tokens as transformers --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_greedy_tokens_match_transformers(family: str, folder_of: Any, model_cache: Path) -> None:
+    # float32, so that only float rounding separates the runtimes; int8 may pick other tokens.
+    converted = load(folder_of(family), family, model_cache, compute_type="float32")
+    reference = load(folder_of(family), family, model_cache, runtime="transformers")
+    request = REQUESTS[family]
+    texts = [TEXT, SENTENCE]
+
+    ours = converted._generate_ids(texts, request, SHORT, 8)
+    theirs = reference._generate_ids(texts, request, SHORT, 8)
+    for mine, expected in zip(ours, theirs, strict=True):
+        assert mine[: len(expected)] == expected
+        # OPUS-MT's checkpoint forces its end token into the last place, which CTranslate2 does not do.
+        assert len(expected) >= min(len(mine), 8 - 1)
+
+
+# -- batching and several targets -----------------------------------------------------------------------
+
+
+def test_batched_translation_keeps_count_and_order(m2m100_dir: Path, model_cache: Path) -> None:
+    model = load(m2m100_dir, "m2m100", model_cache, batch_size=2)
+    texts = [SENTENCE, "", "Wheat harvest.", "The port was closed by a strike.", "Regulators approved it."]
+    alone = [model.translate([text], "en", "fr", SHORT)[0] for text in texts]
+    # Otherwise the order check below could not fail.
+    assert len({text for text in alone if text}) >= 3
+
+    together = model.translate(texts, "en", "fr", SHORT)
+    assert together == alone and together[1] == ""
+
+
+def test_many_targets_go_in_one_batch_each_with_its_language_forced(
+    m2m100_dir: Path, marian_dir: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = load(m2m100_dir, "m2m100", model_cache)
+    assert isinstance(model, MultiTargetTranslator)
+    # One OPUS-MT model per pair: the pipeline asks it target by target.
+    assert not isinstance(load(marian_dir, "marian", model_cache), MultiTargetTranslator)
+
+    calls: list[tuple[list[list[int]], list[list[int]]]] = []
+    generate = model._runtime.generate
+
+    def spy(sources: Any, prefixes: Any, decode: Any) -> list[list[int]]:
+        rows = generate(sources, prefixes, decode)
+        calls.append((list(prefixes), rows))
+        return rows
+
+    monkeypatch.setattr(model._runtime, "generate", spy)
+    texts = [SENTENCE, "", "Wheat harvest."]
+    result = model.translate_to_many(texts, "en", ["fr", "de"], SHORT)
+
+    assert list(result) == ["fr", "de"]
+    [(prefixes, rows)] = calls
+    tokenizer = model._tokenizer
+    language_ids = {tokenizer.get_lang_id("fr"), tokenizer.get_lang_id("de")}
+    assert len(rows) == 4 and {prefix[0] for prefix in prefixes} == language_ids
+    for prefix, row in zip(prefixes, rows, strict=True):
+        assert row[0] == prefix[0]
+    calls.clear()
+    for target in ("fr", "de"):
+        assert result[target] == model.translate(texts, "en", target, SHORT)
+        assert result[target][1] == "" and all("__" not in text for text in result[target])
+
+
+@pytest.mark.parametrize(
+    ("family", "target", "token"), [("mbart50", "zh", "zh_CN"), ("nllb", "ru", "rus_Cyrl")]
+)
+def test_mbart50_and_nllb_convert_and_open_with_the_target_language(
+    family: str, target: str, token: str, folder_of: Any, model_cache: Path
+) -> None:
+    spec = ModelSpec(
+        name=f"tiny-{family}",
+        backend="seq2seq",
+        source=str(folder_of(family)),
+        tasks=(TRANSLATE,),
+        pairs=(("en", target), ("en", "fr")),
+    )
+    model = Seq2SeqModel(spec, LoadContext(cache_dir=model_cache, runtime="ctranslate2", offline=True))
+    assert isinstance(model, MultiTargetTranslator)
+    ids = model._generate_ids([TEXT], _Request(TRANSLATE, "en", target), SHORT, 4)
+    assert ids[0][0] == model._tokenizer.convert_tokens_to_ids(token)
+
+
+def test_transformers_runtime_translates_to_many_the_same_way(m2m100_dir: Path, model_cache: Path) -> None:
+    model = load(m2m100_dir, "m2m100", model_cache, runtime="transformers")
+    texts = [SENTENCE, "Wheat harvest."]
+    result = model.translate_to_many(texts, "en", ["fr", "de"], SHORT)
+    assert result == {target: model.translate(texts, "en", target, SHORT) for target in ("fr", "de")}
+
+
+# -- cancellation ---------------------------------------------------------------------------------------
+
+
+def stop_on_poll(n: int) -> tuple[list[int], Any]:
+    calls = [0]
+
+    def should_stop() -> bool:
+        calls[0] += 1
+        return calls[0] >= n
+
+    return calls, should_stop
+
+
+def test_should_stop_is_polled_between_greedy_steps(bart_dir: Path, model_cache: Path) -> None:
+    model = load(bart_dir, "bart", model_cache)
+    calls, should_stop = stop_on_poll(3)
+    params = GenerationParams(max_new_tokens=40, min_new_tokens=40, should_stop=should_stop)
+    with pytest.raises(CancelledError):
+        model.summarize(TEXT, "en", params)
+    # Polled before generating and once per step, and generation ended as soon as it said so.
+    assert calls == [3]
+
+    with pytest.raises(CancelledError):
+        model.summarize(TEXT, "en", GenerationParams(should_stop=lambda: True))
+
+
+def test_beam_search_is_stopped_between_batches(m2m100_dir: Path, model_cache: Path) -> None:
+    model = load(m2m100_dir, "m2m100", model_cache, batch_size=1)
+    calls, should_stop = stop_on_poll(2)
+    params = GenerationParams(max_new_tokens=6, num_beams=2, should_stop=should_stop)
+    with pytest.raises(CancelledError):
+        model.translate([SENTENCE, "Wheat harvest.", "A strike."], "en", "fr", params)
+    assert calls == [2]
+
+
+# -- forced output length -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_force_output_tokens_writes_exactly_that_many(family: str, folder_of: Any, model_cache: Path) -> None:
+    request = REQUESTS[family]
+    for runtime in ("ctranslate2", "transformers"):
+        model = load(folder_of(family), family, model_cache, runtime=runtime, force_output_tokens=7)
+        rows = model._generate_ids([TEXT, SENTENCE], request, GenerationParams(max_new_tokens=2), 2)
+        assert [len(row) for row in rows] == [7, 7], runtime
+
+
+# -- configuration --------------------------------------------------------------------------------------
+
+
+def test_hub_ids_convert_from_the_cached_snapshot(
+    t5_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, conversions: list[Path]
+) -> None:
+    import huggingface_hub
+
+    snapshot = tmp_path / "hub" / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    for path in t5_dir.iterdir():
+        (snapshot / path.name).symlink_to(path)
+    seen: list[dict[str, Any]] = []
+
+    def snapshot_download(repo_id: str, **kwargs: Any) -> str:
+        seen.append({"repo_id": repo_id, **kwargs})
+        if repo_id != "example/t5-tiny":
+            raise OSError("We couldn't find it in the cached files.\nMore details follow.")
+        return str(snapshot)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    spec = ModelSpec(name="t5-hub", backend="seq2seq", source="example/t5-tiny", **SPECS["t5"])
+    context = LoadContext(cache_dir=tmp_path / "cache", threads=1, runtime="ctranslate2", offline=True)
+    model = Seq2SeqModel(spec, context)
+    Seq2SeqModel(spec, context)
+
+    assert model.describe().runtime == "ctranslate2" and len(conversions) == 1
+    assert seen[0]["repo_id"] == "example/t5-tiny" and seen[0]["local_files_only"] is True
+
+    missing = ModelSpec(name="gone", backend="seq2seq", source="example/missing", **SPECS["t5"])
+    with pytest.raises(ModelLoadError) as caught:
+        Seq2SeqModel(missing, context)
+    message = str(caught.value)
+    assert "hf download example/missing" in message and "cached files" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"runtime": "onnx"}, "unknown runtime 'onnx'; known: ctranslate2, transformers"),
+        ({"compute_type": "int4"}, "unknown compute_type 'int4'"),
+        ({"force_output_tokens": 0}, "force_output_tokens must be a positive integer"),
+    ],
+)
+def test_bad_options_fail_to_load(
+    options: dict[str, Any], match: str, t5_dir: Path, model_cache: Path
+) -> None:
+    with pytest.raises(ModelLoadError, match=match):
+        load(t5_dir, "t5", model_cache, **options)
