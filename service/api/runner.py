@@ -77,7 +77,10 @@ class Runner:
                 yield item  # type: ignore[misc]
         finally:
             stop.set()  # a consumer that stops early (client gone) stops the model too
-            await loop.run_in_executor(self.model_pool, _close, iterator)
+            try:
+                await loop.run_in_executor(self.model_pool, _close, iterator)
+            except RuntimeError:  # the pool is already shut down: the process is exiting
+                pass
 
     def shutdown(self) -> None:
         self.model_pool.shutdown(wait=False, cancel_futures=True)
