@@ -31,6 +31,25 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache-dir", type=Path, help="where converted models are cached")
     parser.add_argument("--max-text-chars", type=int, help="longest accepted article, in characters")
     parser.add_argument("--grace-s", type=float, help="seconds in-flight calls get on shutdown")
+    limits = parser.add_argument_group("admission (Summarize, StreamSummarize and Translate)")
+    limits.add_argument("--max-concurrent-requests", type=int, help="requests running at once (default 4)")
+    limits.add_argument(
+        "--max-queue",
+        type=int,
+        help="requests waiting for a running slot (default 16); past it: RESOURCE_EXHAUSTED at once",
+    )
+    security = parser.add_argument_group("security (all off by default)")
+    security.add_argument(
+        "--auth-token",
+        help="require 'authorization: Bearer <token>' on summarizer calls; prefer SUMMARIZER_AUTH_TOKEN "
+        "or --auth-token-file, which other users cannot read in the process list",
+    )
+    security.add_argument("--auth-token-file", type=Path, help="read the bearer token from this file")
+    security.add_argument("--tls-cert", type=Path, help="PEM server certificate chain: serve TLS only")
+    security.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    security.add_argument(
+        "--tls-client-ca", type=Path, help="PEM CA bundle: require client certificates it signed (mTLS)"
+    )
     parser.add_argument("--no-warmup", dest="warmup", action="store_const", const=False, help="skip warm-up")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     parser.add_argument("--log-json", action="store_const", const=True, help="log one JSON object per line")

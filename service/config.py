@@ -6,13 +6,16 @@ Bad values fail loudly, before anything is loaded.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from service.errors import ConfigurationError
 
 ENV_PREFIX = "SUMMARIZER_"
+# What a bearer token may contain: it travels as an HTTP/2 header value.
+_TOKEN = re.compile(r"[\x21-\x7e]{1,4096}")  # used with fullmatch
 
 
 def default_cache_dir() -> Path:
@@ -38,6 +41,15 @@ class Settings:
     threads: int = 0  # intra-op threads for inference; 0 means one per core
     cache_dir: Path = default_cache_dir()
     warmup: bool = True
+    # Admission, in front of inference only (Summarize, StreamSummarize, Translate)
+    max_concurrent_requests: int = 4  # holding a running slot; their model work shares the runner's workers
+    max_queue: int = 16  # waiting for a slot; past running + queued, RESOURCE_EXHAUSTED at once
+    # Security: bearer token (inline or in a file) and TLS; all off by default
+    auth_token: str | None = field(default=None, repr=False)
+    auth_token_file: Path | None = None
+    tls_cert: Path | None = None  # PEM server certificate chain; with tls_key, serve TLS only
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None  # PEM CA bundle: require and verify client certificates (mTLS)
     # Lifecycle
     grace_s: float = 20.0
     # Logging
@@ -67,7 +79,46 @@ class Settings:
             )
         if self.profile_file is not None and not self.profile_file.is_file():
             raise ConfigurationError(f"profile file {self.profile_file} does not exist")
+        if self.max_concurrent_requests < 1:
+            raise ConfigurationError(
+                f"max_concurrent_requests must be at least 1, got {self.max_concurrent_requests}"
+            )
+        if self.max_queue < 0:
+            raise ConfigurationError(f"max_queue must be 0 or more, got {self.max_queue}")
+        self._validate_security()
         return self
+
+    def _validate_security(self) -> None:
+        if self.auth_token is not None and self.auth_token_file is not None:
+            raise ConfigurationError("set auth_token or auth_token_file, not both")
+        self.bearer_token()  # reads and checks the token now, not on the first call
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigurationError("tls_cert and tls_key go together: set both or neither")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ConfigurationError("tls_client_ca (mutual TLS) needs tls_cert and tls_key as well")
+        for name in ("tls_cert", "tls_key", "tls_client_ca"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ConfigurationError(f"{name} file {path} does not exist")
+
+    def bearer_token(self) -> str | None:
+        """The token callers must present, from `auth_token` or `auth_token_file`; None: no auth."""
+        if self.auth_token_file is not None:
+            try:
+                token = self.auth_token_file.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigurationError(
+                    f"cannot read auth_token_file {self.auth_token_file}: {exc}"
+                ) from None
+            source = f"auth_token_file {self.auth_token_file}"
+        elif self.auth_token is not None:
+            token, source = self.auth_token, "auth_token"
+        else:
+            return None
+        if not _TOKEN.fullmatch(token):
+            # Never echo the token itself.
+            raise ConfigurationError(f"{source} must hold 1..4096 printable ASCII characters without spaces")
+        return token
 
 
 def _coerce(name: str, raw: str, kind: type) -> object:

@@ -17,7 +17,7 @@ from service.pipeline import (
     TranslateJob,
     TranslateResult,
 )
-from service.text.detect import Detection
+from service.text.detect import Detection, LanguageShare
 from summarizer.v1 import summarizer_service_pb2 as pb
 
 _MODES: dict[int, object] = {
@@ -79,8 +79,15 @@ def translate_job(request: pb.TranslateRequest, request_id: str) -> TranslateJob
 
 def detected_language(source: SourceLanguage) -> pb.DetectedLanguage:
     return pb.DetectedLanguage(
-        language=source.language, confidence=source.confidence, declared=source.declared
+        language=source.language,
+        confidence=source.confidence,
+        declared=source.declared,
+        mixed=language_shares(source.mixed),
     )
+
+
+def language_shares(shares: tuple[LanguageShare, ...]) -> list[pb.LanguageShare]:
+    return [pb.LanguageShare(language=s.language, share=s.share) for s in shares]
 
 
 def summary(event: LanguageSummary) -> pb.Summary:
@@ -147,7 +154,11 @@ def translate_response(request_id: str, result: TranslateResult, total_ms: float
 
 def detect_response(detection: Detection) -> pb.DetectLanguageResponse:
     return pb.DetectLanguageResponse(
-        language=pb.DetectedLanguage(language=detection.language, confidence=detection.confidence),
+        language=pb.DetectedLanguage(
+            language=detection.language,
+            confidence=detection.confidence,
+            mixed=language_shares(detection.mixed),
+        ),
         candidates=[pb.LanguageScore(language=lang, confidence=conf) for lang, conf in detection.candidates],
     )
 

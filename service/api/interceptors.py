@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from service.api.status import rich_status, status_code_for
 from service.errors import InvalidInputError
@@ -19,7 +20,7 @@ log = logging.getLogger("service.access")
 
 REQUEST_ID_HEADER = "x-request-id"
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
-_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")  # fullmatch: "$" would let a final newline through
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -41,7 +42,7 @@ def _request_id(request: Any, context: grpc.aio.ServicerContext) -> str:
                 break
     if not given:
         return uuid.uuid4().hex
-    if not _REQUEST_ID.match(given):
+    if not _REQUEST_ID.fullmatch(given):
         raise InvalidInputError("request_id", "must be 1..128 printable ASCII characters without spaces")
     return given
 
@@ -53,6 +54,35 @@ async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, request_
         status.message,
         trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()), (REQUEST_ID_HEADER, request_id)),
     )
+
+
+class _Malformed:
+    """Stands in for a request whose bytes do not parse, so that the call answers INVALID_ARGUMENT.
+
+    Left to gRPC, a parse failure becomes UNKNOWN with a logged traceback and no request id.
+    """
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except DecodeError:  # corrupt wire format, or a string field that is not UTF-8
+            return _Malformed()
+
+    return parse
+
+
+def _check_parsed(name: str, request: Any) -> None:
+    if isinstance(request, _Malformed):
+        raise InvalidInputError(
+            "request",
+            f"is not a valid {name}Request message (corrupt protobuf, or a string that is not UTF-8)",
+            reason="MALFORMED_REQUEST",
+        )
 
 
 class _Call:
@@ -109,13 +139,13 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 _wrap_unary(name, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 _wrap_stream(name, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         return handler
@@ -126,6 +156,7 @@ def _wrap_unary(name: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[
         call = _Call(name, request, context)
         try:
             call.begin()
+            _check_parsed(name, request)
             response = await behavior(request, context)
         except grpc.aio.AbortError:
             raise
@@ -143,6 +174,7 @@ def _wrap_stream(name: str, behavior: Callable[..., AsyncIterator[Any]]) -> Call
         call = _Call(name, request, context)
         try:
             call.begin()
+            _check_parsed(name, request)
             async for message in behavior(request, context):
                 yield message
         except grpc.aio.AbortError:

@@ -9,6 +9,7 @@ detection) has its own small pool so it never queues behind a long generation.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -64,12 +65,18 @@ class Runner:
             raise stop.translate(exc) from exc
 
     async def iterate(self, iterator: Iterator[T], *, stop: StopSignal) -> AsyncIterator[T]:
-        """Async-iterate a blocking generator, advancing it on the model thread one item at a time."""
+        """Async-iterate a blocking generator, advancing it on a model worker one item at a time.
+
+        Steps never overlap: each waits for the one before, and closing waits for a step that is
+        still running (a consumer cancelled mid-step), so the generator never runs on two threads.
+        """
         loop = asyncio.get_running_loop()
+        step: concurrent.futures.Future[object] | None = None
         try:
             while True:
+                step = self.model_pool.submit(next, iterator, _DONE)
                 try:
-                    item = await loop.run_in_executor(self.model_pool, next, iterator, _DONE)
+                    item = await asyncio.wrap_future(step)
                 except CancelledError as exc:
                     raise stop.translate(exc) from exc
                 if item is _DONE:
@@ -77,9 +84,10 @@ class Runner:
                 yield item  # type: ignore[misc]
         finally:
             stop.set()  # a consumer that stops early (client gone) stops the model too
+            pending = step
             try:
-                await loop.run_in_executor(self.model_pool, _close, iterator)
-            except RuntimeError:  # the pool is already shut down: the process is exiting
+                await loop.run_in_executor(self.light_pool, _close_after, pending, iterator)
+            except RuntimeError:  # the pools are already shut down: the process is exiting
                 pass
 
     def shutdown(self) -> None:
@@ -87,7 +95,9 @@ class Runner:
         self.light_pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _close(iterator: Iterator[object]) -> None:
+def _close_after(step: concurrent.futures.Future[object] | None, iterator: Iterator[object]) -> None:
+    if step is not None:
+        concurrent.futures.wait([step])  # the stop signal is set: the step ends at its next check
     close = getattr(iterator, "close", None)
     if close is not None:
         close()

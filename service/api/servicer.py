@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from service.api import convert
+from service.api.admission import Admission
 from service.api.interceptors import request_id_var
 from service.api.runner import Runner, StopSignal
 from service.errors import NotReadyError
@@ -24,10 +25,17 @@ from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
 
 
 class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
-    def __init__(self, runner: Runner, pipeline: SummarizationPipeline | None = None) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        pipeline: SummarizationPipeline | None = None,
+        admission: Admission | None = None,
+    ) -> None:
         self.runner = runner
         self._pipeline = pipeline
         self.draining = False
+        # Summarize, StreamSummarize and Translate hold an admission slot for their whole run.
+        self.admission = admission if admission is not None else Admission()
 
     def attach(self, pipeline: SummarizationPipeline) -> None:
         """Make the service usable once its models are loaded and warmed up."""
@@ -47,14 +55,17 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         started = time.perf_counter()
         request_id = request_id_var.get()
         pipeline = self.pipeline
-        plan = await self.runner.light(pipeline.plan, convert.summarize_job(request, request_id))
-        source: SourceLanguage | None = None
-        results: list[LanguageSummary | LanguageFailure] = []
-        async for event in self._events(pipeline, plan, context):
-            if isinstance(event, SourceLanguage):
-                source = event
-            else:
-                results.append(event)
+        job = convert.summarize_job(request, request_id)
+        stop = StopSignal(context)
+        async with self.admission.admit(stop):
+            plan = await self.runner.light(pipeline.plan, job)
+            source: SourceLanguage | None = None
+            results: list[LanguageSummary | LanguageFailure] = []
+            async for event in self._events(pipeline, plan, stop):
+                if isinstance(event, SourceLanguage):
+                    source = event
+                else:
+                    results.append(event)
         assert source is not None
         if results and all(isinstance(r, LanguageFailure) for r in results):
             # Nothing could be made: the call fails with the (shared) cause.
@@ -69,12 +80,15 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
     ) -> AsyncIterator[pb.StreamSummarizeResponse]:
         request_id = request_id_var.get()
         pipeline = self.pipeline
-        plan = await self.runner.light(pipeline.plan, convert.summarize_job(request, request_id))
-        async for event in self._events(pipeline, plan, context):
-            yield convert.stream_event(event, request_id)
+        job = convert.summarize_job(request, request_id)
+        stop = StopSignal(context)
+        async with self.admission.admit(stop):
+            plan = await self.runner.light(pipeline.plan, job)
+            async for event in self._events(pipeline, plan, stop):
+                yield convert.stream_event(event, request_id)
 
     async def _events(
-        self, pipeline: SummarizationPipeline, plan: Plan, context: grpc.aio.ServicerContext
+        self, pipeline: SummarizationPipeline, plan: Plan, stop: StopSignal
     ) -> AsyncIterator[SummaryEvent]:
         """A fully cached answer comes straight back; anything else runs on the model workers."""
         cached = pipeline.cached_events(plan)
@@ -82,8 +96,8 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
             for event in cached:
                 yield event
             return
-        stop = StopSignal(context)
-        async for event in self.runner.iterate(pipeline.run(plan, stop), stop=stop):
+        run = self.admission.metrics.count_stops(pipeline.run(plan, stop))
+        async for event in self.runner.iterate(run, stop=stop):
             yield event
 
     async def Translate(
@@ -91,10 +105,11 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
     ) -> pb.TranslateResponse:
         started = time.perf_counter()
         request_id = request_id_var.get()
+        translate = self.admission.metrics.count_stops_of(self.pipeline.translate)
+        job = convert.translate_job(request, request_id)
         stop = StopSignal(context)
-        result = await self.runner.model(
-            self.pipeline.translate, convert.translate_job(request, request_id), stop, stop=stop
-        )
+        async with self.admission.admit(stop):
+            result = await self.runner.model(translate, job, stop, stop=stop)
         return convert.translate_response(request_id, result, (time.perf_counter() - started) * 1000)
 
     async def DetectLanguage(

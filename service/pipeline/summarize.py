@@ -19,7 +19,14 @@ from service.errors import (
     SummarizerError,
     UnsupportedLanguageError,
 )
-from service.models.base import GenerationParams, MultiTargetTranslator, Summarizer, SummaryText, Translator
+from service.models.base import (
+    GenerationParams,
+    MultiTargetTranslator,
+    Span,
+    Summarizer,
+    SummaryText,
+    Translator,
+)
 from service.pipeline.cache import ResultCache, text_key
 from service.pipeline.types import (
     LENGTH_PRESETS,
@@ -40,9 +47,10 @@ from service.pipeline.types import (
     TranslationItem,
 )
 from service.text.chunking import chunk_sentences
-from service.text.detect import Detection, LanguageDetector
+from service.text.detect import Detection, LanguageDetector, describe_shares
 from service.text.html import html_to_text
 from service.text.languages import language_name, normalize_language
+from service.text.normalize import STRIPPED_CHARACTERS, clean_text
 from service.text.sentences import split_sentences
 
 log = logging.getLogger(__name__)
@@ -141,7 +149,7 @@ class SummarizationPipeline:
     # -- detection ---------------------------------------------------------------------------
 
     def detect(self, text: str) -> Detection:
-        cleaned = text.strip()
+        cleaned = clean_text(text, "text").strip()
         if not cleaned:
             raise InvalidInputError("text", "is empty", reason="EMPTY_TEXT")
         self._check_size(cleaned, "text")
@@ -184,7 +192,9 @@ class SummarizationPipeline:
                     f"source_language is {language!r} but the text looks like {detected.language!r} "
                     f"(confidence {detected.confidence:.2f}); proceeding as {language!r}"
                 )
-            return SourceLanguage(language, 1.0, True, tuple(warnings))
+            mixed = detected.mixed if detected else ()
+            warnings.extend(_mixed_warning(detected, language))
+            return SourceLanguage(language, 1.0, True, tuple(warnings), mixed)
         detected = self._detect(text, text_field)
         if detected.language not in known:
             raise UnsupportedLanguageError(
@@ -193,13 +203,13 @@ class SummarizationPipeline:
                 f"{detected.confidence:.2f}), which profile {self.profile!r} does not support; "
                 f"supported: {', '.join(sorted(known))}. Set source_language if the detection is wrong",
             )
-        warnings = []
-        if detected.confidence < CONFIDENT:
+        warnings = _mixed_warning(detected, detected.language)
+        if detected.confidence < CONFIDENT and not detected.mixed:  # a mix says why itself
             warnings.append(
                 f"language detection is uncertain ({detected.language!r} at {detected.confidence:.2f}); "
                 "set source_language to be sure"
             )
-        return SourceLanguage(detected.language, detected.confidence, False, tuple(warnings))
+        return SourceLanguage(detected.language, detected.confidence, False, tuple(warnings), detected.mixed)
 
     def _targets(self, raw: Sequence[str], default: str, field: str = "target_languages") -> tuple[str, ...]:
         if len(raw) > self.limits.max_targets:
@@ -220,7 +230,9 @@ class SummarizationPipeline:
 
     def plan(self, job: SummarizeJob) -> Plan:
         """Validate a request and decide which models make which language. Raises InvalidInputError."""
-        text = html_to_text(job.text) if job.is_html else job.text
+        text = clean_text(job.text, "text")
+        if job.is_html:  # entities can spell invisible controls too
+            text = clean_text(html_to_text(text), "text")
         text = text.strip()
         if not text:
             raise InvalidInputError(
@@ -306,7 +318,9 @@ class SummarizationPipeline:
         base_ms = (time.perf_counter() - started) * 1000
         summary_language = plan.summary_language
         if summary_language in plan.targets:
-            yield LanguageSummary(summary_language, base.text, base_models, "", base_ms, base.spans)
+            yield LanguageSummary(
+                summary_language, base.text, base_models, "", base_ms, _source_spans(plan, base.spans)
+            )
         pending = [t for t in plan.targets if t != summary_language]
         for group, translator in self._batches(summary_language, pending):
             _check_stop(should_stop)
@@ -396,7 +410,9 @@ class SummarizationPipeline:
         events: list[SummaryEvent] = [plan.source]
         if plan.summary_language in plan.targets:
             events.append(
-                LanguageSummary(plan.summary_language, summary.text, models, "", 0.0, summary.spans)
+                LanguageSummary(
+                    plan.summary_language, summary.text, models, "", 0.0, _source_spans(plan, summary.spans)
+                )
             )
         for target in plan.targets:
             if target == plan.summary_language:
@@ -522,7 +538,7 @@ class SummarizationPipeline:
             )
         texts = []
         for i, raw in enumerate(job.texts):
-            cleaned = raw.strip()
+            cleaned = clean_text(raw, f"texts[{i}]").strip()
             if not cleaned:
                 raise InvalidInputError(f"texts[{i}]", "is empty", reason="EMPTY_TEXT")
             self._check_size(cleaned, f"texts[{i}]")
@@ -561,6 +577,31 @@ class SummarizationPipeline:
                     names = tuple(t.name for t in routes[target])
                     items.append(TranslationItem(index, target, translated[target][index], names))
         return TranslateResult(source, tuple(items))
+
+
+def _mixed_warning(detected: Detection | None, language: str) -> list[str]:
+    if detected is None or not detected.mixed:
+        return []
+    return [
+        f"the text mixes languages: {describe_shares(detected.mixed)}; all of it is handled as "
+        f"{language!r}, so the passages in the other languages may come out poorly"
+    ]
+
+
+def _source_spans(plan: Plan, spans: tuple[Span, ...]) -> tuple[Span, ...]:
+    """Spans into the text as submitted: undo the removal of invisible characters and outer space.
+
+    For HTML input, spans index the text after markup removal, as the API documents.
+    """
+    if not spans or plan.job.is_html:
+        return spans
+    original = plan.job.text
+    kept = [i for i, ch in enumerate(original) if ch not in STRIPPED_CHARACTERS]
+    lead = 0
+    while lead < len(kept) and original[kept[lead]].isspace():
+        lead += 1
+    positions = kept[lead:]
+    return tuple(Span(positions[s.start], positions[s.end - 1] + 1) for s in spans if s.end > s.start)
 
 
 def _joiner(language: str) -> str:

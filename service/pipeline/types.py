@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from service.models.base import ModelDescription, Span
+from service.text.detect import LanguageShare
 
 
 class Mode(StrEnum):
@@ -63,6 +64,8 @@ class SourceLanguage:
     confidence: float
     declared: bool
     warnings: tuple[str, ...] = ()
+    # Set only when the text mixes languages: each language's share of it, largest first.
+    mixed: tuple[LanguageShare, ...] = ()
 
 
 @dataclass(frozen=True)

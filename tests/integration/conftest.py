@@ -44,6 +44,7 @@ class ServerThread:
         self.call(self.server.stop(grace))
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
+        self.loop.close()
 
 
 def server_settings(**overrides: object) -> Settings:

@@ -277,3 +277,15 @@ def test_cache_is_bounded():
     cache.put("a", "z", 60)
     cache.put("b", "z", 60)  # over max_chars: the older one goes
     assert cache.get("a") is None and cache.get("b") == "z"
+
+
+def test_extractive_spans_index_the_submitted_text():
+    zw = "\u200b"
+    submitted = "\n\n   " + EN.replace("Syria", f"Sy{zw}ria").replace("Russian", "\u202eRussian\u202c")
+    events = run(fake_pipeline(), SummarizeJob(submitted, options=SummaryOptions(mode=Mode.EXTRACTIVE)))
+    summary = events[1]
+    assert summary.spans
+    for span in summary.spans:
+        piece = submitted[span.start : span.end]
+        cleaned = piece.replace(zw, "").replace("\u202e", "").replace("\u202c", "")
+        assert cleaned in summary.text and cleaned == cleaned.strip()

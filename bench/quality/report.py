@@ -1,0 +1,170 @@
+"""The results as tables: aligned plain text for the terminal, Markdown for bench/out/."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from statistics import fmean
+
+from bench.quality.metrics import Rouge
+from bench.quality.runner import CaseResult, ProfileReport
+
+SUMMARY_COLUMNS = (
+    "profile",
+    "case",
+    "lang",
+    "Abs R1",
+    "Abs R2",
+    "Abs RL",
+    "Ext R1",
+    "Ext R2",
+    "Ext RL",
+    "Lead3 R1",
+    "Lead3 R2",
+    "Lead3 RL",
+    "Tr chrF",
+    "Tr BLEU",
+    "XSum chrF",
+    "time s",
+)
+_TEXT_COLUMNS = 3  # the first columns are text, left-aligned; the rest are numbers
+PAIR_COLUMNS = ("profile", "pair", "texts", "chrF", "BLEU")
+
+Cell = float | None
+
+
+def _rouge_cells(score: Rouge | None) -> list[Cell]:
+    return [None] * 3 if score is None else [score.r1, score.r2, score.rl]
+
+
+def _numbers(result: CaseResult) -> list[Cell]:
+    return [
+        *_rouge_cells(result.abstractive),
+        *_rouge_cells(result.extractive),
+        *_rouge_cells(result.lead3),
+        result.translation_chrf,
+        result.translation_bleu,
+        result.summary_translation_chrf,
+        result.seconds,
+    ]
+
+
+def _average(rows: Sequence[Sequence[Cell]]) -> list[Cell]:
+    """Column means over the rows that have a value; the last column (time) is a total."""
+    columns = list(zip(*rows, strict=True))
+    out: list[Cell] = []
+    for column in columns[:-1]:
+        values = [v for v in column if v is not None]
+        out.append(fmean(values) if values else None)
+    out.append(sum(v for v in columns[-1] if v is not None))
+    return out
+
+
+def _format(cell: Cell) -> str:
+    return "-" if cell is None else f"{cell:.1f}"
+
+
+def summary_rows(reports: Sequence[ProfileReport]) -> list[list[str]]:
+    """One row per profile and case, then each profile's average row."""
+    rows: list[list[str]] = []
+    for report in reports:
+        numbers = [_numbers(r) for r in report.results]
+        for result, cells in zip(report.results, numbers, strict=True):
+            flag = " *" if result.errors else ""
+            rows.append([report.profile, result.case_id + flag, result.language, *map(_format, cells)])
+        if numbers:
+            rows.append(
+                [report.profile, f"average ({len(numbers)} cases)", "", *map(_format, _average(numbers))]
+            )
+    return rows
+
+
+def pair_rows(reports: Sequence[ProfileReport]) -> list[list[str]]:
+    return [
+        [
+            report.profile,
+            f"{source}->{score.language}",
+            str(score.count),
+            _format(score.chrf),
+            _format(score.bleu),
+        ]
+        for report in reports
+        for source, score in report.pair_scores()
+    ]
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 2) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i < text_columns else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(r) for r in rows)])
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 2) -> str:
+    align = ["---" if i < text_columns else "---:" for i in range(len(header))]
+    lines = [header, align, *rows]
+    return "\n".join("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in lines)
+
+
+LEGEND = (
+    "Abs: the service's abstractive summary; Ext: its extractive summary; Lead3: the article's "
+    "first three sentences (a headline counts as one). R1/R2/RL: ROUGE-1/2/L F1 (x100) against the "
+    "case's references, on Unicode words (English: rouge-score's tokenizer with stemming; zh/ja/th: "
+    "characters). Tr: the case's sentences translated by the service, corpus chrF and BLEU (x100) "
+    "per target language, averaged. XSum: the summary asked for in another language, chrF against "
+    "a reference summary in that language. time s: seconds the case's calls took (in the average "
+    "row, their total). -: not measured. *: a call failed (see the notes)."
+)
+
+
+def render_text(reports: Sequence[ProfileReport]) -> str:
+    parts = [text_table(SUMMARY_COLUMNS, summary_rows(reports), _TEXT_COLUMNS)]
+    pairs = pair_rows(reports)
+    if pairs:
+        parts.append(text_table(PAIR_COLUMNS, pairs))
+    notes = [f"[{r.profile}] {n}" for r in reports for n in _notes(r)]
+    if notes:
+        parts.append("\n".join(notes))
+    return "\n\n".join(parts)
+
+
+def _notes(report: ProfileReport) -> list[str]:
+    out = [f"{r.case_id}: {note}" for r in report.results for note in r.notes]
+    out += [f"{r.case_id}: FAILED {error}" for r in report.results for error in r.errors]
+    return out
+
+
+def render_markdown(report: ProfileReport, *, cases_folder: str, command: str) -> str:
+    options = report.options
+    lines = [
+        f"# Summary and translation quality: profile `{report.profile}`",
+        "",
+        f"`{command}`",
+        "",
+        f"- cases: `{cases_folder}` ({len(report.results)} run)",
+        f"- abstractive length preset: {options.length}; extractive sentences: "
+        f"{options.extractive_sentences}; pivot summaries: {'yes' if options.pivot else 'no'}",
+        f"- server ready after {report.startup_s:.1f} s; cases took {report.seconds:.1f} s",
+        "",
+        markdown_table(SUMMARY_COLUMNS, summary_rows([report]), _TEXT_COLUMNS),
+        "",
+        LEGEND,
+        "",
+    ]
+    pairs = pair_rows([report])
+    if pairs:
+        lines += ["## Translations by language pair", "", markdown_table(PAIR_COLUMNS, pairs), ""]
+    notes = _notes(report)
+    if notes:
+        lines += ["## Notes", "", *(f"- {n}" for n in notes), ""]
+    lines += ["## What the service wrote", ""]
+    for result in report.results:
+        lines += [f"### {result.case_id} ({result.language})", ""]
+        for kind, text in result.outputs.items():
+            lines += [f"**{kind}**", "", *(f"> {line}" for line in text.splitlines() or [""]), ""]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,336 @@
+"""Runs the cases through a server's gRPC API and scores what comes back.
+
+For each case: an abstractive summary (Summarize), an extractive one (Summarize, mode
+EXTRACTIVE), the first three sentences of the article (lead-3, computed here), each scored with
+ROUGE against the case's references; the case's sentences translated (Translate) and scored with
+chrF and BLEU; and, where the case gives reference summaries in other languages, the service's
+summary in those languages scored with chrF.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import fmean
+
+from bench.quality.cases import ROOT, Case
+from bench.quality.metrics import CHARACTER_LANGUAGES, Rouge, TranslationScore, chrf, rouge, translation_score
+from service.text.sentences import split_sentences
+from summarizer_client import DeadlineExceededError, ModelsInfo, SummarizerClient, SummarizerClientError
+from summarizer_client.client import Length
+
+LEAD = 3
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    length: Length = "short"  # the abstractive length preset
+    extractive_sentences: int = LEAD  # as many as lead-3, so that the two baselines compare evenly
+    pivot: bool = False  # also summarize languages the profile reaches only through English
+    translations: bool = True
+    call_timeout: float = 900.0
+
+
+@dataclass(frozen=True)
+class TranslationItem:
+    source_language: str
+    language: str
+    hypothesis: str
+    references: tuple[str, ...]
+
+
+@dataclass
+class CaseResult:
+    case_id: str
+    language: str
+    abstractive: Rouge | None = None
+    extractive: Rouge | None = None
+    lead3: Rouge | None = None
+    translations: list[TranslationItem] = field(default_factory=list)
+    summary_translations: dict[str, float] = field(default_factory=dict)  # language -> chrF
+    outputs: dict[str, str] = field(default_factory=dict)  # what the service wrote, by kind
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def translation_scores(self) -> list[TranslationScore]:
+        return score_translations(self.translations)
+
+    @property
+    def translation_chrf(self) -> float | None:
+        scores = self.translation_scores()
+        return fmean(s.chrf for s in scores) if scores else None
+
+    @property
+    def translation_bleu(self) -> float | None:
+        scores = self.translation_scores()
+        return fmean(s.bleu for s in scores) if scores else None
+
+    @property
+    def summary_translation_chrf(self) -> float | None:
+        values = list(self.summary_translations.values())
+        return fmean(values) if values else None
+
+
+@dataclass
+class ProfileReport:
+    profile: str
+    options: EvalOptions
+    results: list[CaseResult] = field(default_factory=list)
+    startup_s: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{r.case_id}: {e}" for r in self.results for e in r.errors]
+
+    def pair_scores(self) -> list[tuple[str, TranslationScore]]:
+        """Corpus scores per language pair over every case, e.g. ("en", score into "fr")."""
+        by_source: dict[str, list[TranslationItem]] = {}
+        for result in self.results:
+            for item in result.translations:
+                by_source.setdefault(item.source_language, []).append(item)
+        return [
+            (source, score)
+            for source, items in sorted(by_source.items())
+            for score in score_translations(items)
+        ]
+
+
+def score_translations(items: Sequence[TranslationItem]) -> list[TranslationScore]:
+    """One corpus score per target language, in order of first appearance."""
+    by_language: dict[str, list[TranslationItem]] = {}
+    for item in items:
+        by_language.setdefault(item.language, []).append(item)
+    return [
+        translation_score([i.hypothesis for i in group], [i.references for i in group], language)
+        for language, group in by_language.items()
+    ]
+
+
+def joiner(language: str) -> str:
+    return "" if language in CHARACTER_LANGUAGES else " "
+
+
+def lead(article: str, language: str, count: int = LEAD) -> str:
+    """The first `count` sentences of the article, as the service's sentence splitter cuts them."""
+    sentences = split_sentences(article, language)[:count]
+    return joiner(language).join(s.text for s in sentences)
+
+
+class Capabilities:
+    """What the server's profile can do, from ListModels."""
+
+    def __init__(self, info: ModelsInfo) -> None:
+        self.languages = frozenset(info.languages)
+        self._direct: set[str] = set()
+        self._any = False
+        for model in info.models:
+            if "summarize" not in model.tasks or model.backend == "extractive":
+                continue
+            self._any = self._any or model.any_language
+            self._direct.update(model.summary_languages)
+
+    def summarizes_directly(self, language: str) -> bool:
+        return self._any or language in self._direct
+
+
+Progress = Callable[[str], None]
+
+
+def _silent(message: str) -> None:
+    pass
+
+
+def evaluate(
+    client: SummarizerClient,
+    cases: Sequence[Case],
+    profile: str,
+    options: EvalOptions = EvalOptions(),
+    progress: Progress = _silent,
+) -> ProfileReport:
+    """Run every case through the server behind `client` and score the results."""
+    started = time.perf_counter()
+    capabilities = Capabilities(client.list_models(timeout=30))
+    report = ProfileReport(profile, options)
+    for case in cases:
+        result = evaluate_case(client, case, capabilities, options, progress)
+        report.results.append(result)
+        progress(f"[{profile}] {case.id}: done in {result.seconds:.1f} s")
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def evaluate_case(
+    client: SummarizerClient,
+    case: Case,
+    capabilities: Capabilities,
+    options: EvalOptions,
+    progress: Progress = _silent,
+) -> CaseResult:
+    started = time.perf_counter()
+    result = CaseResult(case.id, case.language)
+    lead_text = lead(case.article, case.language)
+    result.outputs["lead-3"] = lead_text
+    result.lead3 = rouge(lead_text, case.references, case.language)
+
+    def call(what: str, function: Callable[[], None]) -> None:
+        progress(f"  {case.id}: {what}...")
+        try:
+            function()
+        except SummarizerClientError as err:
+            result.errors.append(f"{what}: {err}")
+
+    def extractive() -> None:
+        response = client.summarize(
+            case.article,
+            [case.language],
+            source_language=case.language,
+            mode="extractive",
+            max_sentences=options.extractive_sentences,
+            timeout=options.call_timeout,
+        )
+        summary = response.get(case.language)
+        if summary is None:
+            result.errors.extend(f"extractive: {f.message}" for f in response.failures)
+            return
+        result.outputs["extractive"] = summary.text
+        result.extractive = rouge(summary.text, case.references, case.language)
+
+    def abstractive() -> None:
+        others = [lang for lang in case.summary_translations if lang in capabilities.languages]
+        response = client.summarize(
+            case.article,
+            [case.language, *others],
+            source_language=case.language,
+            mode="abstractive",
+            length=options.length,
+            timeout=options.call_timeout,
+        )
+        result.errors.extend(f"abstractive [{f.language}]: {f.message}" for f in response.failures)
+        for summary in response.summaries:
+            key = "abstractive" if summary.language == case.language else f"abstractive [{summary.language}]"
+            result.outputs[key] = summary.text
+            if summary.language == case.language:
+                result.abstractive = rouge(summary.text, case.references, case.language)
+            elif summary.language in case.summary_translations:
+                refs = case.summary_translations[summary.language]
+                result.summary_translations[summary.language] = chrf(summary.text, refs)
+
+    def translate(source_language: str) -> None:
+        items = [t for t in case.translations if t.source_language == source_language]
+        targets: list[str] = []
+        for item in items:
+            targets.extend(lang for lang in item.references if lang not in targets)
+        unreachable = [t for t in targets if t not in capabilities.languages]
+        if unreachable:
+            result.notes.append(f"translations into {', '.join(unreachable)} skipped: not in the profile")
+        targets = [t for t in targets if t in capabilities.languages and t != source_language]
+        if not targets:
+            return
+        response = client.translate(
+            [item.source for item in items],
+            targets,
+            source_language=source_language,
+            timeout=options.call_timeout,
+        )
+        for translation in response.translations:
+            item = items[translation.text_index]
+            refs = item.references.get(translation.language)
+            if refs:
+                result.translations.append(
+                    TranslationItem(source_language, translation.language, translation.text, refs)
+                )
+                result.outputs[f"translation {translation.text_index} [{translation.language}]"] = (
+                    translation.text
+                )
+
+    call("extractive summary", extractive)
+    if capabilities.summarizes_directly(case.language) or options.pivot:
+        call("abstractive summary", abstractive)
+    else:
+        result.notes.append(
+            f"abstractive skipped: the profile summarizes {case.language!r} only through English "
+            "(--pivot to include it)"
+        )
+    if options.translations:
+        for source_language in dict.fromkeys(t.source_language for t in case.translations):
+            call(f"translations from {source_language}", functools.partial(translate, source_language))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+@contextmanager
+def running_server(
+    profile: str, *, log_path: Path, start_timeout: float = 900.0, extra_args: Sequence[str] = ()
+) -> Iterator[tuple[str, float]]:
+    """`python -m service --profile P` on a free loopback port; yields (address, seconds to SERVING)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp, log_path.open("w") as log:
+        port_file = Path(tmp) / "port"
+        command = [
+            sys.executable,
+            "-m",
+            "service",
+            "--profile",
+            profile,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--port-file",
+            str(port_file),
+            *extra_args,
+        ]
+        started = time.perf_counter()
+        server = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + start_timeout
+            while not port_file.exists() or not port_file.read_text().strip():
+                if server.poll() is not None:
+                    raise RuntimeError(
+                        f"the {profile} server exited with code {server.returncode}; see {log_path}"
+                    )
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the {profile} server bound no port in {start_timeout:g} s")
+                time.sleep(0.1)
+            address = f"127.0.0.1:{port_file.read_text().strip()}"
+            with SummarizerClient(address, timeout=30) as client:
+                while True:  # in slices, so that a server that dies while loading is noticed
+                    try:
+                        client.wait_ready(5.0)
+                        break
+                    except DeadlineExceededError:
+                        if server.poll() is not None:
+                            raise RuntimeError(
+                                f"the {profile} server exited with code {server.returncode} while "
+                                f"loading; see {log_path}"
+                            ) from None
+                        if time.monotonic() > deadline:
+                            raise RuntimeError(
+                                f"the {profile} server was not SERVING after {start_timeout:g} s"
+                            ) from None
+            yield address, time.perf_counter() - started
+        finally:
+            if server.poll() is None:
+                server.send_signal(signal.SIGTERM)
+                try:
+                    server.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
