@@ -90,8 +90,15 @@ def _count(name: str, value: int | None) -> int:
 
 def detected_language(message: pb.DetectedLanguage) -> DetectedLanguage:
     return DetectedLanguage(
-        language=message.language, confidence=probability(message.confidence), declared=message.declared
+        language=message.language,
+        confidence=probability(message.confidence),
+        declared=message.declared,
+        mixed=shares(message),
     )
+
+
+def shares(message: pb.DetectedLanguage) -> list[tuple[str, float]]:
+    return [(share.language, probability(share.share)) for share in message.mixed]
 
 
 def probability(value: float) -> float:
@@ -140,6 +147,7 @@ def stream_event(response: pb.StreamSummarizeResponse) -> StreamEvent | None:
             confidence=probability(source.confidence),
             declared=source.declared,
             warnings=list(response.warnings),
+            mixed=shares(source),
         )
     if kind == "summary":
         return LanguageSummary(request_id=response.request_id, summary=summary(response.summary))
@@ -168,6 +176,7 @@ def detection(response: pb.DetectLanguageResponse) -> Detection:
             LanguageScore(language=c.language, confidence=probability(c.confidence))
             for c in response.candidates
         ],
+        mixed=shares(response.language),
     )
 
 

@@ -17,6 +17,8 @@ class DetectedLanguage:
     language: str
     confidence: float
     declared: bool = False
+    #: (language, share of the letters) when the text mixes languages; empty otherwise.
+    mixed: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,8 @@ class SourceLanguage:
     confidence: float
     declared: bool = False
     warnings: list[str] = field(default_factory=list)
+    #: (language, share of the letters) when the text mixes languages; empty otherwise.
+    mixed: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +145,8 @@ class Detection:
     language: str
     confidence: float
     candidates: list[LanguageScore] = field(default_factory=list)
+    #: (language, share of the letters) when the text mixes languages; empty otherwise.
+    mixed: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -936,3 +936,21 @@ def test_cli_unreadable_file_exits_2(
     assert main(["--server", address, "summarize", str(missing)]) == 2
     assert capsys.readouterr().err.startswith(f"error: cannot read {missing}")
     assert fake.calls == []
+
+
+def test_mixed_language_shares_are_mapped():
+    from summarizer_client import _convert
+
+    response = pb.DetectLanguageResponse(
+        language=pb.DetectedLanguage(
+            language="en",
+            confidence=0.6,
+            mixed=[pb.LanguageShare(language="en", share=0.6), pb.LanguageShare(language="fr", share=0.4)],
+        )
+    )
+    detection = _convert.detection(response)
+    assert detection.language == "en" and detection.mixed == [("en", 0.6), ("fr", 0.4)]
+    event = _convert.stream_event(
+        pb.StreamSummarizeResponse(request_id="r", source_language=response.language, warnings=["mixed"])
+    )
+    assert event.mixed == [("en", 0.6), ("fr", 0.4)] and event.warnings == ["mixed"]
