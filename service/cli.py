@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     log = logging.getLogger("service")
     log.info(
         "starting profile %s (runtime %s, %d threads)",
-        settings.profile,
+        settings.profile or ("from " + str(settings.profile_file) if settings.profile_file else "embedded"),
         settings.runtime,
         settings.inference_threads,
     )

@@ -25,7 +25,7 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class Settings:
-    profile: str = "embedded"
+    profile: str = ""  # empty: the profile file's, else "embedded"
     profile_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = 50051

@@ -100,7 +100,7 @@ def get_profile(name: str, profile_file: Path | None = None) -> Profile:
             )
         return profile
     try:
-        return BUILTIN_PROFILES[name]
+        return BUILTIN_PROFILES[name or "embedded"]
     except KeyError:
         raise ConfigurationError(
             f"unknown profile {name!r}; built-in profiles: {', '.join(BUILTIN_PROFILES)} "
