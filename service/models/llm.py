@@ -8,7 +8,6 @@ and cached; a conversion is only trusted after its greedy output matches transfo
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -17,8 +16,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ from service.models.base import (
     expand_pairs,
 )
 from service.models.batching import BatchPolicy, Job, MicroBatcher
+from service.models.convert_cache import file_lock
 from service.models.registry import register_backend
 from service.text.languages import language_name
 
@@ -101,18 +100,6 @@ def translate_messages(text: str, source: str, target: str) -> list[dict[str, st
             ),
         },
     ]
-
-
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Serialize conversions of one model across processes (servers, builds, tests)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class _Stop(StoppingCriteria):
@@ -297,7 +284,7 @@ class LLMModel:
             return self._local_or_hub(source)
         entry = self.context.cache_dir / "llm" / f"{self.name}-{self._cache_key(gguf)}"
         folder = entry / "hf"
-        with _file_lock(entry / ".lock"):
+        with file_lock(entry / ".lock"):
             if not (folder / "config.json").is_file():
                 self._convert_gguf(gguf, folder)
         return folder
@@ -345,7 +332,7 @@ class LLMModel:
         quantization = "int8" if compute_type.startswith("int8") else compute_type
         entry = hf_folder.parent if hf_folder.name == "hf" else self.context.cache_dir / "llm" / self.name
         folder = entry / f"ct2-{quantization}"
-        with _file_lock(entry / ".ct2.lock"):
+        with file_lock(entry / ".ct2.lock"):
             if not (folder / "model.bin").is_file():
                 self._convert_ct2(hf_folder, folder, quantization)
         return folder
