@@ -44,7 +44,7 @@ lint: setup
 	$(VENV)/bin/mypy
 
 bench: setup
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 eval: setup
 	$(PY) -m bench.quality --profile tiny --profile embedded

@@ -1,0 +1,463 @@
+"""Tables for the terminal and for bench/RESULTS.md, and the targets each marked met or not met.
+
+Every service figure is shown next to the baseline measured in the same run, as a ratio.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bench.perf import Run
+from bench.scenarios import Plan, Section, ServerStats
+
+MIB = 2**20
+
+
+# -- formatting ----------------------------------------------------------------------------------------
+
+
+def _ok(x: float | None) -> bool:
+    return x is not None and not math.isnan(x) and not math.isinf(x)
+
+
+def secs(x: float | None) -> str:
+    if not _ok(x):
+        return "–"
+    assert x is not None
+    return f"{x * 1000:.1f} ms" if x < 0.1 else f"{x:.2f} s"
+
+
+def num(x: float | None, digits: int = 1) -> str:
+    return f"{x:,.{digits}f}" if _ok(x) else "–"
+
+
+def ratio(x: float | None) -> str:
+    return f"×{x:.2f}" if _ok(x) else "–"
+
+
+def mib(x: int | None) -> str:
+    return f"{x / MIB:,.0f} MB" if x else "–"
+
+
+def _div(a: float | None, b: float | None) -> float:
+    return a / b if _ok(a) and _ok(b) and b else math.nan  # type: ignore[operator]
+
+
+@dataclass
+class Table:
+    title: str
+    headers: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        widths = [
+            max(len(h), *(len(r[i]) for r in self.rows)) if self.rows else len(h)
+            for i, h in enumerate(self.headers)
+        ]
+        line = "  ".join(h.ljust(w) for h, w in zip(self.headers, widths, strict=True))
+        out = [self.title, "-" * len(self.title), line]
+        out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in self.rows]
+        out += [f"  {n}" for n in self.notes]
+        return "\n".join(out)
+
+    def markdown(self) -> str:
+        out = [f"### {self.title}", "", "| " + " | ".join(self.headers) + " |"]
+        out.append("|" + "|".join("---" for _ in self.headers) + "|")
+        out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in self.rows]
+        if self.notes:
+            out += [""] + [f"- {n}" for n in self.notes]
+        return "\n".join(out)
+
+
+@dataclass
+class Target:
+    goal: str
+    measured: str
+    met: bool | None  # None: not measured
+
+    @property
+    def status(self) -> str:
+        return "not measured" if self.met is None else ("met" if self.met else "not met")
+
+
+# -- tables --------------------------------------------------------------------------------------------
+
+_LOAD_HEADERS = ["run", "requests", "req/s", "tokens/s", "p50", "p95", "tokens/s vs baseline", "note"]
+
+
+def _load_rows(baseline: Run | None, runs: Sequence[Run]) -> list[list[str]]:
+    rows = []
+    base_tps = baseline.tokens_per_s if baseline else math.nan
+    for run in ([baseline] if baseline else []) + list(runs):
+        rows.append(
+            [
+                run.label,
+                f"{run.completed}/{run.planned}",
+                num(run.requests_per_s, 2),
+                num(run.tokens_per_s),
+                secs(run.p50),
+                secs(run.p95),
+                "×1.00 (reference)" if run is baseline else ratio(_div(run.tokens_per_s, base_tps)),
+                run.note(),
+            ]
+        )
+    return rows
+
+
+def _first(runs: Sequence[Run]) -> Run | None:
+    return runs[0] if runs else None
+
+
+def _at(runs: Sequence[Run], concurrency: int) -> Run | None:
+    return next((r for r in runs if r.concurrency == concurrency), None)
+
+
+def translation_table(section: Section) -> Table:
+    forced = section.extra.get("forced_tokens", "?")
+    table = Table(
+        f"Marian translation (opus-mt-en-de shape), Translate en->de, {forced} tokens per request",
+        _LOAD_HEADERS,
+        _load_rows(_first(section.baseline), section.service),
+    )
+    words = section.extra.get("words", {})
+    table.notes.append(
+        "Every generation is forced to the same length on both sides; mean words per output "
+        f"(a check that the service honoured it): baseline {num(words.get('baseline'))}, "
+        f"service {num(words.get('service'))}."
+    )
+    base_words, service_words = words.get("baseline", math.nan), words.get("service", math.nan)
+    if _ok(base_words) and _ok(service_words) and not 0.67 <= service_words / base_words <= 1.5:
+        table.notes.append(
+            f"WARNING: the service's outputs average {service_words:.0f} words against the baseline's "
+            f"{base_words:.0f}: it did not honour force_output_tokens, so its figures are not comparable."
+        )
+    return table
+
+
+def summaries_table(section: Section) -> Table:
+    s_tokens, _ = section.extra.get("forced_tokens", ("?", "?"))
+    return Table(
+        f"DistilBART summaries (cnn-12-6 shape), Summarize of a ~1k-character article, "
+        f"{s_tokens} tokens each",
+        _LOAD_HEADERS,
+        _load_rows(_first(section.baseline), section.service),
+    )
+
+
+def lengths_table(section: Section) -> Table:
+    table = Table(
+        "Cost by article length (Summarize into English; long articles are summarized in chunks)",
+        [
+            "article",
+            "baseline",
+            "generate() calls",
+            "service",
+            "service vs baseline",
+            "baseline growth",
+            "service growth",
+        ],
+    )
+    lengths = section.extra.get("lengths", {})
+    first_base = first_svc = math.nan
+    for i, (_, row) in enumerate(sorted(lengths.items())):
+        base, svc = row["baseline"].mean, row["service"].mean if row["service"] else math.nan
+        if i == 0:
+            first_base, first_svc = base, svc
+        table.rows.append(
+            [
+                f"{row['chars']:,} chars",
+                secs(base),
+                str(row["baseline_calls"] or "–"),
+                secs(svc),
+                ratio(_div(base, svc)),
+                ratio(_div(base, first_base)),
+                ratio(_div(svc, first_svc)),
+            ]
+        )
+    table.notes.append(
+        "\"service vs baseline\" is the baseline's time over the service's (higher is faster); "
+        "growth is each row's time over the first row's."
+    )
+    return table
+
+
+def extra_target_cost(times: dict[int, float]) -> float:
+    """Mean time of each target past the first, as a fraction of the one-target time."""
+    counts = sorted(k for k, v in times.items() if _ok(v))
+    if len(counts) < 2 or counts[0] != 1:
+        return math.nan
+    last = counts[-1]
+    return _div((times[last] - times[1]) / (last - 1), times[1])
+
+
+def targets_table(section: Section) -> Table:
+    _, t_tokens = section.extra.get("forced_tokens", ("?", "?"))
+    table = Table(
+        "Cost by number of target languages (Summarize a ~1k-character article, "
+        f"then translate the summary, {t_tokens} tokens per language)",
+        [
+            "targets",
+            "baseline",
+            "service",
+            "service vs baseline",
+            "baseline per extra target",
+            "service per extra target",
+        ],
+    )
+    rows = section.extra.get("targets", {})
+    base_times = {k: r["baseline"].mean for k, r in rows.items()}
+    svc_times = {k: r["service"].mean if r["service"] else math.nan for k, r in rows.items()}
+    for count in sorted(rows):
+        subset_b = {k: v for k, v in base_times.items() if k <= count}
+        subset_s = {k: v for k, v in svc_times.items() if k <= count}
+        table.rows.append(
+            [
+                str(count),
+                secs(base_times[count]),
+                secs(svc_times[count]),
+                ratio(_div(base_times[count], svc_times[count])),
+                "–" if count == 1 else ratio(extra_target_cost(subset_b)) + " of the first",
+                "–" if count == 1 else ratio(extra_target_cost(subset_s)) + " of the first",
+            ]
+        )
+    table.notes.append(
+        "The baseline summarizes once, then runs one generate() per target language; the service gets one "
+        "Summarize call with every target. Per extra target: (t(k) - t(1)) / (k - 1) / t(1)."
+    )
+    return table
+
+
+def cache_table(section: Section) -> Table:
+    cache = section.extra.get("cache") or {}
+    run: Run | None = cache.get("repeats")
+    table = Table(
+        "Repeated request (the same Summarize again)", ["first call", "repeats", "p50", "p95", "note"]
+    )
+    if run is not None:
+        table.rows.append(
+            [
+                secs(cache.get("first_s")),
+                f"{run.completed}/{run.planned}",
+                secs(run.p50),
+                secs(run.p95),
+                run.note(),
+            ]
+        )
+    return table
+
+
+def llm_table(section: Section) -> Table:
+    table = Table(
+        f"Embedded LLM (Qwen2.5-Coder-1.5B-Instruct), Summarize of a ~1k-character article, "
+        f"at most {section.extra.get('max_new_tokens', '?')} new tokens",
+        _LOAD_HEADERS,
+        _load_rows(_first(section.baseline), section.service),
+    )
+    table.notes.append(
+        "The LLM decides its own length: tokens/s counts the tokens each side actually generated "
+        "(the service's by re-tokenizing its answer, which drops any preamble the service strips)."
+    )
+    if "baseline_load_s" in section.extra:
+        table.notes.append(
+            f"Baseline load time (fp32 from the HF folder): {secs(section.extra['baseline_load_s'])}."
+        )
+    return table
+
+
+def servers_table(servers: Sequence[ServerStats]) -> Table:
+    table = Table(
+        "Servers",
+        ["profile", "runtimes (ListModels)", "start-up to SERVING", "RSS idle", "peak RSS under load"],
+    )
+    for s in servers:
+        # The extractive summarizer, always present, runs no model runtime worth naming.
+        named = {model: runtime for model, runtime in s.runtimes.items() if model != "textrank"}
+        runtimes = ", ".join(sorted(set(named.values()))) or "–"
+        startup = secs(s.startup_s)
+        if _ok(s.first_startup_s):
+            converting = ", converting" if s.conversion_cached is False else ""
+            startup += f" (the run's first start{converting}: {secs(s.first_startup_s)})"
+        table.rows.append(
+            [s.profile, runtimes, startup, mib(s.idle_rss), f"{mib(s.peak_rss)} ({s.rss_samples} samples)"]
+        )
+    table.notes.append(
+        "RSS is the server process and all its children, sampled every 0.1 s; MB = 2^20 bytes."
+    )
+    return table
+
+
+# -- targets -------------------------------------------------------------------------------------------
+
+
+def targets(sections: dict[str, Section]) -> list[Target]:
+    out = []
+    tr = sections.get("translation")
+    base = _first(tr.baseline) if tr else None
+    c16 = _at(tr.service, 16) if tr else None
+    r = _div(c16.tokens_per_s if c16 else None, base.tokens_per_s if base else None)
+    out.append(
+        Target(
+            "Marian translation at concurrency 16 ≥ 4× baseline tokens/s",
+            f"{ratio(r)} ({num(c16.tokens_per_s if c16 else None)} vs "
+            f"{num(base.tokens_per_s if base else None)} tokens/s)",
+            r >= 4 if _ok(r) else None,
+        )
+    )
+    peak = tr.server.peak_rss if tr and tr.server else 0
+    out.append(Target("Server peak RSS with Marian ≤ 600 MB", mib(peak), peak <= 600 * MIB if peak else None))
+
+    su = sections.get("summaries")
+    rows = su.extra.get("targets", {}) if su else {}
+    times = {k: r["service"].mean for k, r in rows.items() if r["service"]}
+    cost = extra_target_cost(times)
+    out.append(
+        Target(
+            "Each extra target language costs ≤ 0.5× the first one's time",
+            f"{ratio(cost)} of the first (1 → {max(times) if times else '?'} targets)",
+            cost <= 0.5 if _ok(cost) else None,
+        )
+    )
+    lm = sections.get("llm")
+    lbase = _first(lm.baseline) if lm else None
+    best = max(lm.service, key=lambda run: run.concurrency) if lm and lm.service else None
+    c1 = _at(lm.service, 1) if lm else None
+    r = _div(best.tokens_per_s if best else None, lbase.tokens_per_s if lbase else None)
+    r1 = _div(c1.tokens_per_s if c1 else None, lbase.tokens_per_s if lbase else None)
+    out.append(
+        Target(
+            "Embedded LLM ≥ 3× baseline tokens/s",
+            f"{ratio(r)} at concurrency {best.concurrency if best else '?'} ({ratio(r1)} at concurrency 1)",
+            r >= 3 if _ok(r) else None,
+        )
+    )
+    start = lm.server.startup_s if lm and lm.server else math.nan
+    out.append(
+        Target(
+            "Embedded profile start-up after the first < 10 s",
+            secs(start),
+            start < 10 if _ok(start) else None,
+        )
+    )
+    cache = su.extra.get("cache") if su else None
+    run = cache.get("repeats") if cache else None
+    p50 = run.p50 if run else math.nan
+    out.append(Target("Cache hit < 5 ms p50", secs(p50), p50 < 0.005 if _ok(p50) else None))
+    return out
+
+
+def targets_table_of(items: Sequence[Target]) -> Table:
+    return Table("Targets", ["target", "measured", "status"], [[t.goal, t.measured, t.status] for t in items])
+
+
+# -- the whole report ----------------------------------------------------------------------------------
+
+
+def tables(sections: dict[str, Section]) -> list[Table]:
+    out = []
+    if "translation" in sections:
+        out.append(translation_table(sections["translation"]))
+    if "summaries" in sections:
+        s = sections["summaries"]
+        out += [summaries_table(s), lengths_table(s), targets_table(s), cache_table(s)]
+    if "llm" in sections:
+        out.append(llm_table(sections["llm"]))
+    servers = [s.server for s in sections.values() if s.server is not None]
+    if servers:
+        out.append(servers_table(servers))
+    return out
+
+
+def errors(sections: dict[str, Section]) -> list[str]:
+    return [f"{name}: {s.error}" for name, s in sections.items() if s.error]
+
+
+def warnings(sections: dict[str, Section]) -> list[str]:
+    """Conditions that make a section's figures something other than what its title says."""
+    out = []
+    for name, section in sections.items():
+        server = section.server
+        if server is None or not server.runtimes:
+            continue
+        other = {m: r for m, r in server.runtimes.items() if m != "textrank" and r != "ctranslate2"}
+        if other:
+            listed = ", ".join(f"{m} on {r}" for m, r in sorted(other.items()))
+            out.append(f"{name}: the server did not run CTranslate2 for every model ({listed})")
+    return out
+
+
+def markdown(
+    sections: dict[str, Section],
+    *,
+    plan: Plan,
+    command: str,
+    date: str,
+    duration_s: float,
+    machine: dict[str, str],
+    load: tuple[str, str],
+) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        "The naive baseline (transformers fp32 `generate()`, in-process, one request at a time, one target "
+        "language after another) against the service over gRPC with its default runtime (CTranslate2 int8), "
+        "measured in the same run. The seq2seq models are built from the hub checkpoints' configs with "
+        "random weights (nothing is downloaded), so every generation is forced to a fixed length on both "
+        "sides; the LLM is the packaged Qwen2.5-Coder-1.5B-Instruct with its real weights.",
+        "",
+    ]
+    if plan.quick:
+        lines += [
+            "> Smoke run (`--quick`): short outputs and one or a few requests per row. It shows that every "
+            "path works, not how fast the service is; `make bench` on a quiet machine replaces this file.",
+            "",
+        ]
+    lines += [
+        f"- Command: `{command}`",
+        f"- Date: {date}; took {duration_s / 60:.1f} min",
+        f"- Machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['ram']} RAM, {machine['os']}, "
+        f"Python {machine['python']}",
+        f"- Libraries: torch {machine['torch']}, ctranslate2 {machine['ctranslate2']}, "
+        f"transformers {machine['transformers']}, grpcio {machine['grpc']}",
+        f"- Load average (1, 5, 15 min) at start: {load[0]}; at end: {load[1]}; by section (start → end): "
+        + "; ".join(
+            f"{name} {sec.load[0]} → {sec.load[1]} ({sec.duration_s / 60:.1f} min)"
+            for name, sec in sections.items()
+        )
+        + f". With {machine['nproc']} CPUs, a 1-minute load well above {machine['nproc']} means other work "
+        "shared the machine: the figures are noisy, and ratios (which share the noise) say more than "
+        "absolute times.",
+        "",
+    ]
+    for table in tables(sections):
+        lines += [table.markdown(), ""]
+    lines += [targets_table_of(targets(sections)).markdown(), ""]
+    notes = warnings(sections)
+    if notes:
+        lines += ["### Warnings", ""] + [f"- {n}" for n in notes] + [""]
+    problems = errors(sections)
+    if problems:
+        lines += ["### Not measured", ""] + [f"- {p}" for p in problems] + [""]
+    lines += [
+        "### How it was measured",
+        "",
+        "- Baseline: `AutoModelForSeq2SeqLM` / `AutoModelForCausalLM` in fp32, greedy `generate()` with "
+        "`min_new_tokens = max_new_tokens` for the seq2seq models, on as many torch threads as the server "
+        "gets (one per core). Long articles: windows of the model's input size, each summarized, then the "
+        "partial summaries summarized.",
+        "- Service: `python -m service --profile-file <toml>` started by the benchmark on 127.0.0.1 with "
+        "a free port; the profile points at the built model folders and sets `force_output_tokens`. "
+        "Requests go through `summarizer_client`; concurrency is that many client threads on one channel. "
+        "The server runs with its default settings (one inference thread per core, default admission "
+        "limits).",
+        "- Every request text is unique (it carries an index), so a result cache cannot answer a throughput "
+        "run; the repeated-request table measures the cache on its own.",
+        "- tokens/s = generated tokens of the completed requests / wall time from the first send to the last "
+        "answer; p50 and p95 are per-request latencies.",
+        "- Model folders are cached under `~/.cache/summarizer/bench` and converted CTranslate2 models under "
+        "the service's cache; a second run rebuilds nothing.",
+        "",
+    ]
+    return "\n".join(lines)

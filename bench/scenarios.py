@@ -1,0 +1,535 @@
+"""The benchmark's sections. Each measures the naive baseline in-process, frees it, then the service
+over gRPC as a subprocess, on the same kind of requests, and returns plain results for the report.
+
+- `translation`: Marian (opus-mt-en-de shape), Translate at several concurrencies, peak RSS.
+- `summaries`: DistilBART (cnn-12-6 shape) and six en->xx Marian models: Summarize throughput,
+  cost by article length and by number of target languages, and the latency of a repeated request.
+- `llm`: the embedded profile's Qwen2.5-1.5B against transformers fp32 on its HF folder, and the
+  profile's start-up time once its conversion is cached.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import itertools
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench import workloads
+from bench.baseline import LLMBaseline, Seq2SeqBaseline
+from bench.models import BuiltModel, llm_conversion_cached, packaged_llm_folder
+from bench.perf import RssSampler, Run, ServerProcess, run_load, torch_threads
+
+log = logging.getLogger(__name__)
+
+# Every request text carries a fresh index, across all sections, so that no two are alike.
+_INDEX = itertools.count(1)
+
+
+def _indices(count: int) -> int:
+    """The first of `count` fresh request indices."""
+    first = next(_INDEX)
+    for _ in range(count - 1):
+        next(_INDEX)
+    return first
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much to send. `full()` is the reported run; `quick()` a smoke run of every path."""
+
+    quick: bool
+    translate_tokens: int  # forced output length of every Marian generation
+    summary_tokens: int  # forced output length of every BART generation
+    llm_tokens: int  # most new tokens per LLM request (its own end token may come first)
+    marian_baseline: int
+    marian_levels: tuple[tuple[int, int], ...]  # (concurrency, requests)
+    bart_baseline: int
+    bart_levels: tuple[tuple[int, int], ...]
+    lengths: tuple[int, ...]
+    target_counts: tuple[int, ...]
+    cache_repeats: int
+    llm_baseline: int
+    llm_levels: tuple[tuple[int, int], ...]
+    run_cap_s: float  # no new request of a run is sent after this many seconds
+    request_timeout_s: float
+    start_timeout_s: float  # generous: a first start converts the models
+
+    @staticmethod
+    def full() -> Plan:
+        return Plan(
+            quick=False,
+            translate_tokens=64,
+            summary_tokens=96,
+            llm_tokens=48,
+            marian_baseline=12,
+            marian_levels=((1, 12), (4, 24), (16, 48)),
+            bart_baseline=3,
+            bart_levels=((1, 3), (4, 8)),
+            lengths=(1_000, 4_000, 16_000),
+            target_counts=(1, 3, 6),
+            cache_repeats=20,
+            llm_baseline=3,
+            llm_levels=((1, 3), (3, 3)),
+            run_cap_s=150.0,
+            request_timeout_s=600.0,
+            start_timeout_s=1800.0,
+        )
+
+    @staticmethod
+    def quick_plan() -> Plan:
+        return Plan(
+            quick=True,
+            translate_tokens=16,
+            summary_tokens=24,
+            llm_tokens=16,
+            marian_baseline=2,
+            marian_levels=((1, 2), (4, 4), (16, 16)),
+            bart_baseline=1,
+            bart_levels=((1, 1), (4, 4)),
+            lengths=(1_000, 4_000, 16_000),
+            target_counts=(1, 3, 6),
+            cache_repeats=5,
+            llm_baseline=1,
+            llm_levels=((1, 1), (2, 2)),
+            run_cap_s=60.0,
+            request_timeout_s=300.0,
+            start_timeout_s=1800.0,
+        )
+
+
+@dataclass
+class ServerStats:
+    profile: str
+    startup_s: float = math.nan
+    idle_rss: int = 0
+    peak_rss: int = 0  # sampled while under load
+    rss_samples: int = 0
+    runtimes: dict[str, str] = field(default_factory=dict)  # model -> runtime, as ListModels says
+    conversion_cached: bool | None = None  # embedded profile: was the conversion cache warm before
+    first_startup_s: float = math.nan  # embedded profile: the first start of the run
+
+
+@dataclass
+class Section:
+    """What a section measured; `error` says why a part is missing."""
+
+    name: str
+    baseline: list[Run] = field(default_factory=list)
+    service: list[Run] = field(default_factory=list)
+    server: ServerStats | None = None
+    error: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    load: tuple[str, str] = ("", "")  # the machine's load averages when the section started and ended
+    duration_s: float = math.nan
+
+
+def _free() -> None:
+    gc.collect()
+
+
+@contextlib.contextmanager
+def _sampling(stats: ServerStats, pid: int) -> Iterator[None]:
+    """Sample the server's RSS while the block runs; the peak is kept even if the block fails."""
+    sampler = RssSampler(pid)
+    try:
+        with sampler:
+            yield
+    finally:
+        stats.peak_rss, stats.rss_samples = sampler.peak, sampler.samples
+
+
+def _profile_toml(path: Path, name: str, models: list[dict[str, Any]]) -> Path:
+    """A custom profile file; every value is a string, list or int, written as TOML by hand."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
+        return json.dumps(v)  # strings, ints and lists of them are valid TOML in JSON spelling
+
+    lines = [f"name = {value(name)}", f"description = {value('benchmark models: random weights')}"]
+    for model in models:
+        lines += ["", "[[models]]"] + [f"{k} = {value(v)}" for k, v in model.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _server_args(profile: str, profile_file: Path | None) -> list[str]:
+    args = ["--profile", profile, "--log-level", "INFO"]
+    if profile_file is not None:
+        args += ["--profile-file", str(profile_file)]
+    return args
+
+
+def _runtimes(target: str) -> dict[str, str]:
+    from summarizer_client import SummarizerClient
+
+    with SummarizerClient(target, timeout=30) as client:
+        return {m.name: m.runtime for m in client.list_models().models}
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+# -- translation: Marian -----------------------------------------------------------------------------
+
+
+def _translation_baseline(plan: Plan, marian: BuiltModel, threads: int, words: list[int]) -> Run:
+    tokens = plan.translate_tokens
+    with torch_threads(threads):
+        model = Seq2SeqBaseline(marian.folder)
+        model.generate(workloads.passage(0), tokens)  # lazy initialisation, not timed
+
+        def send(i: int) -> int:
+            out = model.generate(workloads.passage(i), tokens)
+            words.append(_words(out.text))
+            return out.tokens
+
+        requests = plan.marian_baseline
+        return run_load(
+            "baseline: transformers fp32, sequential",
+            send,
+            requests,
+            1,
+            cap_s=plan.run_cap_s,
+            first_index=_indices(requests),
+        )
+
+
+def translation(section: Section, plan: Plan, marian: BuiltModel, work_dir: Path, threads: int) -> None:
+    from summarizer_client import SummarizerClient
+
+    tokens = plan.translate_tokens
+    words: dict[str, list[int]] = {"baseline": [], "service": []}
+    section.extra["forced_tokens"] = tokens
+    section.extra["words"] = {}
+    section.baseline.append(_translation_baseline(plan, marian, threads, words["baseline"]))
+    section.extra["words"] = {"baseline": sum(words["baseline"]) / max(1, len(words["baseline"]))}
+    _free()
+
+    name = "bench-translation"
+    model = {
+        "name": "opus-mt-en-de",
+        "backend": "seq2seq",
+        "source": str(marian.folder),
+        "tasks": ["translate"],
+        "pairs": [["en", "de"]],
+        "options": {"force_output_tokens": tokens},
+    }
+    profile = _profile_toml(work_dir / f"{name}.toml", name, [model])
+    with ServerProcess(_server_args(name, profile), work_dir / f"server-{name}.log") as server:
+        stats = section.server = ServerStats(f"{name} (opus-mt-en-de)")
+        log.info("starting the service (%s)", name)
+        stats.startup_s = server.start(plan.start_timeout_s)
+        stats.runtimes = _runtimes(server.target)
+        log.info("SERVING after %.1f s; runtimes %s", stats.startup_s, stats.runtimes)
+        with SummarizerClient(server.target, timeout=plan.request_timeout_s) as client:
+            client.translate(workloads.passage(0), ["de"], source_language="en")  # the channel, not timed
+            stats.idle_rss = server.rss()
+
+            def send(i: int) -> int:
+                result = client.translate(workloads.passage(i), ["de"], source_language="en")
+                words["service"].append(sum(_words(t.text) for t in result.translations))
+                return tokens
+
+            with _sampling(stats, server.pid):
+                for concurrency, requests in plan.marian_levels:
+                    section.service.append(
+                        run_load(
+                            f"service, concurrency {concurrency}",
+                            send,
+                            requests,
+                            concurrency,
+                            cap_s=plan.run_cap_s,
+                            first_index=_indices(requests),
+                        )
+                    )
+            section.extra["words"] = {k: (sum(v) / len(v) if v else math.nan) for k, v in words.items()}
+
+
+# -- summaries: DistilBART + six Marian models ---------------------------------------------------------
+
+
+@dataclass
+class _SummaryRuns:
+    """One side's figures for the summaries section."""
+
+    throughput: list[Run] = field(default_factory=list)
+    lengths: dict[int, Run] = field(default_factory=dict)
+    calls: dict[int, int] = field(default_factory=dict)  # generate() calls per article length
+    targets: dict[int, Run] = field(default_factory=dict)
+
+
+def _summaries_baseline(plan: Plan, bart: BuiltModel, marian: BuiltModel, threads: int) -> _SummaryRuns:
+    runs = _SummaryRuns()
+    s_tokens, t_tokens = plan.summary_tokens, plan.translate_tokens
+    with torch_threads(threads):
+        summarizer = Seq2SeqBaseline(bart.folder)
+        translator = Seq2SeqBaseline(marian.folder)
+        summarizer.generate(workloads.article(0, 1_000), 4)  # lazy initialisation, not timed
+        translator.generate(workloads.passage(0), 4)
+
+        def summarize(i: int, chars: int = 1_000) -> int:
+            out = summarizer.summarize(workloads.article(i, chars), s_tokens)
+            runs.calls[chars] = out.calls
+            return out.tokens
+
+        def summarize_into(i: int, count: int) -> int:
+            summary = summarizer.summarize(workloads.article(i, 1_000), s_tokens)
+            # Each target language separately, one generate() after another.
+            return summary.tokens + sum(
+                translator.generate(summary.text, t_tokens).tokens for _ in range(count)
+            )
+
+        requests = plan.bart_baseline
+        runs.throughput.append(
+            run_load(
+                "baseline: transformers fp32, sequential",
+                summarize,
+                requests,
+                1,
+                cap_s=plan.run_cap_s,
+                first_index=_indices(requests),
+            )
+        )
+        for chars in plan.lengths:
+            runs.lengths[chars] = run_load(
+                f"baseline, {chars} characters",
+                lambda i, chars=chars: summarize(i, chars),
+                1,
+                1,
+                cap_s=plan.run_cap_s,
+                first_index=_indices(1),
+            )
+        for count in plan.target_counts:
+            runs.targets[count] = run_load(
+                f"baseline, {count} targets",
+                lambda i, count=count: summarize_into(i, count),
+                1,
+                1,
+                cap_s=plan.run_cap_s,
+                first_index=_indices(1),
+            )
+    return runs
+
+
+def _summaries_profile(plan: Plan, bart: BuiltModel, marian: BuiltModel, targets: tuple[str, ...]) -> list:
+    models: list[dict[str, Any]] = [
+        {
+            "name": "distilbart-cnn-12-6",
+            "backend": "seq2seq",
+            "source": str(bart.folder),
+            "tasks": ["summarize"],
+            "languages": ["en"],
+            "options": {"force_output_tokens": plan.summary_tokens},
+        }
+    ]
+    for lang in targets:
+        models.append(
+            {
+                "name": f"opus-mt-en-{lang}",
+                "backend": "seq2seq",
+                # One random-weight folder for every pair; each is still a model of its own in the server.
+                "source": str(marian.folder),
+                "tasks": ["translate"],
+                "pairs": [["en", lang]],
+                "options": {"force_output_tokens": plan.translate_tokens},
+            }
+        )
+    return models
+
+
+def summaries(
+    section: Section, plan: Plan, bart: BuiltModel, marian: BuiltModel, work_dir: Path, threads: int
+) -> None:
+    from summarizer_client import SummarizerClient
+
+    s_tokens = plan.summary_tokens
+    targets = workloads.TARGET_LANGUAGES[: max(plan.target_counts)]
+    section.extra["forced_tokens"] = (s_tokens, plan.translate_tokens)
+    base = _summaries_baseline(plan, bart, marian, threads)
+    section.baseline = base.throughput
+    # The service's runs are filled in as they finish, so that a failure keeps what was measured.
+    section.extra["lengths"] = {
+        chars: {
+            "chars": len(workloads.article(0, chars)),
+            "baseline": base.lengths[chars],
+            "baseline_calls": base.calls.get(chars, 0),
+            "service": None,
+        }
+        for chars in plan.lengths
+    }
+    section.extra["targets"] = {
+        count: {"baseline": base.targets[count], "service": None} for count in plan.target_counts
+    }
+    _free()
+
+    name = "bench-summaries"
+    profile = _profile_toml(work_dir / f"{name}.toml", name, _summaries_profile(plan, bart, marian, targets))
+    with ServerProcess(_server_args(name, profile), work_dir / f"server-{name}.log") as server:
+        stats = section.server = ServerStats(f"{name} (distilbart + {len(targets)} x opus-mt-en-xx)")
+        log.info("starting the service (%s)", name)
+        stats.startup_s = server.start(plan.start_timeout_s)
+        stats.runtimes = _runtimes(server.target)
+        log.info("SERVING after %.1f s; runtimes %s", stats.startup_s, stats.runtimes)
+        with SummarizerClient(server.target, timeout=plan.request_timeout_s) as client:
+
+            def summarize(text: str, langs: tuple[str, ...]) -> int:
+                """One Summarize; returns the tokens of one forced summary."""
+                result = client.summarize(text, list(langs), source_language="en", max_tokens=s_tokens)
+                if result.failures:
+                    failure = result.failures[0]
+                    raise RuntimeError(f"{failure.language}: {failure.code.name} {failure.message}")
+                return s_tokens
+
+            summarize(workloads.article(0, 1_000), ("en",))  # the channel, not timed
+            stats.idle_rss = server.rss()
+            with _sampling(stats, server.pid):
+                for concurrency, requests in plan.bart_levels:
+                    section.service.append(
+                        run_load(
+                            f"service, concurrency {concurrency}",
+                            lambda i: summarize(workloads.article(i, 1_000), ("en",)),
+                            requests,
+                            concurrency,
+                            cap_s=plan.run_cap_s,
+                            first_index=_indices(requests),
+                        )
+                    )
+                for chars in plan.lengths:
+                    section.extra["lengths"][chars]["service"] = run_load(
+                        f"service, {chars} characters",
+                        lambda i, chars=chars: summarize(workloads.article(i, chars), ("en",)),
+                        1,
+                        1,
+                        cap_s=plan.run_cap_s,
+                        first_index=_indices(1),
+                    )
+                for count in plan.target_counts:
+                    section.extra["targets"][count]["service"] = run_load(
+                        f"service, {count} targets",
+                        lambda i, count=count: summarize(workloads.article(i, 1_000), targets[:count]),
+                        1,
+                        1,
+                        cap_s=plan.run_cap_s,
+                        first_index=_indices(1),
+                    )
+                section.extra["cache"] = _cache_hits(plan, lambda text: summarize(text, ("en",)))
+
+
+def _cache_hits(plan: Plan, summarize: Callable[[str], int]) -> dict[str, Any]:
+    """The same Summarize twice, then again and again: the latency of the repeats.
+
+    Without a result cache every repeat costs a full summary, so the repeats stop after `run_cap_s / 4`.
+    """
+    text = workloads.article(_indices(1), 1_000)
+    t0 = time.perf_counter()
+    summarize(text)
+    first = time.perf_counter() - t0
+    run = run_load(
+        "service, the same request again",
+        lambda i: summarize(text),
+        plan.cache_repeats,
+        1,
+        cap_s=plan.run_cap_s / 4,
+    )
+    return {"first_s": first, "repeats": run}
+
+
+# -- the embedded LLM ----------------------------------------------------------------------------------
+
+# fp32 weights of a 1.5B model, the loading copy and the activations, with room to spare.
+_LLM_BASELINE_BYTES = 10 * 2**30
+_LLM_SENTENCES = 3  # the service's default (medium) summary length
+
+
+def _llm_baseline(plan: Plan, folder: Path, threads: int, section: Section) -> Run:
+    with torch_threads(threads):
+        model = LLMBaseline(folder)
+        section.extra["baseline_load_s"] = model.load_s
+        model.summarize("The council met on Monday.", "en", 1, 2)  # lazy initialisation, not timed
+
+        def send(i: int) -> int:
+            return model.summarize(workloads.article(i, 1_000), "en", _LLM_SENTENCES, plan.llm_tokens).tokens
+
+        requests = plan.llm_baseline
+        return run_load(
+            "baseline: transformers fp32, sequential",
+            send,
+            requests,
+            1,
+            cap_s=plan.run_cap_s * 2,
+            first_index=_indices(requests),
+        )
+
+
+def llm(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Path, threads: int) -> None:
+    from transformers import AutoTokenizer
+
+    from summarizer_client import SummarizerClient
+
+    section.extra["max_new_tokens"] = plan.llm_tokens
+    folder = packaged_llm_folder(service_cache_dir)
+    if folder is None:
+        section.error = f"no dequantized LLM folder under {service_cache_dir / 'llm'}; run `make setup` first"
+        return
+    available = psutil.virtual_memory().available
+    if available < _LLM_BASELINE_BYTES:
+        section.error = (
+            f"baseline skipped: {available / 2**30:.1f} GiB of memory available, "
+            f"{_LLM_BASELINE_BYTES / 2**30:.0f} GiB needed for fp32"
+        )
+    else:
+        section.baseline.append(_llm_baseline(plan, folder, threads, section))
+        _free()
+
+    tokenizer: Any = AutoTokenizer.from_pretrained(folder)
+    stats = section.server = ServerStats("embedded (qwen2.5-coder-1.5b-instruct)")
+    stats.conversion_cached = llm_conversion_cached(service_cache_dir)
+    args = _server_args("embedded", None)
+    # The first start may convert the model, and reads its files from disk; the figure that matters is the
+    # start after it, with the conversion cached.
+    log.info("starting the service (embedded), a first time")
+    with ServerProcess(args, work_dir / "server-embedded-first.log") as first:
+        stats.first_startup_s = first.start(plan.start_timeout_s)
+    log.info("first start: SERVING after %.1f s", stats.first_startup_s)
+    with ServerProcess(args, work_dir / "server-embedded.log") as server:
+        log.info("starting the service (embedded) again")
+        stats.startup_s = server.start(plan.start_timeout_s)
+        stats.runtimes = _runtimes(server.target)
+        log.info("SERVING after %.1f s; runtimes %s", stats.startup_s, stats.runtimes)
+        with SummarizerClient(server.target, timeout=plan.request_timeout_s) as client:
+            stats.idle_rss = server.rss()
+
+            def send(i: int) -> int:
+                result = client.summarize(
+                    workloads.article(i, 1_000), ["en"], source_language="en", max_tokens=plan.llm_tokens
+                )
+                if result.failures:
+                    failure = result.failures[0]
+                    raise RuntimeError(f"{failure.code.name} {failure.message}")
+                texts = [s.text for s in result.summaries]
+                return sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts)
+
+            with _sampling(stats, server.pid):
+                for concurrency, requests in plan.llm_levels:
+                    section.service.append(
+                        run_load(
+                            f"service, concurrency {concurrency}",
+                            send,
+                            requests,
+                            concurrency,
+                            cap_s=plan.run_cap_s * 2,
+                            first_index=_indices(requests),
+                        )
+                    )
