@@ -708,7 +708,7 @@ def test_cli_streams_json_lines(
     # Each line is shaped like a StreamSummarizeResponse: one key names the event.
     assert lines[0] == {
         "request_id": "req-42",
-        "source_language": {"language": "en", "confidence": 0.98, "declared": False},
+        "source_language": {"language": "en", "confidence": 0.98, "declared": False, "mixed": []},
         "warnings": ["a note"],
     }
     assert lines[1]["summary"]["spans"] == [{"start": 0, "end": 29}, {"start": 30, "end": 56}]
@@ -740,7 +740,7 @@ def test_cli_no_stream_json_is_one_document(
     assert code == 0
     only_call(fake, "Summarize")
     assert document["request_id"] == "req-42"
-    assert document["source_language"] == {"language": "en", "confidence": 0.98, "declared": False}
+    assert document["source_language"] == {"language": "en", "confidence": 0.98, "declared": False, "mixed": []}
     assert [s["language"] for s in document["summaries"]] == ["en", "fr"]
     assert document["failures"] == [{"language": "de", "code": "INTERNAL", "message": "translator crashed"}]
     assert document["total_duration_ms"] == 16500.0
