@@ -740,7 +740,12 @@ def test_cli_no_stream_json_is_one_document(
     assert code == 0
     only_call(fake, "Summarize")
     assert document["request_id"] == "req-42"
-    assert document["source_language"] == {"language": "en", "confidence": 0.98, "declared": False, "mixed": []}
+    assert document["source_language"] == {
+        "language": "en",
+        "confidence": 0.98,
+        "declared": False,
+        "mixed": [],
+    }
     assert [s["language"] for s in document["summaries"]] == ["en", "fr"]
     assert document["failures"] == [{"language": "de", "code": "INTERNAL", "message": "translator crashed"}]
     assert document["total_duration_ms"] == 16500.0
