@@ -22,7 +22,7 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +260,8 @@ def _build_bart(folder: Path, lines: list[str]) -> int:
         vocab.setdefault(f"Ġx{filler}", len(vocab))
         filler += 1
     assert [vocab[t] for t in BART_SPECIALS[:4]] == [0, 1, 2, 3]
-    tokenizer = BartTokenizer(vocab=vocab, merges=merges, model_max_length=1024)
+    # The tokenizers library's merges, as pairs; the constructor takes them as they are.
+    tokenizer = BartTokenizer(vocab=vocab, merges=cast(Any, merges), model_max_length=1024)
     assert len(tokenizer) == size, len(tokenizer)
     _seed()
     model = BartForConditionalGeneration(BartConfig(**BART_CONFIG))

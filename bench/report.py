@@ -122,17 +122,17 @@ def translation_table(section: Section) -> Table:
         _LOAD_HEADERS,
         _load_rows(_first(section.baseline), section.service),
     )
-    words = section.extra.get("words", {})
+    read_back = section.extra.get("read_back", {})
+    base, service = read_back.get("baseline", math.nan), read_back.get("service", math.nan)
     table.notes.append(
-        "Every generation is forced to the same length on both sides; mean words per output "
-        f"(a check that the service honoured it): baseline {num(words.get('baseline'))}, "
-        f"service {num(words.get('service'))}."
+        f"Every generation is forced to {forced} tokens on both sides. Output tokens read back with the "
+        "model's tokenizer (a check that the service honoured it): "
+        f"baseline {num(base)}, service {num(service)}."
     )
-    base_words, service_words = words.get("baseline", math.nan), words.get("service", math.nan)
-    if _ok(base_words) and _ok(service_words) and not 0.67 <= service_words / base_words <= 1.5:
+    if isinstance(forced, int) and _ok(service) and not 0.67 * forced <= service <= 1.5 * forced:
         table.notes.append(
-            f"WARNING: the service's outputs average {service_words:.0f} words against the baseline's "
-            f"{base_words:.0f}: it did not honour force_output_tokens, so its figures are not comparable."
+            f"WARNING: the service's outputs read back as {service:.0f} tokens for {forced} forced: it did "
+            "not honour force_output_tokens, so its figures are not comparable."
         )
     return table
 

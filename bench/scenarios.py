@@ -16,9 +16,11 @@ import itertools
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -177,14 +179,29 @@ def _runtimes(target: str) -> dict[str, str]:
         return {m.name: m.runtime for m in client.list_models().models}
 
 
-def _words(text: str) -> int:
-    return len(text.split())
+class _TokenCounter:
+    """Tokens in a model's output text, read back with its own tokenizer: a check that the service wrote
+    as many as it was told to (the random models' outputs read back at about their own length)."""
+
+    def __init__(self, folder: Path) -> None:
+        from transformers import AutoTokenizer
+
+        self._tokenizer: Any = AutoTokenizer.from_pretrained(folder)
+        self._lock = threading.Lock()  # tokenizers are not thread-safe; the service side calls from many
+        self.counts: dict[str, list[int]] = {"baseline": [], "service": []}
+
+    def add(self, side: str, text: str) -> None:
+        with self._lock:
+            self.counts[side].append(len(self._tokenizer(text, add_special_tokens=False)["input_ids"]))
+
+    def means(self) -> dict[str, float]:
+        return {side: (sum(v) / len(v) if v else math.nan) for side, v in self.counts.items()}
 
 
 # -- translation: Marian -----------------------------------------------------------------------------
 
 
-def _translation_baseline(plan: Plan, marian: BuiltModel, threads: int, words: list[int]) -> Run:
+def _translation_baseline(plan: Plan, marian: BuiltModel, threads: int, counter: _TokenCounter) -> Run:
     tokens = plan.translate_tokens
     with torch_threads(threads):
         model = Seq2SeqBaseline(marian.folder)
@@ -192,7 +209,7 @@ def _translation_baseline(plan: Plan, marian: BuiltModel, threads: int, words: l
 
         def send(i: int) -> int:
             out = model.generate(workloads.passage(i), tokens)
-            words.append(_words(out.text))
+            counter.add("baseline", out.text)
             return out.tokens
 
         requests = plan.marian_baseline
@@ -210,11 +227,10 @@ def translation(section: Section, plan: Plan, marian: BuiltModel, work_dir: Path
     from summarizer_client import SummarizerClient
 
     tokens = plan.translate_tokens
-    words: dict[str, list[int]] = {"baseline": [], "service": []}
+    counter = _TokenCounter(marian.folder)
     section.extra["forced_tokens"] = tokens
-    section.extra["words"] = {}
-    section.baseline.append(_translation_baseline(plan, marian, threads, words["baseline"]))
-    section.extra["words"] = {"baseline": sum(words["baseline"]) / max(1, len(words["baseline"]))}
+    section.baseline.append(_translation_baseline(plan, marian, threads, counter))
+    section.extra["read_back"] = counter.means()
     _free()
 
     name = "bench-translation"
@@ -239,7 +255,8 @@ def translation(section: Section, plan: Plan, marian: BuiltModel, work_dir: Path
 
             def send(i: int) -> int:
                 result = client.translate(workloads.passage(i), ["de"], source_language="en")
-                words["service"].append(sum(_words(t.text) for t in result.translations))
+                for translation in result.translations:
+                    counter.add("service", translation.text)
                 return tokens
 
             with _sampling(stats, server.pid):
@@ -254,7 +271,7 @@ def translation(section: Section, plan: Plan, marian: BuiltModel, work_dir: Path
                             first_index=_indices(requests),
                         )
                     )
-            section.extra["words"] = {k: (sum(v) / len(v) if v else math.nan) for k, v in words.items()}
+            section.extra["read_back"] = counter.means()
 
 
 # -- summaries: DistilBART + six Marian models ---------------------------------------------------------
@@ -305,7 +322,7 @@ def _summaries_baseline(plan: Plan, bart: BuiltModel, marian: BuiltModel, thread
         for chars in plan.lengths:
             runs.lengths[chars] = run_load(
                 f"baseline, {chars} characters",
-                lambda i, chars=chars: summarize(i, chars),
+                partial(summarize, chars=chars),
                 1,
                 1,
                 cap_s=plan.run_cap_s,
@@ -314,7 +331,7 @@ def _summaries_baseline(plan: Plan, bart: BuiltModel, marian: BuiltModel, thread
         for count in plan.target_counts:
             runs.targets[count] = run_load(
                 f"baseline, {count} targets",
-                lambda i, count=count: summarize_into(i, count),
+                partial(summarize_into, count=count),
                 1,
                 1,
                 cap_s=plan.run_cap_s,
@@ -392,6 +409,12 @@ def summaries(
                     raise RuntimeError(f"{failure.language}: {failure.code.name} {failure.message}")
                 return s_tokens
 
+            def by_length(i: int, chars: int) -> int:
+                return summarize(workloads.article(i, chars), ("en",))
+
+            def by_targets(i: int, count: int) -> int:
+                return summarize(workloads.article(i, 1_000), targets[:count])
+
             summarize(workloads.article(0, 1_000), ("en",))  # the channel, not timed
             stats.idle_rss = server.rss()
             with _sampling(stats, server.pid):
@@ -409,7 +432,7 @@ def summaries(
                 for chars in plan.lengths:
                     section.extra["lengths"][chars]["service"] = run_load(
                         f"service, {chars} characters",
-                        lambda i, chars=chars: summarize(workloads.article(i, chars), ("en",)),
+                        partial(by_length, chars=chars),
                         1,
                         1,
                         cap_s=plan.run_cap_s,
@@ -418,7 +441,7 @@ def summaries(
                 for count in plan.target_counts:
                     section.extra["targets"][count]["service"] = run_load(
                         f"service, {count} targets",
-                        lambda i, count=count: summarize(workloads.article(i, 1_000), targets[:count]),
+                        partial(by_targets, count=count),
                         1,
                         1,
                         cap_s=plan.run_cap_s,
