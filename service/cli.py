@@ -32,11 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-text-chars", type=int, help="longest accepted article, in characters")
     parser.add_argument("--grace-s", type=float, help="seconds in-flight calls get on shutdown")
     limits = parser.add_argument_group("admission (Summarize, StreamSummarize and Translate)")
-    limits.add_argument("--max-concurrent-requests", type=int, help="requests running at once (default 4)")
+    limits.add_argument("--max-concurrent-requests", type=int, help="requests running at once (default 16)")
     limits.add_argument(
         "--max-queue",
         type=int,
-        help="requests waiting for a running slot (default 16); past it: RESOURCE_EXHAUSTED at once",
+        help="requests waiting for a running slot (default 32); past it: RESOURCE_EXHAUSTED at once",
     )
     security = parser.add_argument_group("security (all off by default)")
     security.add_argument(

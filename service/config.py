@@ -42,8 +42,10 @@ class Settings:
     cache_dir: Path = default_cache_dir()
     warmup: bool = True
     # Admission, in front of inference only (Summarize, StreamSummarize, Translate)
-    max_concurrent_requests: int = 4  # holding a running slot; their model work shares the runner's workers
-    max_queue: int = 16  # waiting for a slot; past running + queued, RESOURCE_EXHAUSTED at once
+    # Holding a running slot, each with a model worker. CTranslate2 models batch the model work of
+    # running requests together, so this is also the largest batch concurrent requests can form.
+    max_concurrent_requests: int = 16
+    max_queue: int = 32  # waiting for a slot; past running + queued, RESOURCE_EXHAUSTED at once
     # Security: bearer token (inline or in a file) and TLS; all off by default
     auth_token: str | None = field(default=None, repr=False)
     auth_token_file: Path | None = None

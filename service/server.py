@@ -74,7 +74,7 @@ async def build_server(settings: Settings, pipeline: SummarizationPipeline | Non
     """
     credentials = server_credentials(settings)  # bad files fail here, before anything listens
     metrics = Counters()
-    runner = Runner()
+    runner = Runner(model_workers=settings.max_concurrent_requests)
     servicer = SummarizerServicer(runner, admission=Admission.from_settings(settings, metrics))
     interceptors: list[grpc.aio.ServerInterceptor] = []
     token = settings.bearer_token()

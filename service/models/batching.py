@@ -4,6 +4,10 @@ Callers on many threads submit generation jobs; one worker thread gathers what a
 short delay (or until a size or token cap is hit), runs it as one batch, and hands each caller its
 own result. Each job keeps its own budget and its own stop signal: a cancelled or expired job is
 dropped before it runs, or stopped at the next decoding step without disturbing the others.
+
+Jobs carry a `group`: only jobs of one group share a batch (a runtime puts there what one batched call
+cannot vary per row, such as the beam size or the length of a forced output prefix). A job of another
+group that arrives while a batch gathers is held, in arrival order, and leads a later batch.
 """
 
 from __future__ import annotations
@@ -12,22 +16,26 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
-from service.errors import CancelledError
+from service.errors import CancelledError, ModelLoadError
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Job:
-    """One sequence to generate. `result` is set to the generated ids (prompt excluded)."""
+    """One sequence to generate. `future` gets the generated ids (prompt excluded)."""
 
     prompt: list[int]
     max_new_tokens: int
     should_stop: Callable[[], bool] | None = None
+    prefix: list[int] = field(default_factory=list)  # the output opens with these (an encoder-decoder's)
+    group: Hashable = None  # jobs batch together only within one group
     future: Future[list[int]] = field(default_factory=Future)
 
     def stopped(self) -> bool:
@@ -43,6 +51,25 @@ class BatchPolicy:
     max_delay_s: float = 0.005  # how long the first job waits for company
     max_tokens: int = 32_768  # prompt tokens per batch, bounds memory and padding
 
+    @classmethod
+    def from_options(cls, model: str, options: Mapping[str, Any]) -> BatchPolicy:
+        """A model spec's `max_batch`, `max_batch_delay_ms` and `max_batch_tokens` options."""
+        base = cls()
+        try:
+            policy = cls(
+                max_batch=int(options.get("max_batch", base.max_batch)),
+                max_delay_s=float(options.get("max_batch_delay_ms", base.max_delay_s * 1000)) / 1000,
+                max_tokens=int(options.get("max_batch_tokens", base.max_tokens)),
+            )
+        except (TypeError, ValueError) as err:
+            raise ModelLoadError(f"model {model!r}: batching options must be numbers ({err})") from err
+        if policy.max_batch < 1 or policy.max_tokens < 1 or not 0 <= policy.max_delay_s <= 1:
+            raise ModelLoadError(
+                f"model {model!r}: max_batch and max_batch_tokens must be at least 1, "
+                "max_batch_delay_ms between 0 and 1000"
+            )
+        return policy
+
 
 class MicroBatcher:
     """Runs `run_batch(jobs)` on one worker thread over jobs gathered from many callers.
@@ -56,6 +83,7 @@ class MicroBatcher:
         self._run_batch = run_batch
         self.policy = policy
         self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._held: deque[Job] = deque()  # taken from the queue but of another group; worker-only
         self._closed = False
         self.batches_run = 0
         self.largest_batch = 0
@@ -77,28 +105,43 @@ class MicroBatcher:
     def _gather(self, first: Job) -> list[Job]:
         batch = [first]
         tokens = len(first.prompt)
+
+        def fits(job: Job) -> bool:
+            return job.group == first.group and tokens + len(job.prompt) <= self.policy.max_tokens
+
+        # Held jobs are older than anything in the queue: they go first when they fit.
+        for job in list(self._held):
+            if len(batch) == self.policy.max_batch:
+                return batch
+            if fits(job):
+                self._held.remove(job)
+                batch.append(job)
+                tokens += len(job.prompt)
         deadline = time.monotonic() + self.policy.max_delay_s
         while len(batch) < self.policy.max_batch:
             remaining = deadline - time.monotonic()
             try:
-                job = (
+                arrived = (
                     self._queue.get(timeout=max(remaining, 0)) if remaining > 0 else self._queue.get_nowait()
                 )
             except queue.Empty:
                 break
-            if job is None:
+            if arrived is None:
                 self._queue.put(None)  # keep the close marker for the loop
                 break
-            if tokens + len(job.prompt) > self.policy.max_tokens and batch:
-                self._queue.put(job)  # too big for this batch: it leads the next one
-                break
+            job = arrived
+            if not fits(job):
+                self._held.append(job)  # another group, or too big for this batch: it leads a later one
+                if job.group == first.group:
+                    break  # this batch is full by tokens
+                continue
             batch.append(job)
             tokens += len(job.prompt)
         return batch
 
     def _loop(self) -> None:
         while True:
-            first = self._queue.get()
+            first = self._held.popleft() if self._held else self._queue.get()
             if first is None:
                 return
             batch = self._gather(first)

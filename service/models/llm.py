@@ -249,11 +249,7 @@ class LLMModel:
                 compute_type,
                 self.eos_ids,
                 self.repetition_penalty,
-                batching=BatchPolicy(
-                    max_batch=int(options.get("max_batch", 16)),
-                    max_delay_s=float(options.get("max_batch_delay_ms", 5)) / 1000,
-                    max_tokens=int(options.get("max_batch_tokens", 32_768)),
-                ),
+                batching=BatchPolicy.from_options(self.name, options),
             )
         elif self.runtime_name == "transformers":
             self.runtime = _TorchRuntime(folder, context.threads, self.eos_ids, self.repetition_penalty)

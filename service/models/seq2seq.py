@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import torch
 from transformers import (
@@ -49,6 +49,7 @@ from service.models.base import (
     SummaryText,
     expand_pairs,
 )
+from service.models.batching import BatchPolicy, Job, MicroBatcher
 from service.models.convert_cache import build_once, folder_key, safe_name
 from service.models.registry import register_backend
 from service.text.languages import language_name
@@ -376,8 +377,20 @@ class _TorchRuntime:
         return rows
 
 
+class _BatchKey(NamedTuple):
+    """What one translate_batch call cannot vary per row; rows batch together only when it matches."""
+
+    prefix_length: int
+    beams: int
+    min_tokens: int
+    max_tokens: int | None  # beam search has no per-row stop: its rows share the length too
+
+
 class _CT2Runtime:
-    """A converted model run by CTranslate2's Translator on the token strings of the HF tokenizer."""
+    """A converted model run by CTranslate2's Translator on the token strings of the HF tokenizer.
+
+    Every call goes through a MicroBatcher, so texts of concurrent requests decode in one batch.
+    """
 
     name = "ctranslate2"
 
@@ -389,6 +402,8 @@ class _CT2Runtime:
         compute_type: str,
         threads: int,
         generation: Any,
+        batching: BatchPolicy,
+        label: str,
     ) -> None:
         import ctranslate2
 
@@ -403,44 +418,62 @@ class _CT2Runtime:
         )
         self._tokenizer = tokenizer
         self._options = _ct2_search_options(generation)
+        self.batcher = MicroBatcher(self._run_batch, batching, name=f"{label}-batcher")
 
     def generate(
         self, sources: Sequence[list[int]], prefixes: Sequence[list[int]], decode: _Decode
     ) -> list[list[int]]:
         """Output ids per source, opening with its prefix, without the decoder start and end tokens."""
+        beams = max(1, decode.num_beams)
+        jobs = [
+            Job(
+                list(source),
+                decode.max_tokens,
+                decode.should_stop,
+                prefix=list(prefix),
+                group=_BatchKey(
+                    len(prefix), beams, decode.min_tokens, decode.max_tokens if beams > 1 else None
+                ),
+            )
+            for source, prefix in zip(sources, prefixes, strict=True)
+        ]
+        return self.batcher.submit(jobs)
+
+    def _run_batch(self, jobs: list[Job]) -> None:
+        """One translate_batch over rows that may come from different requests.
+
+        Greedy rows stop at their own budget or their own stop signal (the step callback returns True
+        for that row only); beam search has no step callback, so its rows are stopped between batches.
+        """
+        key = cast(_BatchKey, jobs[0].group)
         to_tokens = self._tokenizer.convert_ids_to_tokens
-        should_stop = decode.should_stop
-        stopped = False
-        polled_step = -1
+        stopped: set[int] = set()
 
         def callback(step: Any) -> bool:
-            # Called for every batch row at every step; one poll per step is enough.
-            nonlocal stopped, polled_step
-            if not stopped and should_stop is not None and step.step != polled_step:
-                polled_step = step.step
-                stopped = bool(should_stop())
-            return stopped
+            job = jobs[step.batch_id]
+            if job.stopped():
+                stopped.add(step.batch_id)
+                return True
+            return bool(step.step + 1 >= job.max_new_tokens)
 
-        # The step callback only exists for greedy search; beam search is stopped between batches.
-        polls = should_stop is not None and decode.num_beams == 1
         results = self._translator.translate_batch(
-            [to_tokens(ids) for ids in sources],
-            [to_tokens(prefix) or None for prefix in prefixes] if any(prefixes) else None,
-            beam_size=decode.num_beams,
-            max_decoding_length=decode.max_tokens,
-            min_decoding_length=decode.min_tokens,
-            max_batch_size=len(sources),
-            batch_type="examples",
+            [to_tokens(job.prompt) for job in jobs],
+            [to_tokens(job.prefix) for job in jobs] if key.prefix_length else None,
+            beam_size=key.beams,
+            max_decoding_length=max(job.max_new_tokens for job in jobs),
+            min_decoding_length=key.min_tokens,
             max_input_length=0,  # inputs come truncated to the model's limit
-            callback=callback if polls else None,
+            callback=callback if key.beams == 1 else None,
             **self._options,
         )
-        if stopped:
-            raise CancelledError("generation stopped: the request was cancelled or its deadline passed")
-        return [
-            [int(i) for i in self._tokenizer.convert_tokens_to_ids(result.hypotheses[0])]
-            for result in results
-        ]
+        for index, (job, result) in enumerate(zip(jobs, results, strict=True)):
+            if index in stopped:
+                job.future.set_exception(
+                    CancelledError("generation stopped: the request was cancelled or its deadline passed")
+                )
+            else:
+                tokens = result.hypotheses[0][: job.max_new_tokens]
+                job.future.set_result([int(i) for i in self._tokenizer.convert_tokens_to_ids(tokens)])
 
 
 def _ct2_search_options(generation: Any) -> dict[str, Any]:
@@ -632,6 +665,9 @@ class Seq2SeqModel:
       family: the language convention, when the checkpoint does not reveal it ("plain", "t5", "marian",
         "m2m_100", "mbart", "nllb").
       batch_size: texts per generate call (16).
+      max_batch, max_batch_delay_ms, max_batch_tokens: CTranslate2 only. Calls of concurrent requests
+        are gathered for up to max_batch_delay_ms (5) into one batch of at most max_batch texts
+        (batch_size) and max_batch_tokens input tokens (32,768).
       max_input_tokens: lowers (or, without a position table, sets) the input limit.
       translate_all: every pair of `languages` is a translation pair.
       force_output_tokens: for benchmarks only. Every generation writes exactly this many tokens (the end
@@ -884,6 +920,8 @@ class Seq2SeqModel:
                 f"model {self.name!r}: unknown compute_type {compute_type!r}; "
                 f"known: {', '.join(sorted(CT2_COMPUTE_TYPES))}"
             )
+        # Across requests, batches are as large as within one unless the spec says otherwise.
+        batching = BatchPolicy.from_options(self.name, {"max_batch": self._batch_size, **self._spec.options})
         key = folder_key(folder, revision=revision, salt=f"seq2seq-ct2-{_CONVERSION_REVISION}")
         target = context.cache_dir / "seq2seq" / f"{safe_name(self.name)}-{key}" / f"ct2-{compute_type}"
 
@@ -904,7 +942,14 @@ class Seq2SeqModel:
         build_once(target, convert)
         try:
             return _CT2Runtime(
-                target, self._tokenizer, context.device, compute_type, context.threads, generation
+                target,
+                self._tokenizer,
+                context.device,
+                compute_type,
+                context.threads,
+                generation,
+                batching,
+                self.name,
             )
         except Exception as err:
             raise ModelLoadError(

@@ -7,6 +7,8 @@ cancellation, and the forced output length the benchmarks use.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -238,6 +240,95 @@ def test_transformers_runtime_translates_to_many_the_same_way(m2m100_dir: Path, 
     assert result == {target: model.translate(texts, "en", target, SHORT) for target in ("fr", "de")}
 
 
+# -- batching across requests ---------------------------------------------------------------------------
+
+CONCURRENT_TEXTS = [SENTENCE, "Wheat harvest.", "The port was closed by a strike.", TEXT]
+
+
+def run_together(calls: list[Any]) -> list[Any]:
+    """Start the calls at one moment on their own threads, as concurrent requests do."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Any) -> Any:
+        barrier.wait()
+        try:
+            return call()
+        except Exception as err:  # returned, so that the test sees each outcome
+            return err
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_concurrent_requests_decode_in_one_batch(marian_dir: Path, model_cache: Path) -> None:
+    model = load(marian_dir, "marian", model_cache, max_batch_delay_ms=300)
+    alone = [model.translate([text], "en", "de", SHORT) for text in CONCURRENT_TEXTS]
+    assert len({tuple(result) for result in alone}) >= 3  # otherwise a mix-up could not show
+    batcher = model._runtime.batcher
+    before = batcher.batches_run
+
+    together = run_together(
+        [lambda text=text: model.translate([text], "en", "de", SHORT) for text in CONCURRENT_TEXTS]
+    )
+
+    assert together == alone
+    assert batcher.largest_batch == len(CONCURRENT_TEXTS) and batcher.batches_run == before + 1
+
+
+class StepCounter:
+    """Wraps the CTranslate2 translator and counts the decoding steps each batch row took."""
+
+    def __init__(self, translator: Any) -> None:
+        self._translator = translator
+        self.steps: list[dict[int, int]] = []
+
+    def translate_batch(self, *args: Any, callback: Any = None, **kwargs: Any) -> Any:
+        steps: dict[int, int] = {}
+        self.steps.append(steps)
+
+        def counting(step: Any) -> bool:
+            steps[step.batch_id] = steps.get(step.batch_id, 0) + 1
+            return bool(callback(step))
+
+        return self._translator.translate_batch(*args, callback=counting, **kwargs)
+
+
+def test_rows_of_one_batch_stop_at_their_own_budgets(marian_dir: Path, model_cache: Path) -> None:
+    model = load(marian_dir, "marian", model_cache, max_batch_delay_ms=300)
+    request = _Request(TRANSLATE, "en", "de")
+    budgets = [3, 9, 5, 20]
+    alone = [model._generate_ids([TEXT], request, SHORT, n)[0] for n in budgets]
+    counter = StepCounter(model._runtime._translator)
+    model._runtime._translator = counter
+
+    together = run_together([lambda n=n: model._generate_ids([TEXT], request, SHORT, n)[0] for n in budgets])
+
+    assert together == alone
+    [steps] = counter.steps
+    # Each row decoded as far as its own budget, not to the longest one. (This model writes no end
+    # token that early, so every row runs its full budget: see `alone`.)
+    assert [len(row) for row in alone] == budgets
+    assert sorted(steps.values()) == sorted(budgets)
+
+
+def test_a_stopped_request_leaves_its_batch_neighbours_running(marian_dir: Path, model_cache: Path) -> None:
+    model = load(marian_dir, "marian", model_cache, max_batch_delay_ms=300, force_output_tokens=30)
+    expected = model.translate([SENTENCE], "en", "de", SHORT)
+    calls, should_stop = stop_on_poll(4)
+    stopping = GenerationParams(max_new_tokens=6, num_beams=1, should_stop=should_stop)
+
+    stopped, finished = run_together(
+        [
+            lambda: model.translate([TEXT], "en", "de", stopping),
+            lambda: model.translate([SENTENCE], "en", "de", SHORT),
+        ]
+    )
+
+    assert isinstance(stopped, CancelledError) and calls == [4]
+    assert finished == expected
+    assert model._runtime.batcher.largest_batch == 2
+
+
 # -- cancellation ---------------------------------------------------------------------------------------
 
 
@@ -327,6 +418,7 @@ def test_hub_ids_convert_from_the_cached_snapshot(
         ({"runtime": "onnx"}, "unknown runtime 'onnx'; known: ctranslate2, transformers"),
         ({"compute_type": "int4"}, "unknown compute_type 'int4'"),
         ({"force_output_tokens": 0}, "force_output_tokens must be a positive integer"),
+        ({"max_batch_delay_ms": -1}, "max_batch_delay_ms between 0 and 1000"),
     ],
 )
 def test_bad_options_fail_to_load(

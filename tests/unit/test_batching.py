@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from service.errors import CancelledError
+from service.errors import CancelledError, ModelLoadError
 from service.models.batching import BatchPolicy, Job, MicroBatcher
 
 
@@ -73,3 +73,62 @@ def test_a_failing_batch_fails_its_callers_and_the_batcher_survives():
     runner.fail = False
     assert batcher.submit([Job([3, 4], 2)]) == [[4, 3]]
     batcher.close()
+
+
+class GroupRecorder(FakeRunner):
+    """Also records the groups each batch held, in batch order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.groups: list[list[object]] = []
+
+    def __call__(self, jobs: list[Job]) -> None:
+        self.groups.append([job.group for job in jobs])
+        super().__call__(jobs)
+
+
+def test_jobs_of_another_group_wait_for_a_batch_of_their_own():
+    runner = GroupRecorder()
+    batcher = MicroBatcher(runner, BatchPolicy(max_batch=8, max_delay_s=0.05))
+    jobs = [Job([i], 4, group="greedy" if i % 2 else "beam") for i in range(6)]
+    results = batcher.submit(jobs)
+    assert results == [[i] for i in range(6)]
+    assert all(len(set(groups)) == 1 for groups in runner.groups)
+    # The first job's group runs first; the held group leads the next batch, nothing is lost.
+    assert runner.groups == [["beam"] * 3, ["greedy"] * 3]
+    batcher.close()
+
+
+def test_held_jobs_keep_their_turn_ahead_of_later_arrivals():
+    runner = GroupRecorder()
+    batcher = MicroBatcher(runner, BatchPolicy(max_batch=2, max_delay_s=0.05))
+    jobs = [Job([1], 1, group="a"), Job([2], 1, group="b"), Job([3], 1, group="a"), Job([4], 1, group="b")]
+    batcher.submit(jobs)
+    assert runner.groups == [["a", "a"], ["b", "b"]]
+    batcher.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({}, BatchPolicy()),
+        ({"max_batch": 4, "max_batch_delay_ms": 20, "max_batch_tokens": 100}, BatchPolicy(4, 0.02, 100)),
+    ],
+)
+def test_policy_from_model_options(options, expected):
+    assert BatchPolicy.from_options("m", options) == expected
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"max_batch": 0},
+        {"max_batch_tokens": 0},
+        {"max_batch_delay_ms": -1},
+        {"max_batch_delay_ms": 5000},
+        {"max_batch": "x"},
+    ],
+)
+def test_bad_batching_options_name_the_model(options):
+    with pytest.raises(ModelLoadError, match="model 'm'"):
+        BatchPolicy.from_options("m", options)
