@@ -20,17 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, cast
-
-import torch
-from transformers import (
-    AutoConfig,
-    AutoModelForSeq2SeqLM,
-    AutoTokenizer,
-    GenerationConfig,
-    StoppingCriteria,
-    StoppingCriteriaList,
-)
+from typing import Any, NamedTuple, Protocol, cast
 
 from service.errors import (
     CancelledError,
@@ -51,6 +41,7 @@ from service.models.base import (
 )
 from service.models.batching import BatchPolicy, Job, MicroBatcher
 from service.models.convert_cache import build_once, folder_key, safe_name
+from service.models.hf_files import load_tokenizer, read_config, read_generation_config
 from service.models.registry import register_backend
 from service.text.languages import language_name
 
@@ -314,33 +305,8 @@ def _end_ids(config: Any, generation: Any) -> frozenset[int]:
     return frozenset([int(ids)] if isinstance(ids, int) else (int(i) for i in ids))
 
 
-class _StopWhenAsked(StoppingCriteria):
-    """Polls the caller's `should_stop` after every decoding step and ends generation when it says so."""
-
-    def __init__(self, should_stop: Callable[[], bool]) -> None:
-        self._should_stop = should_stop
-        self.triggered = False
-
-    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
-        if not self.triggered and self._should_stop():
-            self.triggered = True
-        done = torch.full((input_ids.shape[0],), self.triggered, dtype=torch.bool, device=input_ids.device)
-        return cast(torch.BoolTensor, done)
-
-
-class _TorchRuntime:
-    """transformers' generate(): the reference. The checkpoint's generation config applies as it is."""
-
-    name = "transformers"
-
-    def __init__(self, model: Any, pad_id: int) -> None:
-        self._model = model
-        self._start = _decoder_start(model.config, model.generation_config)
-        self._end = _end_ids(model.config, model.generation_config)
-        self._pad = pad_id
-        # One generate() at a time: torch already spreads one call over every core, and the
-        # service's pipeline workers may call in concurrently.
-        self._busy = threading.Lock()
+class _Runtime(Protocol):
+    name: str
 
     def generate(
         self, sources: Sequence[list[int]], prefixes: Sequence[list[int]], decode: _Decode
@@ -349,32 +315,7 @@ class _TorchRuntime:
 
         Every prefix in one call has the same length.
         """
-        width = max(len(ids) for ids in sources)
-        device = self._model.device
-        input_ids = torch.tensor([ids + [self._pad] * (width - len(ids)) for ids in sources], device=device)
-        mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in sources], device=device)
-        forced = len(prefixes[0])
-        decoder_ids = torch.tensor([[self._start, *prefix] for prefix in prefixes], device=device)
-        stop = _StopWhenAsked(decode.should_stop) if decode.should_stop is not None else None
-        with self._busy, torch.inference_mode():
-            ids = self._model.generate(
-                input_ids=input_ids,
-                attention_mask=mask,
-                decoder_input_ids=decoder_ids,
-                max_new_tokens=max(1, decode.max_tokens - forced),
-                min_new_tokens=max(0, decode.min_tokens - forced),
-                num_beams=decode.num_beams,
-                do_sample=False,
-                stopping_criteria=StoppingCriteriaList([stop] if stop is not None else []),
-            )
-        if stop is not None and stop.triggered:
-            raise CancelledError("generation stopped: the request was cancelled or its deadline passed")
-        rows = []
-        for row in ids.tolist():
-            row = row[1:]
-            end = next((i for i in range(forced, len(row)) if row[i] in self._end), len(row))
-            rows.append(row[:end])
-        return rows
+        ...
 
 
 class _BatchKey(NamedTuple):
@@ -594,16 +535,9 @@ def _verify_conversion(
     converted = [np.asarray(step, dtype=np.float32) for step in result.logits[0]]
     del translator
 
-    model = AutoModelForSeq2SeqLM.from_pretrained(hf_folder, dtype=torch.float32).eval()
-    decoder = [_decoder_start(model.config, model.generation_config), *output[:-1]]
-    with torch.inference_mode():
-        logits = model(
-            input_ids=torch.tensor([source]),
-            attention_mask=torch.ones((1, len(source)), dtype=torch.long),
-            decoder_input_ids=torch.tensor([decoder]),
-        ).logits[0]
-    reference = logits.float().numpy()
-    del model
+    from service.models.seq2seq_torch import teacher_forced_scores
+
+    reference = teacher_forced_scores(hf_folder, source, output)
 
     def refuse(detail: str) -> None:
         raise ModelLoadError(
@@ -688,20 +622,13 @@ class Seq2SeqModel:
                 f"model {spec.name!r}: unknown runtime {self.runtime!r}; known: {', '.join(RUNTIMES)}"
             )
         self._forced_tokens = _forced_tokens(spec)
-        if context.threads > 0:
-            torch.set_num_threads(context.threads)
         started = time.perf_counter()
         model: Any = None
         if self.runtime == "transformers":
-            self._tokenizer, model = _load(spec, context)
-            model.to(torch.device(context.device)).eval()
-            # The service's GenerationParams decide output lengths. The checkpoint's own would be overridden
-            # anyway, but generate() warns on every call while they are set.
-            model.generation_config.max_length = None
-            model.generation_config.min_length = None
-            if self._forced_tokens is not None:
-                # The checkpoint's forced end token would take the last of the forced places.
-                model.generation_config.forced_eos_token_id = None
+            # Only this runtime imports torch.
+            from service.models.seq2seq_torch import load_model
+
+            self._tokenizer, model = load_model(spec, context, forced_length=self._forced_tokens is not None)
             config, generation = model.config, model.generation_config
         else:
             folder, revision = _snapshot(spec, context)
@@ -724,10 +651,12 @@ class Seq2SeqModel:
         # Room for what the family adds to a text (a prefix, a target token), so a chunk the pipeline
         # sized by count_tokens() still fits.
         self.max_input_tokens = self._input_limit - self._prompt_reserve()
-        self._runtime: _TorchRuntime | _CT2Runtime
+        self._runtime: _Runtime
         if model is not None:
+            from service.models.seq2seq_torch import TorchRuntime
+
             pad = self._tokenizer.pad_token_id
-            self._runtime = _TorchRuntime(model, int(pad if pad is not None else 0))
+            self._runtime = TorchRuntime(model, int(pad if pad is not None else 0))
         else:
             self._runtime = self._load_ct2(folder, revision, generation, context)
         if isinstance(self._family, _LanguageCodes):
@@ -1019,21 +948,6 @@ def _check_source(spec: ModelSpec) -> tuple[str, Path]:
     return source, local
 
 
-def _load(spec: ModelSpec, context: LoadContext) -> tuple[Any, Any]:
-    """Tokenizer and model for the transformers runtime, from a folder or through the hub cache."""
-    source, local = _check_source(spec)
-    offline = _offline(context)
-    where = str(local) if local.exists() else source
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=offline)
-        model = AutoModelForSeq2SeqLM.from_pretrained(where, local_files_only=offline, dtype=torch.float32)
-    except Exception as err:
-        raise ModelLoadError(
-            f"model {spec.name!r}: cannot load {source} ({_first_line(err)}); {_hint(source, local)}"
-        ) from err
-    return tokenizer, model
-
-
 def _hint(source: str, local: Path) -> str:
     if local.exists():
         return "the folder must hold a model and tokenizer written by save_pretrained()"
@@ -1064,17 +978,14 @@ def _snapshot(spec: ModelSpec, context: LoadContext) -> tuple[Path, str | None]:
 def _load_configs(spec: ModelSpec, folder: Path) -> tuple[Any, Any, Any]:
     """Tokenizer, model config and generation config: all the CTranslate2 runtime needs from the folder."""
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        config = AutoConfig.from_pretrained(folder)
+        tokenizer = load_tokenizer(folder)
+        config = read_config(folder)
+        generation = read_generation_config(folder, config)
     except Exception as err:
         raise ModelLoadError(
             f"model {spec.name!r}: cannot load {spec.source} ({_first_line(err)}); "
             "the folder must hold a model and tokenizer written by save_pretrained()"
         ) from err
-    try:
-        generation = GenerationConfig.from_pretrained(folder)
-    except OSError:  # older checkpoints keep their generation settings in config.json
-        generation = GenerationConfig.from_model_config(config)
     return tokenizer, config, generation
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 pytest.importorskip("torch")
-pytest.importorskip("transformers")
+transformers = pytest.importorskip("transformers")
 
 from service.errors import CancelledError, ModelLoadError  # noqa: E402
 from service.models import seq2seq  # noqa: E402
@@ -325,7 +325,7 @@ def test_hub_id_offline_miss_says_how_to_fetch(monkeypatch: pytest.MonkeyPatch, 
         raise OSError("We couldn't find it in the cached files.\nMore details follow.")
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(seq2seq.AutoTokenizer, "from_pretrained", not_cached)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", not_cached)
     spec = ModelSpec(name="distilbart", backend="seq2seq", source="sshleifer/distilbart-cnn-12-6")
     with pytest.raises(ModelLoadError) as caught:
         Seq2SeqModel(spec, LoadContext(cache_dir=tmp_path, offline=False))
