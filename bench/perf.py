@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -53,6 +54,7 @@ class Run:
     wall_s: float = 0.0
     errors: list[str] = field(default_factory=list)
     skipped: int = 0  # not sent: the run's time cap passed first
+    batches: list[int] = field(default_factory=list)  # rows per model batch the server ran meanwhile
 
     @property
     def completed(self) -> int:
@@ -79,8 +81,13 @@ class Run:
         return sum(self.latencies) / len(self.latencies) if self.latencies else math.nan
 
     def note(self) -> str:
-        """What went wrong, if anything, in a few words."""
+        """What went wrong, if anything, and how the server batched, in a few words."""
         parts = []
+        if self.batches:
+            mean = sum(self.batches) / len(self.batches)
+            parts.append(
+                f"{len(self.batches)} model batches, {mean:.1f} rows on average, {max(self.batches)} at most"
+            )
         if self.skipped:
             parts.append(f"{self.skipped} of {self.planned} not sent (time cap)")
         if self.errors:
@@ -204,6 +211,10 @@ class ServerError(RuntimeError):
     """The server did not start, or died; the message ends with the tail of its log."""
 
 
+# The micro-batcher's DEBUG line for each batch it runs.
+_BATCH_LINE = re.compile(r"-batcher: batch of (\d+) ")
+
+
 class ServerProcess:
     """`python -m service ...` on 127.0.0.1 with a free port, as a context manager.
 
@@ -224,6 +235,16 @@ class ServerProcess:
     @property
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def log_offset(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def batch_sizes(self, since: int) -> list[int]:
+        """Rows in each model batch the server logged after `since` (it runs at DEBUG for this)."""
+        with self.log_path.open("rb") as log:
+            log.seek(since)
+            text = log.read().decode("utf-8", "replace")
+        return [int(n) for n in _BATCH_LINE.findall(text)]
 
     @property
     def pid(self) -> int:

@@ -18,7 +18,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -165,8 +165,29 @@ def _profile_toml(path: Path, name: str, models: list[dict[str, Any]]) -> Path:
     return path
 
 
+def _levels(
+    server: ServerProcess, levels: Sequence[tuple[int, int]], send: Callable[[int], int], cap_s: float
+) -> list[Run]:
+    """The service at each (concurrency, requests) level, with the model batches it formed meanwhile."""
+    runs = []
+    for concurrency, requests in levels:
+        mark = server.log_offset()
+        run = run_load(
+            f"service, concurrency {concurrency}",
+            send,
+            requests,
+            concurrency,
+            cap_s=cap_s,
+            first_index=_indices(requests),
+        )
+        run.batches = server.batch_sizes(mark)
+        runs.append(run)
+    return runs
+
+
 def _server_args(profile: str, profile_file: Path | None) -> list[str]:
-    args = ["--profile", profile, "--log-level", "INFO"]
+    # DEBUG, for the batcher's line per batch (no request text is logged at any level by the batcher).
+    args = ["--profile", profile, "--log-level", "DEBUG"]
     if profile_file is not None:
         args += ["--profile-file", str(profile_file)]
     return args
@@ -260,17 +281,7 @@ def translation(section: Section, plan: Plan, marian: BuiltModel, work_dir: Path
                 return tokens
 
             with _sampling(stats, server.pid):
-                for concurrency, requests in plan.marian_levels:
-                    section.service.append(
-                        run_load(
-                            f"service, concurrency {concurrency}",
-                            send,
-                            requests,
-                            concurrency,
-                            cap_s=plan.run_cap_s,
-                            first_index=_indices(requests),
-                        )
-                    )
+                section.service += _levels(server, plan.marian_levels, send, plan.run_cap_s)
             section.extra["read_back"] = counter.means()
 
 
@@ -418,17 +429,12 @@ def summaries(
             summarize(workloads.article(0, 1_000), ("en",))  # the channel, not timed
             stats.idle_rss = server.rss()
             with _sampling(stats, server.pid):
-                for concurrency, requests in plan.bart_levels:
-                    section.service.append(
-                        run_load(
-                            f"service, concurrency {concurrency}",
-                            lambda i: summarize(workloads.article(i, 1_000), ("en",)),
-                            requests,
-                            concurrency,
-                            cap_s=plan.run_cap_s,
-                            first_index=_indices(requests),
-                        )
-                    )
+                section.service += _levels(
+                    server,
+                    plan.bart_levels,
+                    lambda i: summarize(workloads.article(i, 1_000), ("en",)),
+                    plan.run_cap_s,
+                )
                 for chars in plan.lengths:
                     section.extra["lengths"][chars]["service"] = run_load(
                         f"service, {chars} characters",
@@ -545,14 +551,4 @@ def llm(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Path, t
                 return sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts)
 
             with _sampling(stats, server.pid):
-                for concurrency, requests in plan.llm_levels:
-                    section.service.append(
-                        run_load(
-                            f"service, concurrency {concurrency}",
-                            send,
-                            requests,
-                            concurrency,
-                            cap_s=plan.run_cap_s * 2,
-                            first_index=_indices(requests),
-                        )
-                    )
+                section.service += _levels(server, plan.llm_levels, send, plan.run_cap_s * 2)

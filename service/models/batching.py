@@ -5,6 +5,11 @@ short delay (or until a size or token cap is hit), runs it as one batch, and han
 own result. Each job keeps its own budget and its own stop signal: a cancelled or expired job is
 dropped before it runs, or stopped at the next decoding step without disturbing the others.
 
+A batch waits `max_delay_s` for company, or up to `max_refill_s` while fewer callers have joined than
+the last batch had plus those that waited for it, when that batch ended just now: its callers are on
+their way back with their next requests. Without that, a steady load of N clients settles into
+cohorts, such as a batch of one and a batch of N-1, that never merge.
+
 Jobs carry a `group`: only jobs of one group share a batch (a runtime puts there what one batched call
 cannot vary per row, such as the beam size or the length of a forced output prefix). A job of another
 group that arrives while a batch gathers is held, in arrival order, and leads a later batch.
@@ -12,6 +17,7 @@ group that arrives while a batch gathers is held, in arrival order, and leads a 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -36,6 +42,7 @@ class Job:
     should_stop: Callable[[], bool] | None = None
     prefix: list[int] = field(default_factory=list)  # the output opens with these (an encoder-decoder's)
     group: Hashable = None  # jobs batch together only within one group
+    caller: int = 0  # set by submit(): jobs of one submit() share it
     future: Future[list[int]] = field(default_factory=Future)
 
     def stopped(self) -> bool:
@@ -50,23 +57,26 @@ class BatchPolicy:
     max_batch: int = 16  # sequences per batch
     max_delay_s: float = 0.005  # how long the first job waits for company
     max_tokens: int = 32_768  # prompt tokens per batch, bounds memory and padding
+    max_refill_s: float = 0.25  # how long a batch waits for the last batch's callers to come back
 
     @classmethod
     def from_options(cls, model: str, options: Mapping[str, Any]) -> BatchPolicy:
-        """A model spec's `max_batch`, `max_batch_delay_ms` and `max_batch_tokens` options."""
+        """A model spec's `max_batch`, `max_batch_delay_ms`, `max_batch_refill_ms` and `max_batch_tokens`."""
         base = cls()
         try:
             policy = cls(
                 max_batch=int(options.get("max_batch", base.max_batch)),
                 max_delay_s=float(options.get("max_batch_delay_ms", base.max_delay_s * 1000)) / 1000,
                 max_tokens=int(options.get("max_batch_tokens", base.max_tokens)),
+                max_refill_s=float(options.get("max_batch_refill_ms", base.max_refill_s * 1000)) / 1000,
             )
         except (TypeError, ValueError) as err:
             raise ModelLoadError(f"model {model!r}: batching options must be numbers ({err})") from err
-        if policy.max_batch < 1 or policy.max_tokens < 1 or not 0 <= policy.max_delay_s <= 1:
+        delays_ok = 0 <= policy.max_delay_s <= 1 and 0 <= policy.max_refill_s <= 1
+        if policy.max_batch < 1 or policy.max_tokens < 1 or not delays_ok:
             raise ModelLoadError(
                 f"model {model!r}: max_batch and max_batch_tokens must be at least 1, "
-                "max_batch_delay_ms between 0 and 1000"
+                "max_batch_delay_ms and max_batch_refill_ms between 0 and 1000"
             )
         return policy
 
@@ -85,6 +95,9 @@ class MicroBatcher:
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._held: deque[Job] = deque()  # taken from the queue but of another group; worker-only
         self._closed = False
+        self._callers = itertools.count(1)
+        self._last_callers = 0  # callers in the last batch run, and those waiting when it ended
+        self._last_end = 0.0  # when it ended (monotonic)
         self.batches_run = 0
         self.largest_batch = 0
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
@@ -94,13 +107,20 @@ class MicroBatcher:
         """Queue the jobs and wait for all of them; raises the first job's error."""
         if self._closed:
             raise RuntimeError("the batcher is closed")
+        caller = next(self._callers)
         for job in jobs:
+            job.caller = caller
             self._queue.put(job)
         return [job.future.result() for job in jobs]
 
     def close(self) -> None:
         self._closed = True
         self._queue.put(None)
+
+    def _waiting_callers(self) -> set[int]:
+        with self._queue.mutex:  # a peek: the worker is the queue's only consumer
+            queued = {job.caller for job in self._queue.queue if job is not None}
+        return queued | {job.caller for job in self._held}
 
     def _gather(self, first: Job) -> list[Job]:
         batch = [first]
@@ -117,9 +137,16 @@ class MicroBatcher:
                 self._held.remove(job)
                 batch.append(job)
                 tokens += len(job.prompt)
-        deadline = time.monotonic() + self.policy.max_delay_s
+        now = time.monotonic()
+        deadline = now + self.policy.max_delay_s
+        # The last batch's callers, who are likely on their way back when it ended just now, and those
+        # who waited for it: a steady load of that many callers.
+        expected = self._last_callers if now - self._last_end < self.policy.max_refill_s else 0
+        refill_deadline = now + self.policy.max_refill_s
+        callers = {job.caller for job in batch}
         while len(batch) < self.policy.max_batch:
-            remaining = deadline - time.monotonic()
+            waiting_for = refill_deadline if len(callers) < expected else deadline
+            remaining = max(waiting_for, deadline) - time.monotonic()
             try:
                 arrived = (
                     self._queue.get(timeout=max(remaining, 0)) if remaining > 0 else self._queue.get_nowait()
@@ -137,6 +164,7 @@ class MicroBatcher:
                 continue
             batch.append(job)
             tokens += len(job.prompt)
+            callers.add(job.caller)
         return batch
 
     def _loop(self) -> None:
@@ -144,6 +172,7 @@ class MicroBatcher:
             first = self._held.popleft() if self._held else self._queue.get()
             if first is None:
                 return
+            gathering = time.monotonic()
             batch = self._gather(first)
             live = []
             for job in batch:
@@ -155,6 +184,15 @@ class MicroBatcher:
                 continue
             self.batches_run += 1
             self.largest_batch = max(self.largest_batch, len(live))
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s: batch of %d (%d input tokens) after gathering for %.1f ms; %d held back",
+                    self._thread.name,
+                    len(live),
+                    sum(len(job.prompt) for job in live),
+                    (time.monotonic() - gathering) * 1000,
+                    len(self._held),
+                )
             try:
                 self._run_batch(live)
             except BaseException as exc:  # the whole batch failed: every caller hears of it
@@ -162,3 +200,5 @@ class MicroBatcher:
                 for job in live:
                     if not job.future.done():
                         job.future.set_exception(exc)
+            self._last_callers = len({job.caller for job in live} | self._waiting_callers())
+            self._last_end = time.monotonic()

@@ -469,6 +469,11 @@ class SummarizationPipeline:
         return {t: _joiner(t).join(p.strip() for p in pieces[t]) for t in targets}
 
     def _chunks_for(self, text: str, language: str, translator: Translator) -> list[str]:
+        # Most texts sent for translation fit whole: one token count then, not a sentence split and a
+        # count per sentence. Past 8 characters a token, a text cannot fit; skip the count.
+        budget = translator.max_input_tokens
+        if len(text) <= 8 * budget and translator.count_tokens(text) <= budget:
+            return [text]
         sentences = [s.text for s in split_sentences(text, language)] or [text]
         return chunk_sentences(
             sentences, translator.max_input_tokens, translator.count_tokens, joiner=_joiner(language)

@@ -418,7 +418,7 @@ def test_hub_ids_convert_from_the_cached_snapshot(
         ({"runtime": "onnx"}, "unknown runtime 'onnx'; known: ctranslate2, transformers"),
         ({"compute_type": "int4"}, "unknown compute_type 'int4'"),
         ({"force_output_tokens": 0}, "force_output_tokens must be a positive integer"),
-        ({"max_batch_delay_ms": -1}, "max_batch_delay_ms between 0 and 1000"),
+        ({"max_batch_delay_ms": -1}, "max_batch_refill_ms between 0 and 1000"),
     ],
 )
 def test_bad_options_fail_to_load(

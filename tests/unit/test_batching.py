@@ -112,7 +112,10 @@ def test_held_jobs_keep_their_turn_ahead_of_later_arrivals():
     ("options", "expected"),
     [
         ({}, BatchPolicy()),
-        ({"max_batch": 4, "max_batch_delay_ms": 20, "max_batch_tokens": 100}, BatchPolicy(4, 0.02, 100)),
+        (
+            {"max_batch": 4, "max_batch_delay_ms": 20, "max_batch_tokens": 100, "max_batch_refill_ms": 9},
+            BatchPolicy(4, 0.02, 100, 0.009),
+        ),
     ],
 )
 def test_policy_from_model_options(options, expected):
@@ -126,9 +129,39 @@ def test_policy_from_model_options(options, expected):
         {"max_batch_tokens": 0},
         {"max_batch_delay_ms": -1},
         {"max_batch_delay_ms": 5000},
+        {"max_batch_refill_ms": 1001},
         {"max_batch": "x"},
     ],
 )
 def test_bad_batching_options_name_the_model(options):
     with pytest.raises(ModelLoadError, match="model 'm'"):
         BatchPolicy.from_options("m", options)
+
+
+def test_a_batch_waits_for_the_last_batchs_callers_to_come_back():
+    runner = FakeRunner()
+    batcher = MicroBatcher(runner, BatchPolicy(max_batch=8, max_delay_s=0.2, max_refill_s=2.0))
+    barrier = threading.Barrier(4)
+
+    def client(i: int) -> None:
+        barrier.wait()
+        batcher.submit([Job([i], 1)])  # the four share a batch within the 0.2 s delay
+        # Come back for a second round, one of them late: beyond the gathering delay, within the refill.
+        time.sleep(0.5 if i == 0 else 0.0)
+        batcher.submit([Job([i], 1)])
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(client, range(4)))
+    assert runner.sizes == [4, 4]
+    batcher.close()
+
+
+def test_after_a_pause_nobody_is_expected_back():
+    runner = FakeRunner()
+    batcher = MicroBatcher(runner, BatchPolicy(max_batch=8, max_delay_s=0.0, max_refill_s=0.3))
+    batcher.submit([Job([1], 1), Job([2], 1)])
+    time.sleep(0.6)  # longer than the refill window: the last batch's callers are not on their way
+    started = time.monotonic()
+    batcher.submit([Job([3], 1)])
+    assert time.monotonic() - started < 0.25 and runner.sizes == [2, 1]
+    batcher.close()
