@@ -14,14 +14,10 @@ import logging
 import os
 import re
 import shutil
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+from typing import Any, Protocol
 
 from service.errors import CancelledError, ModelError, ModelLoadError
 from service.models.assets import PACKAGED, is_packaged, resolve_packaged
@@ -37,6 +33,7 @@ from service.models.base import (
 )
 from service.models.batching import BatchPolicy, Job, MicroBatcher
 from service.models.convert_cache import file_lock
+from service.models.hf_files import load_tokenizer
 from service.models.registry import register_backend
 from service.text.languages import language_name
 
@@ -102,54 +99,14 @@ def translate_messages(text: str, source: str, target: str) -> list[dict[str, st
     ]
 
 
-class _Stop(StoppingCriteria):
-    def __init__(self, should_stop: Callable[[], bool]) -> None:
-        self.should_stop = should_stop
-        self.triggered = False
-
-    def __call__(
-        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
-    ) -> torch.BoolTensor:
-        if self.should_stop():
-            self.triggered = True
-        return torch.full((input_ids.shape[0],), self.triggered, dtype=torch.bool)  # type: ignore[return-value]
-
-
-class _TorchRuntime:
-    """The reference runtime: transformers generate(), one sequence at a time, one call at a time."""
-
-    name = "transformers"
-
-    def __init__(self, folder: Path, threads: int, eos_ids: Sequence[int], repetition_penalty: float) -> None:
-        torch.set_num_threads(threads)
-        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-        self.model.eval()
-        self.eos_ids = list(eos_ids)
-        self.repetition_penalty = repetition_penalty
-        self._lock = threading.Lock()  # torch already uses every core for one sequence
+class _Runtime(Protocol):
+    name: str
 
     def generate(
         self, prompts: Sequence[list[int]], max_new_tokens: int, should_stop: Callable[[], bool] | None
     ) -> list[list[int]]:
-        outputs = []
-        for prompt in prompts:  # one at a time: no padding effects on the reference runtime
-            stop = _Stop(should_stop) if should_stop else None
-            with self._lock, torch.inference_mode():
-                ids = torch.tensor([prompt], dtype=torch.long)
-                out = self.model.generate(  # type: ignore[misc]
-                    input_ids=ids,
-                    attention_mask=torch.ones_like(ids),
-                    max_new_tokens=max_new_tokens,
-                    do_sample=False,
-                    repetition_penalty=self.repetition_penalty,
-                    eos_token_id=self.eos_ids,
-                    pad_token_id=self.eos_ids[0],
-                    stopping_criteria=StoppingCriteriaList([stop]) if stop else None,
-                )
-            if stop is not None and stop.triggered:
-                raise CancelledError("generation stopped: the request was cancelled or its deadline passed")
-            outputs.append(out[0, len(prompt) :].tolist())
-        return outputs
+        """Generated ids per prompt (prompt excluded), greedy."""
+        ...
 
 
 class _CT2Runtime:
@@ -235,14 +192,14 @@ class LLMModel:
         self._pairs = frozenset(expand_pairs(spec))
         started = time.perf_counter()
         folder = self._hf_folder()
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.tokenizer = load_tokenizer(folder)
         self.eos_ids = self._eos_ids()
         if self.runtime_name == "ctranslate2":
             compute_type = str(
                 options.get("compute_type", "int8" if context.device == "cpu" else "int8_float16")
             )
             ct2_folder = self._ct2_folder(folder, compute_type)
-            self.runtime: _TorchRuntime | _CT2Runtime = _CT2Runtime(
+            self.runtime: _Runtime = _CT2Runtime(
                 ct2_folder,
                 context.threads,
                 context.device,
@@ -252,7 +209,9 @@ class LLMModel:
                 batching=BatchPolicy.from_options(self.name, options),
             )
         elif self.runtime_name == "transformers":
-            self.runtime = _TorchRuntime(folder, context.threads, self.eos_ids, self.repetition_penalty)
+            from service.models.llm_torch import TorchRuntime  # only this runtime imports torch
+
+            self.runtime = TorchRuntime(folder, context.threads, self.eos_ids, self.repetition_penalty)
         else:
             raise ModelLoadError(f"model {self.name}: unknown runtime {self.runtime_name!r}")
         log.info("loaded %s (%s) in %.1f s", self.name, self.runtime_name, time.perf_counter() - started)
@@ -306,21 +265,9 @@ class LLMModel:
         started = time.perf_counter()
         tmp = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-            model = AutoModelForCausalLM.from_pretrained(
-                gguf.parent, gguf_file=gguf.name, dtype=torch.float32
-            )
-        except Exception as exc:
-            raise ModelLoadError(f"model {self.name}: cannot read GGUF {gguf}: {exc}") from exc
-        # The dequantized weights are plain tensors now; drop the GGUF quantization marker so
-        # that the folder saves and loads like any other checkpoint.
-        model.hf_quantizer = None  # type: ignore[assignment]
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        model.config.name_or_path = self.name
-        model.to(torch.bfloat16).save_pretrained(tmp)  # type: ignore[arg-type]
-        tokenizer.save_pretrained(tmp)
+        from service.models.llm_torch import dequantize_gguf
+
+        dequantize_gguf(self.name, gguf, tmp)
         os.replace(tmp, folder)
         log.info("converted %s in %.0f s", gguf.name, time.perf_counter() - started)
 
@@ -352,7 +299,9 @@ class LLMModel:
         bugs such as a wrong rotary base, which produce fluent but different text.
         """
         prompt = self._prompt_ids([{"role": "user", "content": _PROBE_PROMPT}])
-        reference = _TorchRuntime(hf_folder, self.context.threads, self.eos_ids, 1.0).generate(
+        from service.models.llm_torch import TorchRuntime
+
+        reference = TorchRuntime(hf_folder, self.context.threads, self.eos_ids, 1.0).generate(
             [prompt], _PROBE_TOKENS, None
         )[0]
         converted = _CT2Runtime(
@@ -404,9 +353,15 @@ class LLMModel:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def summarize(self, text: str, language: str, params: GenerationParams) -> SummaryText:
-        messages = summarize_messages(text, language, params.max_sentences)
-        [out] = self._generate([messages], params.max_new_tokens, params.should_stop)
-        return SummaryText(text=clean_output(out))
+        [summary] = self.summarize_many([text], language, params)
+        return summary
+
+    def summarize_many(
+        self, texts: Sequence[str], language: str, params: GenerationParams
+    ) -> list[SummaryText]:
+        conversations = [summarize_messages(t, language, params.max_sentences) for t in texts]
+        outputs = self._generate(conversations, params.max_new_tokens, params.should_stop)
+        return [SummaryText(text=clean_output(out)) for out in outputs]
 
     def translate(
         self, texts: Sequence[str], source: str, target: str, params: GenerationParams

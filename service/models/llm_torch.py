@@ -1,0 +1,85 @@
+"""The llm backend's torch side: the transformers runtime (the reference) and the GGUF conversion.
+
+`service.models.llm` imports this module only for a model on the transformers runtime, to convert a
+GGUF file, or to check a CTranslate2 conversion; a server that serves converted models from the cache
+on CTranslate2 never loads torch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+
+from service.errors import CancelledError, ModelLoadError
+
+
+def dequantize_gguf(name: str, gguf: Path, folder: Path) -> None:
+    """Write `gguf` into `folder` as a bf16 Hugging Face checkpoint with its tokenizer."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    except Exception as exc:
+        raise ModelLoadError(f"model {name}: cannot read GGUF {gguf}: {exc}") from exc
+    # The dequantized weights are plain tensors now; drop the GGUF quantization marker so
+    # that the folder saves and loads like any other checkpoint.
+    model.hf_quantizer = None  # type: ignore[assignment]
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.config.name_or_path = name
+    model.to(torch.bfloat16).save_pretrained(folder)  # type: ignore[arg-type]
+    tokenizer.save_pretrained(folder)
+
+
+class _Stop(StoppingCriteria):
+    def __init__(self, should_stop: Callable[[], bool]) -> None:
+        self.should_stop = should_stop
+        self.triggered = False
+
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
+    ) -> torch.BoolTensor:
+        if self.should_stop():
+            self.triggered = True
+        return torch.full((input_ids.shape[0],), self.triggered, dtype=torch.bool)  # type: ignore[return-value]
+
+
+class TorchRuntime:
+    """The reference runtime: transformers generate(), one sequence at a time, one call at a time."""
+
+    name = "transformers"
+
+    def __init__(self, folder: Path, threads: int, eos_ids: Sequence[int], repetition_penalty: float) -> None:
+        torch.set_num_threads(threads)
+        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        self.model.eval()
+        self.eos_ids = list(eos_ids)
+        self.repetition_penalty = repetition_penalty
+        self._lock = threading.Lock()  # torch already uses every core for one sequence
+
+    def generate(
+        self, prompts: Sequence[list[int]], max_new_tokens: int, should_stop: Callable[[], bool] | None
+    ) -> list[list[int]]:
+        outputs = []
+        for prompt in prompts:  # one at a time: no padding effects on the reference runtime
+            stop = _Stop(should_stop) if should_stop else None
+            with self._lock, torch.inference_mode():
+                ids = torch.tensor([prompt], dtype=torch.long)
+                out = self.model.generate(  # type: ignore[misc]
+                    input_ids=ids,
+                    attention_mask=torch.ones_like(ids),
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    repetition_penalty=self.repetition_penalty,
+                    eos_token_id=self.eos_ids,
+                    pad_token_id=self.eos_ids[0],
+                    stopping_criteria=StoppingCriteriaList([stop]) if stop else None,
+                )
+            if stop is not None and stop.triggered:
+                raise CancelledError("generation stopped: the request was cancelled or its deadline passed")
+            outputs.append(out[0, len(prompt) :].tolist())
+        return outputs
