@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from service.errors import CancelledError, ModelError
 from service.models.base import (
@@ -59,6 +60,21 @@ class FakeSummarizer:
         _sleep_checking(self.delay_s, params)
         words = text.split()[: max(1, params.max_sentences)]
         return SummaryText(f"{self.name}[{language}]: " + " ".join(words))
+
+
+class FakeBatchSummarizer(FakeSummarizer):
+    """A FakeSummarizer that also summarizes several texts in one call, and records each batch."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.batches: list[list[str]] = []
+
+    def summarize_many(
+        self, texts: Sequence[str], language: str, params: GenerationParams
+    ) -> list[SummaryText]:
+        with self.lock:
+            self.batches.append(list(texts))
+        return [self.summarize(text, language, params) for text in texts]
 
 
 class FakeTranslator:

@@ -114,6 +114,15 @@ class Translator(Model, Protocol):
 
 
 @runtime_checkable
+class BatchSummarizer(Summarizer, Protocol):
+    """A summarizer that summarizes several texts in one batched pass (the chunks of a long article)."""
+
+    def summarize_many(
+        self, texts: Sequence[str], language: str, params: GenerationParams
+    ) -> list[SummaryText]: ...
+
+
+@runtime_checkable
 class MultiTargetTranslator(Translator, Protocol):
     """A translator that does several target languages in one batched pass."""
 

@@ -599,9 +599,10 @@ class Seq2SeqModel:
       family: the language convention, when the checkpoint does not reveal it ("plain", "t5", "marian",
         "m2m_100", "mbart", "nllb").
       batch_size: texts per generate call (16).
-      max_batch, max_batch_delay_ms, max_batch_tokens: CTranslate2 only. Calls of concurrent requests
-        are gathered for up to max_batch_delay_ms (5) into one batch of at most max_batch texts
-        (batch_size) and max_batch_tokens input tokens (32,768).
+      max_batch, max_batch_delay_ms, max_batch_refill_ms, max_batch_tokens: CTranslate2 only. Calls of
+        concurrent requests are gathered for max_batch_delay_ms (5), or up to max_batch_refill_ms (250)
+        while the last batch's callers come back, into one batch of at most max_batch texts (batch_size)
+        and max_batch_tokens input tokens (32,768). See service.models.batching.
       max_input_tokens: lowers (or, without a position table, sets) the input limit.
       translate_all: every pair of `languages` is a translation pair.
       force_output_tokens: for benchmarks only. Every generation writes exactly this many tokens (the end
@@ -702,9 +703,20 @@ class Seq2SeqModel:
         return len(ids) + self._special_tokens
 
     def summarize(self, text: str, language: str, params: GenerationParams) -> SummaryText:
+        [summary] = self.summarize_many([text], language, params)
+        return summary
+
+    def summarize_many(
+        self, texts: Sequence[str], language: str, params: GenerationParams
+    ) -> list[SummaryText]:
+        """Each text summarized on its own, batch_size texts to a generate call."""
         request = _Request(SUMMARIZE, language, language)
-        ids = self._generate_ids([text], request, params, params.max_new_tokens)
-        return SummaryText(self._decode(ids)[0])
+        summaries: list[SummaryText] = []
+        for start in range(0, len(texts), self._batch_size):
+            batch = texts[start : start + self._batch_size]
+            ids = self._generate_ids(batch, request, params, params.max_new_tokens)
+            summaries += [SummaryText(text) for text in self._decode(ids)]
+        return summaries
 
     def translate(
         self, texts: Sequence[str], source: str, target: str, params: GenerationParams

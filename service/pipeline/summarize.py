@@ -20,6 +20,7 @@ from service.errors import (
     UnsupportedLanguageError,
 )
 from service.models.base import (
+    BatchSummarizer,
     GenerationParams,
     MultiTargetTranslator,
     Span,
@@ -504,10 +505,14 @@ class SummarizationPipeline:
             sentences = [s.text for s in split_sentences(text, language)]
             chunks = chunk_sentences(sentences, budget, summarizer.count_tokens, joiner=_joiner(language))
             log.debug("map-reduce: %d chunks of at most %d tokens", len(chunks), budget)
-            partials = []
-            for chunk in chunks:
-                _check_stop(params.should_stop)
-                partials.append(summarizer.summarize(chunk, language, params).text)
+            _check_stop(params.should_stop)
+            if isinstance(summarizer, BatchSummarizer):  # the chunks as one batch
+                partials = [s.text for s in summarizer.summarize_many(chunks, language, params)]
+            else:
+                partials = []
+                for chunk in chunks:
+                    _check_stop(params.should_stop)
+                    partials.append(summarizer.summarize(chunk, language, params).text)
             text = "\n".join(partials)
         _check_stop(params.should_stop)
         return summarizer.summarize(text, language, params)

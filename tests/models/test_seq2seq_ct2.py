@@ -426,3 +426,23 @@ def test_bad_options_fail_to_load(
 ) -> None:
     with pytest.raises(ModelLoadError, match=match):
         load(t5_dir, "t5", model_cache, **options)
+
+
+@pytest.mark.parametrize("runtime", ["ctranslate2", "transformers"])
+def test_summarize_many_batches_the_texts_and_matches_one_by_one(
+    runtime: str, bart_dir: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = load(bart_dir, "bart", model_cache, runtime=runtime, batch_size=2)
+    texts = [TEXT, SENTENCE, "Officials discussed the military situation."]
+    params = GenerationParams(max_new_tokens=8, min_new_tokens=2, num_beams=1)
+    alone = [model.summarize(text, "en", params).text for text in texts]
+    rows: list[int] = []
+    generate = model._runtime.generate
+
+    def spy(sources: Any, prefixes: Any, decode: Any) -> list[list[int]]:
+        rows.append(len(sources))
+        return generate(sources, prefixes, decode)
+
+    monkeypatch.setattr(model._runtime, "generate", spy)
+    assert [s.text for s in model.summarize_many(texts, "en", params)] == alone
+    assert rows == [2, 1]  # batch_size texts to a call

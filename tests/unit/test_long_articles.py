@@ -30,7 +30,7 @@ from service.pipeline.types import LENGTH_PRESETS, MAX_SENTENCES_RANGE, MAX_TOKE
 from service.text.html import html_to_text
 from service.text.sentences import split_sentences
 from summarizer.v1 import summarizer_service_pb2 as pb
-from tests.fakes import FakeSummarizer, fake_pipeline
+from tests.fakes import FakeBatchSummarizer, FakeSummarizer, fake_pipeline
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 EN = (SEEDS / "000_dba0962fc812cd96.txt").read_text(encoding="utf-8").strip()
@@ -329,3 +329,16 @@ def test_extractive_sentence_count_at_its_bounds(count, expected):
         assert len(summary.spans) == len(split_sentences(EN, "en")) < count
     else:
         assert len(summary.spans) == expected
+
+
+def test_a_batch_summarizer_gets_the_map_round_as_one_batch():
+    article = " ".join([EN] * 4)
+    budget = len(EN.split()) + 3
+    summarizer = FakeBatchSummarizer(languages=("en",), max_input_tokens=budget)
+    summary = summarize(summarizer, SummarizeJob(article))
+    chunks = chunk_calls(summarizer)
+    assert len(chunks) >= 4
+    assert_read_whole(article, chunks, budget)
+    # The chunks went in one batch; the reduce round, a single text, went through summarize().
+    assert summarizer.batches[0] == chunks
+    assert len(summarizer.calls) == len(chunks) + 1 and summary.text.startswith("fake-sum[en]:")
