@@ -165,3 +165,20 @@ def test_after_a_pause_nobody_is_expected_back():
     batcher.submit([Job([3], 1)])
     assert time.monotonic() - started < 0.25 and runner.sizes == [2, 1]
     batcher.close()
+
+
+@pytest.mark.parametrize(("fraction", "sizes"), [(0.0, [1, 1, 1]), (0.5, [1, 2])])
+def test_after_a_long_batch_the_first_job_waits_a_share_of_its_run_time(fraction, sizes):
+    runner = FakeRunner(delay_s=0.4)
+    policy = BatchPolicy(max_delay_s=0.0, max_refill_s=1.0, delay_fraction=fraction)
+    batcher = MicroBatcher(runner, policy)
+    batcher.submit([Job([1], 1)])  # a batch that runs 0.4 s
+
+    def late(i: int) -> None:
+        time.sleep(0.1 * i)  # the second caller comes 0.1 s after the first
+        batcher.submit([Job([i], 1)])
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(late, range(2)))
+    assert runner.sizes == sizes  # with a 0.2 s wait the two share a batch
+    batcher.close()
