@@ -260,6 +260,14 @@ def llm_table(section: Section) -> Table:
         "The LLM decides its own length: tokens/s counts the tokens each side actually generated "
         "(the service's by re-tokenizing its answer, which drops any preamble the service strips)."
     )
+    runs = section.extra.get("baseline_runs", [])
+    if len(runs) == 2:
+        before, after = runs
+        table.notes.append(
+            "The baseline ran before the service and again after it (kept loaded in between), so that a "
+            "drift in the machine's speed reaches both sides; its row merges the two: "
+            f"{before.tokens_per_s:.1f} tokens/s before, {after.tokens_per_s:.1f} after."
+        )
     if "baseline_load_s" in section.extra:
         table.notes.append(
             f"Baseline load time (fp32 from the HF folder): {secs(section.extra['baseline_load_s'])}."

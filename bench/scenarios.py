@@ -482,24 +482,34 @@ _LLM_BASELINE_BYTES = 10 * 2**30
 _LLM_SENTENCES = 3  # the service's default (medium) summary length
 
 
-def _llm_baseline(plan: Plan, folder: Path, threads: int, section: Section) -> Run:
+def _llm_baseline(plan: Plan, model: LLMBaseline, threads: int, when: str) -> Run:
+    def send(i: int) -> int:
+        return model.summarize(workloads.article(i, 1_000), "en", _LLM_SENTENCES, plan.llm_tokens).tokens
+
+    requests = plan.llm_baseline
     with torch_threads(threads):
-        model = LLMBaseline(folder)
-        section.extra["baseline_load_s"] = model.load_s
-        model.summarize("The council met on Monday.", "en", 1, 2)  # lazy initialisation, not timed
-
-        def send(i: int) -> int:
-            return model.summarize(workloads.article(i, 1_000), "en", _LLM_SENTENCES, plan.llm_tokens).tokens
-
-        requests = plan.llm_baseline
         return run_load(
-            "baseline: transformers fp32, sequential",
+            f"baseline: transformers fp32, sequential ({when})",
             send,
             requests,
             1,
             cap_s=plan.run_cap_s * 2,
             first_index=_indices(requests),
         )
+
+
+def _merged(label: str, runs: Sequence[Run]) -> Run:
+    """Runs at one concurrency taken at different times, as one."""
+    return Run(
+        label,
+        runs[0].concurrency,
+        sum(r.planned for r in runs),
+        latencies=[t for r in runs for t in r.latencies],
+        tokens=sum(r.tokens for r in runs),
+        wall_s=sum(r.wall_s for r in runs),
+        errors=[e for r in runs for e in r.errors],
+        skipped=sum(r.skipped for r in runs),
+    )
 
 
 def llm(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Path, threads: int) -> None:
@@ -513,14 +523,21 @@ def llm(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Path, t
         section.error = f"no dequantized LLM folder under {service_cache_dir / 'llm'}; run `make setup` first"
         return
     available = psutil.virtual_memory().available
+    baseline: LLMBaseline | None = None
+    baseline_runs: list[Run] = []
     if available < _LLM_BASELINE_BYTES:
         section.error = (
             f"baseline skipped: {available / 2**30:.1f} GiB of memory available, "
             f"{_LLM_BASELINE_BYTES / 2**30:.0f} GiB needed for fp32"
         )
     else:
-        section.baseline.append(_llm_baseline(plan, folder, threads, section))
-        _free()
+        # The baseline runs before the service and again after it, kept loaded (and idle) meanwhile, so
+        # that a drift in the machine's speed over the minutes of this section reaches both sides alike.
+        with torch_threads(threads):
+            baseline = LLMBaseline(folder)
+            baseline.summarize("The council met on Monday.", "en", 1, 2)  # lazy initialisation, not timed
+        section.extra["baseline_load_s"] = baseline.load_s
+        baseline_runs.append(_llm_baseline(plan, baseline, threads, "before the service"))
 
     tokenizer: Any = AutoTokenizer.from_pretrained(folder)
     stats = section.server = ServerStats("embedded (qwen2.5-coder-1.5b-instruct)")
@@ -552,3 +569,9 @@ def llm(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Path, t
 
             with _sampling(stats, server.pid):
                 section.service += _levels(server, plan.llm_levels, send, plan.run_cap_s * 2)
+    if baseline is not None:
+        baseline_runs.append(_llm_baseline(plan, baseline, threads, "after the service"))
+        section.baseline.append(_merged("baseline: transformers fp32, sequential", baseline_runs))
+        section.extra["baseline_runs"] = baseline_runs
+        del baseline
+        _free()
