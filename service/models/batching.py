@@ -5,12 +5,13 @@ short delay (or until a size or token cap is hit), runs it as one batch, and han
 own result. Each job keeps its own budget and its own stop signal: a cancelled or expired job is
 dropped before it runs, or stopped at the next decoding step without disturbing the others.
 
-A batch waits for company for `max_delay_s`, or for `delay_fraction` of the last batch's run time when
-that is longer (a 1% wait costs 1% of latency, where a batch of one would cost more; never past
-`max_refill_s`), or up to `max_refill_s` while fewer callers have joined than
-the last batch had plus those that waited for it, when that batch ended just now: its callers are on
-their way back with their next requests. Without that, a steady load of N clients settles into
-cohorts, such as a batch of one and a batch of N-1, that never merge.
+How long a batch waits for company, once its first job is there:
+- `max_delay_s`, or `delay_fraction` of the last batch's run time when that is longer (a wait of 1%
+  of a long generation costs 1% of latency; a batch of one where three were coming costs more);
+- up to `max_refill_s` while fewer callers have joined than the last batch had plus those that waited
+  for it, when that batch ended just now: its callers are on their way back with their next requests.
+  Without that, a steady load of N clients settles into cohorts that never merge, such as a batch of
+  one and a batch of N-1.
 
 Jobs carry a `group`: only jobs of one group share a batch (a runtime puts there what one batched call
 cannot vary per row, such as the beam size or the length of a forced output prefix). A job of another
