@@ -72,7 +72,10 @@ class Seq2SeqBaseline:
 
 
 class LLMBaseline:
-    """AutoModelForCausalLM on the dequantized HF folder, fp32, with the service's own prompt."""
+    """AutoModelForCausalLM on the dequantized HF folder, fp32, with the service's own prompt.
+
+    Every generation writes exactly max_new_tokens, as the service does under `force_output_tokens`.
+    """
 
     def __init__(self, folder: Path) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -97,6 +100,7 @@ class LLMBaseline:
                 input_ids=ids["input_ids"],
                 attention_mask=ids["attention_mask"],
                 max_new_tokens=max_new_tokens,
+                min_new_tokens=max_new_tokens,  # the end token is held back: the service's forced length
                 do_sample=False,
             )
         new = out[0, ids["input_ids"].shape[1] :].tolist()

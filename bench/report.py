@@ -252,13 +252,23 @@ def cache_table(section: Section) -> Table:
 def llm_table(section: Section) -> Table:
     table = Table(
         f"Embedded LLM (Qwen2.5-Coder-1.5B-Instruct), Summarize of a ~1k-character article, "
-        f"at most {section.extra.get('max_new_tokens', '?')} new tokens",
+        f"{section.extra.get('max_new_tokens', '?')} new tokens each",
         _LOAD_HEADERS,
         _load_rows(_first(section.baseline), section.service),
     )
+    tokens = section.extra.get("max_new_tokens", "?")
+    read_back = section.extra.get("read_back", {}).get("service")
     table.notes.append(
-        "The LLM decides its own length: tokens/s counts the tokens each side actually generated "
-        "(the service's by re-tokenizing its answer, which drops any preamble the service strips)."
+        f"Both sides write exactly {tokens} new tokens per request (the end token is held back: "
+        "`min_new_tokens` in the baseline, `force_output_tokens` in the service's profile), so tokens/s "
+        "compares equal work. Left free, the two sides stop at different places, and a side that writes "
+        "less looks slower in tokens/s for the same prompt."
+        + (
+            f" The service's answers read back at {read_back:.1f} tokens on average (its output cleaning "
+            "strips some)."
+            if read_back is not None
+            else ""
+        )
     )
     runs = section.extra.get("baseline_runs", [])
     if len(runs) == 2:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from service.errors import ModelLoadError
+
 SUMMARIZE = "summarize"
 TRANSLATE = "translate"
 TASKS = frozenset({SUMMARIZE, TRANSLATE})
@@ -139,3 +141,21 @@ def expand_pairs(spec: ModelSpec) -> tuple[tuple[str, str], ...]:
         langs = spec.languages
         return tuple((a, b) for a in langs for b in langs if a != b)
     return spec.pairs
+
+
+def forced_output_tokens(spec: ModelSpec) -> int | None:
+    """The spec's `force_output_tokens` option, for benchmarks only: every generation writes exactly
+    that many tokens (the end token is held back until then), so that both sides of a comparison do
+    the same work."""
+    value = spec.options.get("force_output_tokens")
+    if value is None:
+        return None
+    try:
+        tokens = int(value)
+    except (TypeError, ValueError):
+        tokens = 0
+    if tokens < 1:
+        raise ModelLoadError(
+            f"model {spec.name!r}: force_output_tokens must be a positive integer, got {value!r}"
+        )
+    return tokens

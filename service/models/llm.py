@@ -30,6 +30,7 @@ from service.models.base import (
     ModelSpec,
     SummaryText,
     expand_pairs,
+    forced_output_tokens,
 )
 from service.models.batching import BatchPolicy, Job, MicroBatcher
 from service.models.convert_cache import file_lock
@@ -101,6 +102,7 @@ def translate_messages(text: str, source: str, target: str) -> list[dict[str, st
 
 class _Runtime(Protocol):
     name: str
+    min_new_tokens: int  # the end token is held back until then (force_output_tokens)
 
     def generate(
         self, prompts: Sequence[list[int]], max_new_tokens: int, should_stop: Callable[[], bool] | None
@@ -133,6 +135,7 @@ class _CT2Runtime:
         self.end_tokens = [self.tokens[i] for i in eos_ids]
         self.repetition_penalty = repetition_penalty
         self.batcher = MicroBatcher(self._run_batch, batching, name="llm-batcher") if batching else None
+        self.min_new_tokens = 0
 
     def generate(
         self, prompts: Sequence[list[int]], max_new_tokens: int, should_stop: Callable[[], bool] | None
@@ -161,6 +164,7 @@ class _CT2Runtime:
         results = self.generator.generate_batch(
             [[self.tokens[i] for i in job.prompt] for job in jobs],
             max_length=max(job.max_new_tokens for job in jobs),
+            min_length=self.min_new_tokens,
             sampling_topk=1,
             repetition_penalty=self.repetition_penalty,
             include_prompt_in_result=False,
@@ -214,6 +218,9 @@ class LLMModel:
             self.runtime = TorchRuntime(folder, context.threads, self.eos_ids, self.repetition_penalty)
         else:
             raise ModelLoadError(f"model {self.name}: unknown runtime {self.runtime_name!r}")
+        self._forced_tokens = forced_output_tokens(spec)
+        if self._forced_tokens is not None:
+            self.runtime.min_new_tokens = self._forced_tokens
         log.info("loaded %s (%s) in %.1f s", self.name, self.runtime_name, time.perf_counter() - started)
 
     # -- loading -----------------------------------------------------------------------------
@@ -399,6 +406,8 @@ class LLMModel:
         should_stop: Callable[[], bool] | None,
     ) -> list[str]:
         prompts = [self._prompt_ids(m) for m in conversations]
+        if self._forced_tokens is not None:
+            max_new_tokens = self._forced_tokens
         try:
             outputs = self.runtime.generate(prompts, max_new_tokens, should_stop)
         except CancelledError:

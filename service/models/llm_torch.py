@@ -60,6 +60,7 @@ class TorchRuntime:
         self.eos_ids = list(eos_ids)
         self.repetition_penalty = repetition_penalty
         self._lock = threading.Lock()  # torch already uses every core for one sequence
+        self.min_new_tokens = 0
 
     def generate(
         self, prompts: Sequence[list[int]], max_new_tokens: int, should_stop: Callable[[], bool] | None
@@ -73,6 +74,7 @@ class TorchRuntime:
                     input_ids=ids,
                     attention_mask=torch.ones_like(ids),
                     max_new_tokens=max_new_tokens,
+                    min_new_tokens=min(self.min_new_tokens, max_new_tokens),
                     do_sample=False,
                     repetition_penalty=self.repetition_penalty,
                     eos_token_id=self.eos_ids,

@@ -38,6 +38,7 @@ from service.models.base import (
     ModelSpec,
     SummaryText,
     expand_pairs,
+    forced_output_tokens,
 )
 from service.models.batching import BatchPolicy, Job, MicroBatcher
 from service.models.convert_cache import build_once, folder_key, safe_name
@@ -622,7 +623,7 @@ class Seq2SeqModel:
             raise ModelLoadError(
                 f"model {spec.name!r}: unknown runtime {self.runtime!r}; known: {', '.join(RUNTIMES)}"
             )
-        self._forced_tokens = _forced_tokens(spec)
+        self._forced_tokens = forced_output_tokens(spec)
         started = time.perf_counter()
         model: Any = None
         if self.runtime == "transformers":
@@ -999,21 +1000,6 @@ def _load_configs(spec: ModelSpec, folder: Path) -> tuple[Any, Any, Any]:
             "the folder must hold a model and tokenizer written by save_pretrained()"
         ) from err
     return tokenizer, config, generation
-
-
-def _forced_tokens(spec: ModelSpec) -> int | None:
-    value = spec.options.get("force_output_tokens")
-    if value is None:
-        return None
-    try:
-        tokens = int(value)
-    except (TypeError, ValueError):
-        tokens = 0
-    if tokens < 1:
-        raise ModelLoadError(
-            f"model {spec.name!r}: force_output_tokens must be a positive integer, got {value!r}"
-        )
-    return tokens
 
 
 def _input_limit(spec: ModelSpec, config: Any, tokenizer: Any) -> int:

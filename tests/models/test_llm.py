@@ -136,3 +136,23 @@ def test_one_stopped_caller_does_not_stop_its_batch_mates():
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(call, [True, False]))
     assert results[0] == "cancelled" and results[1] not in ("", "cancelled")
+
+
+@pytest.mark.parametrize("runtime", ["ctranslate2", "transformers"])
+def test_force_output_tokens_holds_the_end_token_back(runtime):
+    """The benchmarks' equal-work mode: exactly that many new tokens, whatever the request asks."""
+    spec = ModelSpec(**{**SPEC.__dict__, "options": {**SPEC.options, "force_output_tokens": 24}})
+    model = create_model(spec, context(runtime))
+    prompt = model._prompt_ids([{"role": "user", "content": "What is 2 + 2? Answer with the number only."}])
+    natural = create_model(SPEC, context(runtime)).runtime.generate([prompt], 24, None)[0]
+    assert len(natural) < 24  # the model ends on its own well before: the option is what holds it
+    captured = []
+    generate = model.runtime.generate
+
+    def spy(prompts, max_new_tokens, should_stop):
+        captured.append(generate(prompts, max_new_tokens, should_stop))
+        return captured[-1]
+
+    model.runtime.generate = spy
+    model.summarize("The council met on Monday.", "en", GenerationParams(max_new_tokens=4))
+    assert [len(ids) for ids in captured[0]] == [24]
