@@ -265,7 +265,8 @@ def llm_table(section: Section) -> Table:
         "less looks slower in tokens/s for the same prompt."
         + (
             f" The service's answers read back at {read_back:.1f} tokens on average (its output cleaning "
-            "and decoding drop some: special tokens the model writes once its end token is held back, and any preamble)."
+            "and decoding drop some: special tokens the model writes once its end token is held back, "
+            "and any preamble)."
             if read_back is not None
             else ""
         )
