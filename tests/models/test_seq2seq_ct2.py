@@ -260,8 +260,12 @@ def run_together(calls: list[Any]) -> list[Any]:
         return list(pool.map(run, calls))
 
 
+# These tests give the batch a long gathering delay and a size cap of exactly the rows they send: the
+# batch runs as soon as every row is in, however slowly a loaded machine starts the threads.
+
+
 def test_concurrent_requests_decode_in_one_batch(marian_dir: Path, model_cache: Path) -> None:
-    model = load(marian_dir, "marian", model_cache, max_batch_delay_ms=300)
+    model = load(marian_dir, "marian", model_cache, max_batch=4, max_batch_delay_ms=1000)
     alone = [model.translate([text], "en", "de", SHORT) for text in CONCURRENT_TEXTS]
     assert len({tuple(result) for result in alone}) >= 3  # otherwise a mix-up could not show
     batcher = model._runtime.batcher
@@ -294,7 +298,7 @@ class StepCounter:
 
 
 def test_rows_of_one_batch_stop_at_their_own_budgets(marian_dir: Path, model_cache: Path) -> None:
-    model = load(marian_dir, "marian", model_cache, max_batch_delay_ms=300)
+    model = load(marian_dir, "marian", model_cache, max_batch=4, max_batch_delay_ms=1000)
     request = _Request(TRANSLATE, "en", "de")
     budgets = [3, 9, 5, 20]
     alone = [model._generate_ids([TEXT], request, SHORT, n)[0] for n in budgets]
@@ -312,7 +316,9 @@ def test_rows_of_one_batch_stop_at_their_own_budgets(marian_dir: Path, model_cac
 
 
 def test_a_stopped_request_leaves_its_batch_neighbours_running(marian_dir: Path, model_cache: Path) -> None:
-    model = load(marian_dir, "marian", model_cache, max_batch_delay_ms=300, force_output_tokens=30)
+    model = load(
+        marian_dir, "marian", model_cache, max_batch=2, max_batch_delay_ms=1000, force_output_tokens=30
+    )
     expected = model.translate([SENTENCE], "en", "de", SHORT)
     calls, should_stop = stop_on_poll(4)
     stopping = GenerationParams(max_new_tokens=6, num_beams=1, should_stop=should_stop)

@@ -138,41 +138,62 @@ def test_bad_batching_options_name_the_model(options):
         BatchPolicy.from_options("m", options)
 
 
-def test_a_batch_waits_for_the_last_batchs_callers_to_come_back():
-    runner = FakeRunner()
-    batcher = MicroBatcher(runner, BatchPolicy(max_batch=8, max_delay_s=0.2, max_refill_s=2.0))
-    barrier = threading.Barrier(4)
+class GatedRunner(FakeRunner):
+    """Holds its first batch until `gate` is set; `entered` says that batch has begun."""
 
-    def client(i: int) -> None:
-        barrier.wait()
-        batcher.submit([Job([i], 1)])  # the four share a batch within the 0.2 s delay
-        # Come back for a second round, one of them late: beyond the gathering delay, within the refill.
-        time.sleep(0.5 if i == 0 else 0.0)
-        batcher.submit([Job([i], 1)])
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def __call__(self, jobs: list[Job]) -> None:
+        if not self.entered.is_set():
+            self.entered.set()
+            assert self.gate.wait(10)
+        super().__call__(jobs)
+
+
+@pytest.mark.parametrize(("refill_s", "sizes"), [(2.0, [1, 4]), (0.0, [1, 3, 1])])
+def test_a_batch_waits_for_the_last_batchs_callers_to_come_back(refill_s, sizes):
+    runner = GatedRunner()
+    batcher = MicroBatcher(runner, BatchPolicy(max_batch=8, max_delay_s=0.0, max_refill_s=refill_s))
+
+    def first_caller() -> None:
+        batcher.submit([Job([0], 1)])  # runs alone, and is held until the others wait behind it
+        time.sleep(0.3)  # then comes back: past the gathering delay, within the refill window
+        batcher.submit([Job([0], 1)])
 
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(client, range(4)))
-    assert runner.sizes == [4, 4]
+        first = pool.submit(first_caller)
+        assert runner.entered.wait(10)
+        others = [pool.submit(batcher.submit, [Job([i], 1)]) for i in (1, 2, 3)]
+        while batcher._queue.qsize() < 3:
+            time.sleep(0.01)
+        runner.gate.set()  # the first batch ends with three callers waiting: four are expected next
+        first.result()
+        for other in others:
+            other.result()
+    assert runner.sizes == sizes
     batcher.close()
 
 
 def test_after_a_pause_nobody_is_expected_back():
     runner = FakeRunner()
-    batcher = MicroBatcher(runner, BatchPolicy(max_batch=8, max_delay_s=0.0, max_refill_s=0.3))
+    batcher = MicroBatcher(runner, BatchPolicy(max_batch=8, max_delay_s=0.0, max_refill_s=1.0))
     batcher.submit([Job([1], 1), Job([2], 1)])
-    time.sleep(0.6)  # longer than the refill window: the last batch's callers are not on their way
+    time.sleep(1.2)  # longer than the refill window: the last batch's callers are not on their way
     started = time.monotonic()
     batcher.submit([Job([3], 1)])
-    assert time.monotonic() - started < 0.25 and runner.sizes == [2, 1]
+    assert time.monotonic() - started < 0.9 and runner.sizes == [2, 1]
     batcher.close()
 
 
-@pytest.mark.parametrize(("fraction", "sizes"), [(0.0, [1, 1, 1]), (0.5, [1, 2])])
+@pytest.mark.parametrize(("fraction", "sizes"), [(0.0, [1, 1, 1]), (0.9, [1, 2])])
 def test_after_a_long_batch_the_first_job_waits_a_share_of_its_run_time(fraction, sizes):
-    runner = FakeRunner(delay_s=0.4)
+    runner = FakeRunner(delay_s=0.6)
     policy = BatchPolicy(max_delay_s=0.0, max_refill_s=1.0, delay_fraction=fraction)
     batcher = MicroBatcher(runner, policy)
-    batcher.submit([Job([1], 1)])  # a batch that runs 0.4 s
+    batcher.submit([Job([1], 1)])  # a batch that runs 0.6 s
 
     def late(i: int) -> None:
         time.sleep(0.1 * i)  # the second caller comes 0.1 s after the first
@@ -180,5 +201,5 @@ def test_after_a_long_batch_the_first_job_waits_a_share_of_its_run_time(fraction
 
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(late, range(2)))
-    assert runner.sizes == sizes  # with a 0.2 s wait the two share a batch
+    assert runner.sizes == sizes  # with a 0.54 s wait the two share a batch
     batcher.close()
