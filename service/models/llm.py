@@ -17,7 +17,7 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from service.errors import CancelledError, ModelError, ModelLoadError
 from service.models.assets import PACKAGED, is_packaged, resolve_packaged
@@ -105,9 +105,14 @@ class _Runtime(Protocol):
     min_new_tokens: int  # the end token is held back until then (force_output_tokens)
 
     def generate(
-        self, prompts: Sequence[list[int]], max_new_tokens: int, should_stop: Callable[[], bool] | None
+        self,
+        prompts: Sequence[list[int]],
+        max_new_tokens: int,
+        should_stop: Callable[[], bool] | None,
+        static: Sequence[int] = (),
     ) -> list[list[int]]:
-        """Generated ids per prompt (prompt excluded), greedy."""
+        """Generated ids per prompt (prompt excluded), greedy. `static`: a prefix that many prompts
+        share, which a runtime may compute once and keep (a hint; the result is the same)."""
         ...
 
 
@@ -138,9 +143,23 @@ class _CT2Runtime:
         self.min_new_tokens = 0
 
     def generate(
-        self, prompts: Sequence[list[int]], max_new_tokens: int, should_stop: Callable[[], bool] | None
+        self,
+        prompts: Sequence[list[int]],
+        max_new_tokens: int,
+        should_stop: Callable[[], bool] | None,
+        static: Sequence[int] = (),
     ) -> list[list[int]]:
-        jobs = [Job(list(p), max_new_tokens, should_stop) for p in prompts]
+        """A prompt that opens with `static` is sent as the rest of it, with `static` as CTranslate2's
+        static prompt: its model state is computed once and cached, and rows batch only with rows of
+        the same static prompt."""
+        jobs = []
+        for prompt in prompts:
+            if static and len(prompt) > len(static) and prompt[: len(static)] == list(static):
+                jobs.append(
+                    Job(list(prompt[len(static) :]), max_new_tokens, should_stop, group=tuple(static))
+                )
+            else:
+                jobs.append(Job(list(prompt), max_new_tokens, should_stop))
         if self.batcher is not None:
             return self.batcher.submit(jobs)
         self._run_batch(jobs)
@@ -161,8 +180,11 @@ class _CT2Runtime:
                 return True
             return bool(step.step + 1 >= job.max_new_tokens)
 
+        static = cast(tuple[int, ...] | None, jobs[0].group)
         results = self.generator.generate_batch(
             [[self.tokens[i] for i in job.prompt] for job in jobs],
+            static_prompt=[self.tokens[i] for i in static] if static else None,
+            cache_static_prompt=True,
             max_length=max(job.max_new_tokens for job in jobs),
             min_length=self.min_new_tokens,
             sampling_topk=1,
@@ -218,6 +240,7 @@ class LLMModel:
             self.runtime = TorchRuntime(folder, context.threads, self.eos_ids, self.repetition_penalty)
         else:
             raise ModelLoadError(f"model {self.name}: unknown runtime {self.runtime_name!r}")
+        self._static_prefixes: dict[tuple[object, ...], tuple[int, ...]] = {}
         self._forced_tokens = forced_output_tokens(spec)
         if self._forced_tokens is not None:
             self.runtime.min_new_tokens = self._forced_tokens
@@ -366,8 +389,12 @@ class LLMModel:
     def summarize_many(
         self, texts: Sequence[str], language: str, params: GenerationParams
     ) -> list[SummaryText]:
-        conversations = [summarize_messages(t, language, params.max_sentences) for t in texts]
-        outputs = self._generate(conversations, params.max_new_tokens, params.should_stop)
+        sentences = params.max_sentences
+        conversations = [summarize_messages(t, language, sentences) for t in texts]
+        static = self._static_prefix(
+            ("summarize", language, sentences), lambda text, _: summarize_messages(text, language, sentences)
+        )
+        outputs = self._generate(conversations, params.max_new_tokens, params.should_stop, static)
         return [SummaryText(text=clean_output(out)) for out in outputs]
 
     def translate(
@@ -376,7 +403,8 @@ class LLMModel:
         conversations = [translate_messages(t, source, target) for t in texts]
         longest = max((self.count_tokens(t) for t in texts), default=0)
         budget = min(2 * longest + 32, 1024)
-        return [clean_output(o) for o in self._generate(conversations, budget, params.should_stop)]
+        outputs = self._generate(conversations, budget, params.should_stop, self._translation_prefix(source))
+        return [clean_output(o) for o in outputs]
 
     def translate_to_many(
         self, texts: Sequence[str], source: str, targets: Sequence[str], params: GenerationParams
@@ -385,7 +413,9 @@ class LLMModel:
         jobs = [(target, text) for target in targets for text in texts]
         conversations = [translate_messages(text, source, target) for target, text in jobs]
         longest = max((self.count_tokens(t) for t in texts), default=0)
-        outputs = self._generate(conversations, min(2 * longest + 32, 1024), params.should_stop)
+        outputs = self._generate(
+            conversations, min(2 * longest + 32, 1024), params.should_stop, self._translation_prefix(source)
+        )
         result: dict[str, list[str]] = {target: [] for target in targets}
         for (target, _), out in zip(jobs, outputs, strict=True):
             result[target].append(clean_output(out))
@@ -399,17 +429,39 @@ class LLMModel:
             ids = ids["input_ids"]
         return [int(i) for i in ids]
 
+    def _static_prefix(
+        self, key: tuple[object, ...], build: Callable[[str, str], list[dict[str, str]]]
+    ) -> tuple[int, ...]:
+        """The prompt tokens that `build(text, target)` renders the same for any text and target: the
+        system message and the instruction up to the first part that varies. Cached by `key`."""
+        prefix = self._static_prefixes.get(key)
+        if prefix is None:
+            a = self._prompt_ids(build("Alpha beta.", "fr"))
+            b = self._prompt_ids(build("Omega psi.", "de"))
+            common = next(
+                (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+            )
+            prefix = self._static_prefixes[key] = tuple(a[:common])
+        return prefix
+
+    def _translation_prefix(self, source: str) -> tuple[int, ...]:
+        # Shared by every target language, so that the targets of one text still form one batch.
+        return self._static_prefix(
+            ("translate", source), lambda text, target: translate_messages(text, source, target)
+        )
+
     def _generate(
         self,
         conversations: Sequence[list[dict[str, str]]],
         max_new_tokens: int,
         should_stop: Callable[[], bool] | None,
+        static: Sequence[int] = (),
     ) -> list[str]:
         prompts = [self._prompt_ids(m) for m in conversations]
         if self._forced_tokens is not None:
             max_new_tokens = self._forced_tokens
         try:
-            outputs = self.runtime.generate(prompts, max_new_tokens, should_stop)
+            outputs = self.runtime.generate(prompts, max_new_tokens, should_stop, static)
         except CancelledError:
             raise
         except Exception as exc:

@@ -63,7 +63,11 @@ class TorchRuntime:
         self.min_new_tokens = 0
 
     def generate(
-        self, prompts: Sequence[list[int]], max_new_tokens: int, should_stop: Callable[[], bool] | None
+        self,
+        prompts: Sequence[list[int]],
+        max_new_tokens: int,
+        should_stop: Callable[[], bool] | None,
+        static: Sequence[int] = (),  # unused: each prompt is run whole
     ) -> list[list[int]]:
         outputs = []
         for prompt in prompts:  # one at a time: no padding effects on the reference runtime

@@ -11,7 +11,7 @@ from service.config import settings_from_env
 from service.errors import CancelledError, ModelLoadError
 from service.loader import load_context
 from service.models.base import GenerationParams, LoadContext, ModelSpec
-from service.models.llm import clean_output
+from service.models.llm import clean_output, summarize_messages
 from service.models.registry import create_model
 from service.profiles import get_profile
 
@@ -149,10 +149,39 @@ def test_force_output_tokens_holds_the_end_token_back(runtime):
     captured = []
     generate = model.runtime.generate
 
-    def spy(prompts, max_new_tokens, should_stop):
-        captured.append(generate(prompts, max_new_tokens, should_stop))
+    def spy(prompts, max_new_tokens, should_stop, static=()):
+        captured.append(generate(prompts, max_new_tokens, should_stop, static))
         return captured[-1]
 
     model.runtime.generate = spy
     model.summarize("The council met on Monday.", "en", GenerationParams(max_new_tokens=4))
     assert [len(ids) for ids in captured[0]] == [24]
+
+
+def test_the_shared_prompt_prefix_is_cached_without_changing_the_output():
+    model = create_model(SPEC, context("ctranslate2"))
+    texts = [SEED[:600], SEED[600:1200]]
+    params = GenerationParams(max_new_tokens=12)
+    static = model._static_prefix(
+        ("summarize", "en", params.max_sentences),
+        lambda t, _: summarize_messages(t, "en", params.max_sentences),
+    )
+    prompts = [model._prompt_ids(summarize_messages(t, "en", params.max_sentences)) for t in texts]
+    # The prefix holds the system message and the instruction, and every prompt opens with it.
+    assert len(static) > 20 and all(p[: len(static)] == list(static) for p in prompts)
+    whole = model.runtime.generate(prompts, 12, None)
+    groups = []
+    run_batch = model.runtime._run_batch
+
+    def spy(jobs):
+        groups.append({job.group for job in jobs})
+        run_batch(jobs)
+
+    model.runtime.batcher._run_batch = spy
+    assert model.runtime.generate(prompts, 12, None, static) == whole
+    assert groups == [{tuple(static)}]
+    # Translations into several targets share one prefix, so they still go as one batch.
+    assert model._translation_prefix("en") == model._translation_prefix("en")
+    groups.clear()
+    model.translate_to_many(["Good morning."], "en", ["fr", "de"], GenerationParams(max_new_tokens=4))
+    assert len(groups) == 1 and len(next(iter(groups[0]))) > 20
