@@ -44,6 +44,9 @@ SYSTEM_PROMPT = (
     "You are a careful news editor. You write accurate, neutral summaries and faithful translations. "
     "You answer with the requested text only."
 )
+# Distinct prompt prefixes (task, language, sentence count) whose model state is cached; each takes
+# about 60 KB per token for Qwen2.5-1.5B, some 4 MB for a summary instruction.
+_MAX_STATIC_PREFIXES = 16
 _PROBE_PROMPT = (
     "Summarize in one sentence: The city council approved a new budget for public transport on Monday."
 )
@@ -435,6 +438,8 @@ class LLMModel:
         """The prompt tokens that `build(text, target)` renders the same for any text and target: the
         system message and the instruction up to the first part that varies. Cached by `key`."""
         prefix = self._static_prefixes.get(key)
+        if prefix is None and len(self._static_prefixes) >= _MAX_STATIC_PREFIXES:
+            return ()  # CTranslate2 keeps each cached prefix's model state: their number is bounded
         if prefix is None:
             a = self._prompt_ids(build("Alpha beta.", "fr"))
             b = self._prompt_ids(build("Omega psi.", "de"))

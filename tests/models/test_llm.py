@@ -185,3 +185,14 @@ def test_the_shared_prompt_prefix_is_cached_without_changing_the_output():
     groups.clear()
     model.translate_to_many(["Good morning."], "en", ["fr", "de"], GenerationParams(max_new_tokens=4))
     assert len(groups) == 1 and len(next(iter(groups[0]))) > 20
+
+
+def test_the_number_of_cached_prompt_prefixes_is_bounded(monkeypatch):
+    from service.models import llm
+
+    monkeypatch.setattr(llm, "_MAX_STATIC_PREFIXES", 2)
+    model = create_model(SPEC, context("ctranslate2"))
+    build = lambda text, _: summarize_messages(text, "en", 3)  # noqa: E731
+    assert model._static_prefix(("a",), build) and model._static_prefix(("b",), build)
+    assert model._static_prefix(("c",), build) == ()  # a third is sent whole, not cached
+    assert model._static_prefix(("a",), build)  # the first two stay
