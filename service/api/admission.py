@@ -3,8 +3,8 @@
 Summarize, StreamSummarize and Translate enter through `Admission.admit()`. DetectLanguage and
 ListModels are cheap and skip it; health and reflection never reach the servicer at all.
 
-- Up to `max_running` admitted requests hold a running slot at once. Their model work goes to the
-  runner, which interleaves them step by step on its model worker.
+- Up to `max_running` admitted requests hold a running slot at once, each with a pipeline worker of
+  the runner; a CTranslate2 model batches the work of the running requests together.
 - Up to `max_queue` more wait for a slot, first in, first out.
 - Past that a request is refused at once, without waiting: OverloadedError, i.e. RESOURCE_EXHAUSTED
   with a RetryInfo delay estimated from how long requests have recently held their slots.

@@ -1,6 +1,6 @@
 """Runs blocking pipeline work off the event loop, wired to the caller's deadline and cancellation.
 
-Model work goes to a small pool of pipeline workers. They are cheap Python threads: the models
+Model work goes to a pool of pipeline workers, one per running slot. They are cheap Python threads: the models
 decide how concurrent calls share the cores (a CTranslate2 model batches them together across
 requests; a transformers model takes them one at a time). Light work (validation, language
 detection) has its own small pool so it never queues behind a long generation.
