@@ -222,10 +222,13 @@ class ServerProcess:
     Its output goes to a log file, whose tail is shown when it fails.
     """
 
-    def __init__(self, args: Sequence[str], log_path: Path, *, stop_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, args: Sequence[str], log_path: Path, *, stop_timeout_s: float = 30.0, offline: bool = True
+    ) -> None:
         self.args = list(args)
         self.log_path = log_path
         self.stop_timeout_s = stop_timeout_s
+        self.offline = offline  # HF_HUB_OFFLINE=1: models come from the cache only
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.startup_s = math.nan
@@ -268,12 +271,9 @@ class ServerProcess:
             "--port-file",
             str(port_file),
         ]
-        env = {
-            **os.environ,
-            "PYTHONUNBUFFERED": "1",
-            "HF_HUB_OFFLINE": "1",
-            "TOKENIZERS_PARALLELISM": "false",
-        }
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+        if self.offline:
+            env["HF_HUB_OFFLINE"] = "1"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         handle = self.log_path.open("wb")
         self._log_handle = handle

@@ -10,11 +10,6 @@ summary in those languages scored with chrF.
 from __future__ import annotations
 
 import functools
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean
 
-from bench.quality.cases import ROOT, Case
+from bench.perf import ServerProcess
+from bench.quality.cases import Case
 from bench.quality.metrics import CHARACTER_LANGUAGES, Rouge, TranslationScore, chrf, rouge, translation_score
 from service.text.sentences import split_sentences
-from summarizer_client import DeadlineExceededError, ModelsInfo, SummarizerClient, SummarizerClientError
+from summarizer_client import ModelsInfo, SummarizerClient, SummarizerClientError
 from summarizer_client.client import Length
 
 LEAD = 3
@@ -273,64 +269,11 @@ def evaluate_case(
 def running_server(
     profile: str, *, log_path: Path, start_timeout: float = 900.0, extra_args: Sequence[str] = ()
 ) -> Iterator[tuple[str, float]]:
-    """`python -m service --profile P` on a free loopback port; yields (address, seconds to SERVING)."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp, log_path.open("w") as log:
-        port_file = Path(tmp) / "port"
-        command = [
-            sys.executable,
-            "-m",
-            "service",
-            "--profile",
-            profile,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--port-file",
-            str(port_file),
-            *extra_args,
-        ]
-        started = time.perf_counter()
-        server = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + start_timeout
-            while not port_file.exists() or not port_file.read_text().strip():
-                if server.poll() is not None:
-                    raise RuntimeError(
-                        f"the {profile} server exited with code {server.returncode}; see {log_path}"
-                    )
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the {profile} server bound no port in {start_timeout:g} s")
-                time.sleep(0.1)
-            address = f"127.0.0.1:{port_file.read_text().strip()}"
-            with SummarizerClient(address, timeout=30) as client:
-                while True:  # in slices, so that a server that dies while loading is noticed
-                    try:
-                        client.wait_ready(5.0)
-                        break
-                    except DeadlineExceededError:
-                        if server.poll() is not None:
-                            raise RuntimeError(
-                                f"the {profile} server exited with code {server.returncode} while "
-                                f"loading; see {log_path}"
-                            ) from None
-                        if time.monotonic() > deadline:
-                            raise RuntimeError(
-                                f"the {profile} server was not SERVING after {start_timeout:g} s"
-                            ) from None
-            yield address, time.perf_counter() - started
-        finally:
-            if server.poll() is None:
-                server.send_signal(signal.SIGTERM)
-                try:
-                    server.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait()
+    """`python -m service --profile P` on a free loopback port; yields (address, seconds to SERVING).
+
+    The hub is left reachable: a profile of hub models may download what the cache lacks.
+    """
+    args = ["--profile", profile, *extra_args]
+    with ServerProcess(args, log_path, stop_timeout_s=60.0, offline=False) as server:
+        startup_s = server.start(start_timeout)
+        yield server.target, startup_s
