@@ -55,6 +55,34 @@ class Job:
 RunBatch = Callable[[list[Job]], None]
 
 
+class RowStops:
+    """The step callback for one batched CTranslate2 call over `jobs`, one row each.
+
+    A row stops at its own budget or its own stop signal (returning True stops that row only); the
+    others carry on. `resolve()` then hands each job its output, or CancelledError if it was stopped.
+    """
+
+    def __init__(self, jobs: Sequence[Job]) -> None:
+        self._jobs = jobs
+        self._stopped: set[int] = set()
+
+    def __call__(self, step: Any) -> bool:
+        job = self._jobs[step.batch_id]
+        if job.stopped():
+            self._stopped.add(step.batch_id)
+            return True
+        return bool(step.step + 1 >= job.max_new_tokens)
+
+    def resolve(self, outputs: Sequence[list[int]]) -> None:
+        for index, (job, output) in enumerate(zip(self._jobs, outputs, strict=True)):
+            if index in self._stopped:
+                job.future.set_exception(
+                    CancelledError("generation stopped: the request was cancelled or its deadline passed")
+                )
+            else:
+                job.future.set_result(output[: job.max_new_tokens])
+
+
 @dataclass(frozen=True)
 class BatchPolicy:
     max_batch: int = 16  # sequences per batch
@@ -148,11 +176,10 @@ class MicroBatcher:
         # The last batch's callers, who are likely on their way back when it ended just now, and those
         # who waited for it: a steady load of that many callers.
         expected = self._last_callers if now - self._last_end < self.policy.max_refill_s else 0
-        refill_deadline = now + self.policy.max_refill_s
+        refill_deadline = max(now + self.policy.max_refill_s, deadline)
         callers = {job.caller for job in batch}
         while len(batch) < self.policy.max_batch:
-            waiting_for = refill_deadline if len(callers) < expected else deadline
-            remaining = max(waiting_for, deadline) - time.monotonic()
+            remaining = (refill_deadline if len(callers) < expected else deadline) - time.monotonic()
             try:
                 arrived = (
                     self._queue.get(timeout=max(remaining, 0)) if remaining > 0 else self._queue.get_nowait()

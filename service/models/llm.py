@@ -32,7 +32,7 @@ from service.models.base import (
     expand_pairs,
     forced_output_tokens,
 )
-from service.models.batching import BatchPolicy, Job, MicroBatcher
+from service.models.batching import BatchPolicy, Job, MicroBatcher, RowStops
 from service.models.convert_cache import file_lock
 from service.models.hf_files import load_tokenizer
 from service.models.registry import register_backend
@@ -171,18 +171,9 @@ class _CT2Runtime:
     def _run_batch(self, jobs: list[Job]) -> None:
         """One generate_batch over jobs that may come from different requests.
 
-        Each job stops at its own budget or its own stop signal (the callback returns True for
-        that batch index only); the others carry on.
+        Each job stops at its own budget or its own stop signal (RowStops); the others carry on.
         """
-        stopped: set[int] = set()
-
-        def callback(step: Any) -> bool:
-            job = jobs[step.batch_id]
-            if job.stopped():
-                stopped.add(step.batch_id)
-                return True
-            return bool(step.step + 1 >= job.max_new_tokens)
-
+        stops = RowStops(jobs)
         static = cast(tuple[int, ...] | None, jobs[0].group)
         results = self.generator.generate_batch(
             [[self.tokens[i] for i in job.prompt] for job in jobs],
@@ -194,15 +185,9 @@ class _CT2Runtime:
             repetition_penalty=self.repetition_penalty,
             include_prompt_in_result=False,
             end_token=self.end_tokens,
-            callback=callback,
+            callback=stops,
         )
-        for index, (job, result) in enumerate(zip(jobs, results, strict=True)):
-            if index in stopped:
-                job.future.set_exception(
-                    CancelledError("generation stopped: the request was cancelled or its deadline passed")
-                )
-            else:
-                job.future.set_result(list(result.sequences_ids[0])[: job.max_new_tokens])
+        stops.resolve([list(result.sequences_ids[0]) for result in results])
 
 
 @register_backend("llm")

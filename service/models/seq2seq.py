@@ -40,7 +40,7 @@ from service.models.base import (
     expand_pairs,
     forced_output_tokens,
 )
-from service.models.batching import BatchPolicy, Job, MicroBatcher
+from service.models.batching import BatchPolicy, Job, MicroBatcher, RowStops
 from service.models.convert_cache import build_once, folder_key, safe_name
 from service.models.hf_files import load_tokenizer, read_config, read_generation_config
 from service.models.registry import register_backend
@@ -389,15 +389,7 @@ class _CT2Runtime:
         """
         key = cast(_BatchKey, jobs[0].group)
         to_tokens = self._tokenizer.convert_ids_to_tokens
-        stopped: set[int] = set()
-
-        def callback(step: Any) -> bool:
-            job = jobs[step.batch_id]
-            if job.stopped():
-                stopped.add(step.batch_id)
-                return True
-            return bool(step.step + 1 >= job.max_new_tokens)
-
+        stops = RowStops(jobs)
         results = self._translator.translate_batch(
             [to_tokens(job.prompt) for job in jobs],
             [to_tokens(job.prefix) for job in jobs] if key.prefix_length else None,
@@ -405,17 +397,11 @@ class _CT2Runtime:
             max_decoding_length=max(job.max_new_tokens for job in jobs),
             min_decoding_length=key.min_tokens,
             max_input_length=0,  # inputs come truncated to the model's limit
-            callback=callback if key.beams == 1 else None,
+            callback=stops if key.beams == 1 else None,
             **self._options,
         )
-        for index, (job, result) in enumerate(zip(jobs, results, strict=True)):
-            if index in stopped:
-                job.future.set_exception(
-                    CancelledError("generation stopped: the request was cancelled or its deadline passed")
-                )
-            else:
-                tokens = result.hypotheses[0][: job.max_new_tokens]
-                job.future.set_result([int(i) for i in self._tokenizer.convert_tokens_to_ids(tokens)])
+        to_ids = self._tokenizer.convert_tokens_to_ids
+        stops.resolve([[int(i) for i in to_ids(result.hypotheses[0])] for result in results])
 
 
 def _ct2_search_options(generation: Any) -> dict[str, Any]:
