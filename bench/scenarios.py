@@ -531,7 +531,6 @@ def _merged(label: str, runs: Sequence[Run]) -> Run:
 
 
 def llm(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Path, threads: int) -> None:
-    from transformers import AutoTokenizer
 
     from summarizer_client import SummarizerClient
 
@@ -557,7 +556,7 @@ def llm(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Path, t
         section.extra["baseline_load_s"] = baseline.load_s
         baseline_runs.append(_llm_baseline(plan, baseline, threads, "before the service"))
 
-    tokenizer: Any = AutoTokenizer.from_pretrained(folder)
+    counter = _TokenCounter(folder)
     stats = section.server = ServerStats("embedded (qwen2.5-coder-1.5b-instruct)")
     stats.conversion_cached = llm_conversion_cached(service_cache_dir)
     args = _server_args("embedded", None)
@@ -581,7 +580,6 @@ def llm(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Path, t
         [_spec_entry(spec, force_output_tokens=plan.llm_tokens) for spec in get_profile("embedded").models],
         description="the embedded profile, with a forced output length",
     )
-    read_back: list[int] = []
     with ServerProcess(
         _server_args("bench-embedded", equal_work), work_dir / "server-embedded.log"
     ) as server:
@@ -599,13 +597,13 @@ def llm(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Path, t
                     failure = result.failures[0]
                     raise RuntimeError(f"{failure.code.name} {failure.message}")
                 for summary in result.summaries:
-                    read_back.append(len(tokenizer(summary.text, add_special_tokens=False)["input_ids"]))
+                    counter.add("service", summary.text)
                 return plan.llm_tokens
 
             with _sampling(stats, server.pid):
                 section.service += _levels(server, plan.llm_levels, send, plan.run_cap_s * 2)
-    if read_back:
-        section.extra["read_back"] = {"service": sum(read_back) / len(read_back)}
+    if counter.counts["service"]:
+        section.extra["read_back"] = counter.means()
     if baseline is not None:
         baseline_runs.append(_llm_baseline(plan, baseline, threads, "after the service"))
         section.baseline.append(_merged("baseline: transformers fp32, sequential", baseline_runs))
