@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from service.errors import CancelledError, DeadlineError
+from service.errors import DeadlineError, RequestCancelledError
 
 T = TypeVar("T")
 
@@ -50,7 +50,7 @@ class Counters:
         """Pass `iterator` through, counting a generation stopped where it actually stops.
 
         The count goes up on the model thread when the model gives up at a decoding step
-        (CancelledError / DeadlineError), or when the consumer closes the run before its end.
+        (RequestCancelledError / DeadlineError), or when the consumer closes the run before its end.
         """
         return _CountedRun(iterator, self)
 
@@ -60,7 +60,7 @@ class Counters:
         def counted(*args: object) -> T:
             try:
                 return fn(*args)
-            except (CancelledError, DeadlineError):
+            except (RequestCancelledError, DeadlineError):
                 self.add("generations_stopped")
                 raise
 
@@ -93,7 +93,7 @@ class _CountedRun(Iterator[T]):
         except StopIteration:
             self._finished = True
             raise
-        except (CancelledError, DeadlineError):
+        except (RequestCancelledError, DeadlineError):
             self._finished = True
             self._counters.add("generations_stopped")
             raise

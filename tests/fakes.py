@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from service.errors import CancelledError, ModelError
+from service.errors import ModelError, RequestCancelledError
 from service.models.base import (
     SUMMARIZE,
     TRANSLATE,
@@ -141,10 +141,10 @@ def _sleep_checking(seconds: float, params: GenerationParams) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         if params.should_stop is not None and params.should_stop():
-            raise CancelledError("stopped")
+            raise RequestCancelledError("stopped")
         time.sleep(0.01)
     if params.should_stop is not None and params.should_stop():
-        raise CancelledError("stopped")
+        raise RequestCancelledError("stopped")
 
 
 ALL = ("en", "fr", "de", "es", "ru", "ar", "zh")

@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager
 
 from service.api.runner import StopSignal
 from service.config import Settings
-from service.errors import CancelledError, DeadlineError, OverloadedError
+from service.errors import DeadlineError, OverloadedError, RequestCancelledError
 from service.metrics import Counters
 
 # RetryInfo bounds: never "retry now", never "come back in an hour".
@@ -110,7 +110,7 @@ class Admission:
             self._release(None)
             if stop.expired():
                 self._expired()
-            raise CancelledError("the caller went away while the request was queued")
+            raise RequestCancelledError("the caller went away while the request was queued")
         self.metrics.add("requests_admitted")
 
     def _expired(self) -> None:

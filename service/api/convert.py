@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service.api.status import public_message, status_code_for
-from service.errors import InvalidInputError
+from service.errors import InvalidInputError, Reason
 from service.models.base import SUMMARIZE, TRANSLATE, ModelDescription
 from service.pipeline import (
     LanguageFailure,
@@ -43,7 +43,7 @@ def _enum(table: dict[int, object], value: int, field: str) -> object:
     try:
         return table[value]
     except KeyError:
-        raise InvalidInputError(field, f"unknown enum value {value}", reason="UNKNOWN_ENUM") from None
+        raise InvalidInputError(field, f"unknown enum value {value}", reason=Reason.UNKNOWN_ENUM) from None
 
 
 def _optional(value: int) -> int | None:

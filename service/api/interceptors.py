@@ -14,7 +14,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from service.api.status import rich_status, status_code_for
-from service.errors import InvalidInputError
+from service.errors import InvalidInputError, Reason
 
 log = logging.getLogger("service.access")
 
@@ -81,7 +81,7 @@ def _check_parsed(name: str, request: Any) -> None:
         raise InvalidInputError(
             "request",
             f"is not a valid {name}Request message (corrupt protobuf, or a string that is not UTF-8)",
-            reason="MALFORMED_REQUEST",
+            reason=Reason.MALFORMED_REQUEST,
         )
 
 

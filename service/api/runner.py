@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import grpc
 
-from service.errors import CancelledError, DeadlineError
+from service.errors import DeadlineError, RequestCancelledError
 
 T = TypeVar("T")
 _DONE = object()
@@ -43,7 +43,7 @@ class StopSignal:
     def set(self) -> None:
         self._event.set()
 
-    def translate(self, exc: CancelledError) -> Exception:
+    def translate(self, exc: RequestCancelledError) -> Exception:
         """A stop caused by the deadline is reported as such."""
         if self.expired():
             return DeadlineError("the deadline passed before the work finished")
@@ -61,7 +61,7 @@ class Runner:
     async def model(self, fn: Callable[..., T], *args: object, stop: StopSignal) -> T:
         try:
             return await asyncio.get_running_loop().run_in_executor(self.model_pool, fn, *args)
-        except CancelledError as exc:
+        except RequestCancelledError as exc:
             raise stop.translate(exc) from exc
 
     async def iterate(self, iterator: Iterator[T], *, stop: StopSignal) -> AsyncIterator[T]:
@@ -77,7 +77,7 @@ class Runner:
                 step = self.model_pool.submit(next, iterator, _DONE)
                 try:
                     item = await asyncio.wrap_future(step)
-                except CancelledError as exc:
+                except RequestCancelledError as exc:
                     raise stop.translate(exc) from exc
                 if item is _DONE:
                     return

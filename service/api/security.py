@@ -21,7 +21,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from service.api.status import DOMAIN
 from service.config import Settings
-from service.errors import ConfigurationError
+from service.errors import ConfigurationError, Reason
 from service.metrics import Counters
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
 
 def _denial_trailers() -> tuple[tuple[str, bytes | str], ...]:
     info = any_pb2.Any()
-    info.Pack(error_details_pb2.ErrorInfo(reason="UNAUTHENTICATED", domain=DOMAIN))
+    info.Pack(error_details_pb2.ErrorInfo(reason=Reason.UNAUTHENTICATED, domain=DOMAIN))
     status = status_pb2.Status(code=code_pb2.UNAUTHENTICATED, message=UNAUTHENTICATED_MESSAGE, details=[info])
     return (
         (_STATUS_DETAILS_KEY, status.SerializeToString()),

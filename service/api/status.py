@@ -16,7 +16,7 @@ STATUS_TABLE: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (errors.OverloadedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.NotReadyError, grpc.StatusCode.UNAVAILABLE),
     (errors.DeadlineError, grpc.StatusCode.DEADLINE_EXCEEDED),
-    (errors.CancelledError, grpc.StatusCode.CANCELLED),
+    (errors.RequestCancelledError, grpc.StatusCode.CANCELLED),
     (errors.ModelError, grpc.StatusCode.INTERNAL),
 )
 
@@ -41,7 +41,7 @@ def rich_status(exc: BaseException, request_id: str) -> status_pb2.Status:
     """A google.rpc.Status with ErrorInfo, and BadRequest or RetryInfo where they apply."""
     code = status_code_for(exc)
     details = []
-    reason = exc.reason if isinstance(exc, errors.SummarizerError) else "INTERNAL"
+    reason = exc.reason if isinstance(exc, errors.SummarizerError) else errors.Reason.INTERNAL
     details.append(
         error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata={"request_id": request_id})
     )

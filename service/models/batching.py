@@ -31,7 +31,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.errors import CancelledError, ModelLoadError
+from service.errors import ModelLoadError, RequestCancelledError
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class RowStops:
     """The step callback for one batched CTranslate2 call over `jobs`, one row each.
 
     A row stops at its own budget or its own stop signal (returning True stops that row only); the
-    others carry on. `resolve()` then hands each job its output, or CancelledError if it was stopped.
+    others carry on. `resolve()` then hands each job its output, or RequestCancelledError if it was stopped.
     """
 
     def __init__(self, jobs: Sequence[Job]) -> None:
@@ -77,7 +77,9 @@ class RowStops:
         for index, (job, output) in enumerate(zip(self._jobs, outputs, strict=True)):
             if index in self._stopped:
                 job.future.set_exception(
-                    CancelledError("generation stopped: the request was cancelled or its deadline passed")
+                    RequestCancelledError(
+                        "generation stopped: the request was cancelled or its deadline passed"
+                    )
                 )
             else:
                 job.future.set_result(output[: job.max_new_tokens])
@@ -210,7 +212,9 @@ class MicroBatcher:
             live = []
             for job in batch:
                 if job.stopped():
-                    job.future.set_exception(CancelledError("dropped before it ran: cancelled or expired"))
+                    job.future.set_exception(
+                        RequestCancelledError("dropped before it ran: cancelled or expired")
+                    )
                 else:
                     live.append(job)
             if not live:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from service.errors import CancelledError, ModelError, ModelLoadError
+from service.errors import ModelError, ModelLoadError, RequestCancelledError
 from service.models.assets import PACKAGED, is_packaged, resolve_packaged
 from service.models.base import (
     SUMMARIZE,
@@ -452,7 +452,7 @@ class LLMModel:
             max_new_tokens = self._forced_tokens
         try:
             outputs = self.runtime.generate(prompts, max_new_tokens, should_stop, static)
-        except CancelledError:
+        except RequestCancelledError:
             raise
         except Exception as exc:
             log.exception("generation failed in %s", self.name)

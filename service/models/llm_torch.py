@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
 
-from service.errors import CancelledError, ModelLoadError
+from service.errors import ModelLoadError, RequestCancelledError
 
 
 def dequantize_gguf(name: str, gguf: Path, folder: Path) -> None:
@@ -86,6 +86,8 @@ class TorchRuntime:
                     stopping_criteria=StoppingCriteriaList([stop]) if stop else None,
                 )
             if stop is not None and stop.triggered:
-                raise CancelledError("generation stopped: the request was cancelled or its deadline passed")
+                raise RequestCancelledError(
+                    "generation stopped: the request was cancelled or its deadline passed"
+                )
             outputs.append(out[0, len(prompt) :].tolist())
         return outputs

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol, cast
 
 from service.errors import (
-    CancelledError,
     ModelError,
     ModelLoadError,
+    RequestCancelledError,
     SummarizerError,
     UnsupportedLanguageError,
 )
@@ -819,7 +819,7 @@ class Seq2SeqModel:
         else:
             shortest = min(params.min_new_tokens, longest) if task == SUMMARIZE else 0
         if params.should_stop is not None and params.should_stop():
-            raise CancelledError(f"{self.name}: stopped before generation")
+            raise RequestCancelledError(f"{self.name}: stopped before generation")
         decode = _Decode(longest, shortest, max(1, params.num_beams), params.should_stop)
         try:
             rows = self._runtime.generate(sources, prefixes, decode)

@@ -14,7 +14,7 @@ from typing import Any, cast
 import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
 
-from service.errors import CancelledError, ModelLoadError
+from service.errors import ModelLoadError, RequestCancelledError
 from service.models.base import LoadContext, ModelSpec
 from service.models.seq2seq import (
     _check_source,
@@ -113,7 +113,9 @@ class TorchRuntime:
                 stopping_criteria=StoppingCriteriaList([stop] if stop is not None else []),
             )
         if stop is not None and stop.triggered:
-            raise CancelledError("generation stopped: the request was cancelled or its deadline passed")
+            raise RequestCancelledError(
+                "generation stopped: the request was cancelled or its deadline passed"
+            )
         rows = []
         for row in ids.tolist():
             row = row[1:]

@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from service.errors import (
-    CancelledError,
     DeadlineError,
     InvalidInputError,
     ModelError,
+    Reason,
+    RequestCancelledError,
     SummarizerError,
     UnsupportedLanguageError,
 )
@@ -152,7 +153,7 @@ class SummarizationPipeline:
     def detect(self, text: str) -> Detection:
         cleaned = clean_text(text, "text").strip()
         if not cleaned:
-            raise InvalidInputError("text", "is empty", reason="EMPTY_TEXT")
+            raise InvalidInputError("text", "is empty", reason=Reason.EMPTY_TEXT)
         self._check_size(cleaned, "text")
         return self.detector.detect(cleaned)
 
@@ -170,7 +171,7 @@ class SummarizationPipeline:
             raise InvalidInputError(
                 field,
                 f"has {len(text):,} characters; the limit is {self.limits.max_text_chars:,}",
-                reason="TEXT_TOO_LONG",
+                reason=Reason.TEXT_TOO_LONG,
             )
 
     def _source_language(self, text: str, declared: str, field: str, text_field: str) -> SourceLanguage:
@@ -215,14 +216,16 @@ class SummarizationPipeline:
     def _targets(self, raw: Sequence[str], default: str, field: str = "target_languages") -> tuple[str, ...]:
         if len(raw) > self.limits.max_targets:
             raise InvalidInputError(
-                field, f"has {len(raw)} languages; the limit is {self.limits.max_targets}", reason="TOO_MANY"
+                field,
+                f"has {len(raw)} languages; the limit is {self.limits.max_targets}",
+                reason=Reason.TOO_MANY,
             )
         targets: list[str] = []
         for i, tag in enumerate(raw):
             language = normalize_language(tag, field=f"{field}[{i}]")
             if language in targets:
                 raise InvalidInputError(
-                    f"{field}[{i}]", f"{tag!r} repeats {language!r}", reason="DUPLICATE_LANGUAGE"
+                    f"{field}[{i}]", f"{tag!r} repeats {language!r}", reason=Reason.DUPLICATE_LANGUAGE
                 )
             targets.append(language)
         return tuple(targets) or (default,)
@@ -239,7 +242,7 @@ class SummarizationPipeline:
             raise InvalidInputError(
                 "text",
                 "is empty" + (" after removing HTML markup" if job.is_html else ""),
-                reason="EMPTY_TEXT",
+                reason=Reason.EMPTY_TEXT,
             )
         self._check_size(text, "text")
         params = self._params(job.options)
@@ -277,7 +280,9 @@ class SummarizationPipeline:
         def check(name: str, value: int | None, bounds: tuple[int, int]) -> None:
             if value is not None and not bounds[0] <= value <= bounds[1]:
                 raise InvalidInputError(
-                    f"options.{name}", f"must be {bounds[0]}..{bounds[1]}, got {value}", reason="OUT_OF_RANGE"
+                    f"options.{name}",
+                    f"must be {bounds[0]}..{bounds[1]}, got {value}",
+                    reason=Reason.OUT_OF_RANGE,
                 )
 
         check("max_tokens", options.max_tokens, MAX_TOKENS_RANGE)
@@ -309,7 +314,7 @@ class SummarizationPipeline:
         started = time.perf_counter()
         try:
             base, base_models = self._cached_summary(plan, params)
-        except (CancelledError, DeadlineError):
+        except (RequestCancelledError, DeadlineError):
             raise
         except Exception as exc:  # the base summary failed: every language fails with it
             error = _as_domain_error(exc, "summarization failed")
@@ -328,7 +333,7 @@ class SummarizationPipeline:
             started = time.perf_counter()
             try:
                 texts = self._cached_translations(base.text, summary_language, group, translator, params)
-            except (CancelledError, DeadlineError):
+            except (RequestCancelledError, DeadlineError):
                 raise
             except Exception as exc:
                 error = _as_domain_error(exc, f"translation into {', '.join(group)} failed")
@@ -539,23 +544,23 @@ class SummarizationPipeline:
 
     def translate(self, job: TranslateJob, should_stop: StopCheck = _never) -> TranslateResult:
         if not job.texts:
-            raise InvalidInputError("texts", "is empty; give at least one text", reason="EMPTY_TEXT")
+            raise InvalidInputError("texts", "is empty; give at least one text", reason=Reason.EMPTY_TEXT)
         if len(job.texts) > self.limits.max_translate_texts:
             raise InvalidInputError(
                 "texts",
                 f"has {len(job.texts)} texts; the limit is {self.limits.max_translate_texts}",
-                reason="TOO_MANY",
+                reason=Reason.TOO_MANY,
             )
         texts = []
         for i, raw in enumerate(job.texts):
             cleaned = clean_text(raw, f"texts[{i}]").strip()
             if not cleaned:
-                raise InvalidInputError(f"texts[{i}]", "is empty", reason="EMPTY_TEXT")
+                raise InvalidInputError(f"texts[{i}]", "is empty", reason=Reason.EMPTY_TEXT)
             self._check_size(cleaned, f"texts[{i}]")
             texts.append(cleaned)
         if not job.target_languages:
             raise InvalidInputError(
-                "target_languages", "is empty; give at least one language", reason="EMPTY"
+                "target_languages", "is empty; give at least one language", reason=Reason.EMPTY
             )
         source = self._source_language("\n".join(texts), job.source_language, "source_language", "texts")
         targets = self._targets(job.target_languages, source.language)
@@ -620,7 +625,7 @@ def _joiner(language: str) -> str:
 
 def _check_stop(should_stop: StopCheck | None) -> None:
     if should_stop is not None and should_stop():
-        raise CancelledError("the request was cancelled or its deadline passed")
+        raise RequestCancelledError("the request was cancelled or its deadline passed")
 
 
 def _as_domain_error(exc: Exception, what: str) -> SummarizerError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from service.errors import InvalidInputError
+from service.errors import InvalidInputError, Reason
 
 # English names, used in LLM prompts and messages. The keys are the tags the service speaks.
 LANGUAGE_NAMES: dict[str, str] = {
@@ -68,7 +68,9 @@ def normalize_language(tag: str, *, field: str = "language") -> str:
         raise InvalidInputError(field, "is empty; give a BCP-47 language tag such as 'en' or 'fr'")
     if len(cleaned) > 35 or not _TAG.match(cleaned):
         raise InvalidInputError(
-            field, f"{tag[:40]!r} is not a BCP-47 language tag (e.g. 'en', 'fr', 'zh-Hans')", reason="BAD_TAG"
+            field,
+            f"{tag[:40]!r} is not a BCP-47 language tag (e.g. 'en', 'fr', 'zh-Hans')",
+            reason=Reason.BAD_TAG,
         )
     primary = cleaned.split("-", 1)[0].lower()
     return _ALIASES.get(primary, primary)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from service.errors import InvalidInputError
+from service.errors import InvalidInputError, Reason
 
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
 BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -34,6 +34,6 @@ def clean_text(text: str, field: str) -> str:
             field,
             f"contains the control character U+{ord(bad.group()):04X} at index {bad.start()}; "
             "send plain text",
-            reason="CONTROL_CHARACTERS",
+            reason=Reason.CONTROL_CHARACTERS,
         )
     return text.translate(_STRIP)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from service.config import settings_from_env
-from service.errors import CancelledError, ModelLoadError
+from service.errors import ModelLoadError, RequestCancelledError
 from service.loader import load_context
 from service.models.base import GenerationParams, LoadContext, ModelSpec
 from service.models.llm import clean_output, summarize_messages
@@ -57,7 +57,7 @@ def test_capabilities_follow_the_profile(tiny_llm):
 
 
 def test_stop_request_ends_generation(tiny_llm):
-    with pytest.raises(CancelledError):
+    with pytest.raises(RequestCancelledError):
         tiny_llm.summarize(SEED, "en", GenerationParams(max_new_tokens=200, should_stop=lambda: True))
 
 
@@ -130,7 +130,7 @@ def test_one_stopped_caller_does_not_stop_its_batch_mates():
             return model.summarize(
                 SEED, "en", GenerationParams(max_new_tokens=30, should_stop=lambda: stop)
             ).text
-        except CancelledError:
+        except RequestCancelledError:
             return "cancelled"
 
     with ThreadPoolExecutor(2) as pool:

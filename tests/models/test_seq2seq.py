@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from service.errors import CancelledError, ModelLoadError  # noqa: E402
+from service.errors import ModelLoadError, RequestCancelledError  # noqa: E402
 from service.models import seq2seq  # noqa: E402
 from service.models.base import (  # noqa: E402
     SUMMARIZE,
@@ -261,9 +261,9 @@ def test_batched_translation_keeps_count_and_order(m2m100_dir: Path, tmp_path: P
 def test_should_stop_cancels_before_generation(bart_dir: Path, tmp_path: Path) -> None:
     model = load(bart_dir, tmp_path, tasks=(SUMMARIZE, TRANSLATE), languages=("en",), pairs=(("en", "fr"),))
     params = GenerationParams(max_new_tokens=5, should_stop=lambda: True)
-    with pytest.raises(CancelledError):
+    with pytest.raises(RequestCancelledError):
         model.summarize(TEXT, "en", params)
-    with pytest.raises(CancelledError):
+    with pytest.raises(RequestCancelledError):
         model.translate([TEXT], "en", "fr", params)
 
 
@@ -280,7 +280,7 @@ def test_should_stop_is_polled_between_decoding_steps(bart_dir: Path, tmp_path: 
     params = GenerationParams(
         max_new_tokens=40, min_new_tokens=40, num_beams=num_beams, should_stop=stop_on_third_poll
     )
-    with pytest.raises(CancelledError):
+    with pytest.raises(RequestCancelledError):
         model.summarize(TEXT, "en", params)
     # Polled before generating and after each step, and generation ended as soon as it said so.
     assert calls == 3

@@ -18,7 +18,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("ctranslate2")
 
-from service.errors import CancelledError, ModelLoadError  # noqa: E402
+from service.errors import ModelLoadError, RequestCancelledError  # noqa: E402
 from service.models import seq2seq  # noqa: E402
 from service.models.base import (  # noqa: E402
     SUMMARIZE,
@@ -330,7 +330,7 @@ def test_a_stopped_request_leaves_its_batch_neighbours_running(marian_dir: Path,
         ]
     )
 
-    assert isinstance(stopped, CancelledError) and calls == [4]
+    assert isinstance(stopped, RequestCancelledError) and calls == [4]
     assert finished == expected
     assert model._runtime.batcher.largest_batch == 2
 
@@ -352,12 +352,12 @@ def test_should_stop_is_polled_between_greedy_steps(bart_dir: Path, model_cache:
     model = load(bart_dir, "bart", model_cache)
     calls, should_stop = stop_on_poll(3)
     params = GenerationParams(max_new_tokens=40, min_new_tokens=40, should_stop=should_stop)
-    with pytest.raises(CancelledError):
+    with pytest.raises(RequestCancelledError):
         model.summarize(TEXT, "en", params)
     # Polled before generating and once per step, and generation ended as soon as it said so.
     assert calls == [3]
 
-    with pytest.raises(CancelledError):
+    with pytest.raises(RequestCancelledError):
         model.summarize(TEXT, "en", GenerationParams(should_stop=lambda: True))
 
 
@@ -365,7 +365,7 @@ def test_beam_search_is_stopped_between_batches(m2m100_dir: Path, model_cache: P
     model = load(m2m100_dir, "m2m100", model_cache, batch_size=1)
     calls, should_stop = stop_on_poll(2)
     params = GenerationParams(max_new_tokens=6, num_beams=2, should_stop=should_stop)
-    with pytest.raises(CancelledError):
+    with pytest.raises(RequestCancelledError):
         model.translate([SENTENCE, "Wheat harvest.", "A strike."], "en", "fr", params)
     assert calls == [2]
 

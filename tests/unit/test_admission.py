@@ -10,7 +10,7 @@ import pytest
 
 from service.api.admission import Admission
 from service.api.runner import StopSignal
-from service.errors import CancelledError, DeadlineError, OverloadedError
+from service.errors import DeadlineError, OverloadedError, RequestCancelledError
 from service.metrics import Counters
 
 
@@ -114,7 +114,7 @@ async def test_a_slot_handed_to_an_expired_or_cancelled_request_passes_on():
     await first
     with pytest.raises(DeadlineError):
         await late
-    with pytest.raises(CancelledError):
+    with pytest.raises(RequestCancelledError):
         await left
     await last
     assert order == [0, 3]
@@ -160,12 +160,12 @@ def test_counters_count_stopped_generations_where_they_stop():
     def steps(stop_at: int | None):
         for i in range(3):
             if i == stop_at:
-                raise CancelledError("stopped")
+                raise RequestCancelledError("stopped")
             yield i
 
     assert list(counters.count_stops(steps(None))) == [0, 1, 2]
     assert counters["generations_stopped"] == 0
-    with pytest.raises(CancelledError):
+    with pytest.raises(RequestCancelledError):
         list(counters.count_stops(steps(1)))
     closed_early = counters.count_stops(steps(None))
     next(closed_early)

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from service.errors import CancelledError, ModelLoadError
+from service.errors import ModelLoadError, RequestCancelledError
 from service.models.batching import BatchPolicy, Job, MicroBatcher
 
 
@@ -58,7 +58,7 @@ def test_batch_size_and_token_caps():
 def test_stopped_jobs_are_dropped_before_running():
     runner = FakeRunner()
     batcher = MicroBatcher(runner, BatchPolicy(max_delay_s=0.01))
-    with pytest.raises(CancelledError):
+    with pytest.raises(RequestCancelledError):
         batcher.submit([Job([1, 2], 4, should_stop=lambda: True)])
     assert runner.sizes == []
     assert batcher.submit([Job([1, 2], 4)]) == [[2, 1]]

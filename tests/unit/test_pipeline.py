@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.errors import CancelledError, InvalidInputError, ModelError, UnsupportedLanguageError
+from service.errors import InvalidInputError, ModelError, RequestCancelledError, UnsupportedLanguageError
 from service.pipeline import (
     LanguageFailure,
     LanguageSummary,
@@ -172,7 +172,7 @@ def test_stop_signal_ends_the_run():
     plan = pipeline.plan(SummarizeJob(EN, target_languages=("en", "fr")))
     events = pipeline.run(plan, should_stop=lambda: True)
     assert isinstance(next(events), SourceLanguage)
-    with pytest.raises(CancelledError):
+    with pytest.raises(RequestCancelledError):
         next(events)
 
 
