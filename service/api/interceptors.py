@@ -13,13 +13,12 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
-from service.api.status import rich_status, status_code_for
+from service.api.status import STATUS_DETAILS_KEY, rich_status, status_code_for
 from service.errors import InvalidInputError, Reason
 
 log = logging.getLogger("service.access")
 
 REQUEST_ID_HEADER = "x-request-id"
-STATUS_DETAILS_KEY = "grpc-status-details-bin"
 _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")  # fullmatch: "$" would let a final newline through
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")

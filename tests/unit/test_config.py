@@ -6,6 +6,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.rpc import code_pb2, error_details_pb2
 
 from service import errors
 from service.api.status import rich_status, status_code_for
@@ -102,6 +103,8 @@ def test_translate_all_expands_pairs():
         (errors.OverloadedError("busy"), grpc.StatusCode.RESOURCE_EXHAUSTED),
         (errors.NotReadyError("loading"), grpc.StatusCode.UNAVAILABLE),
         (errors.DeadlineError("late"), grpc.StatusCode.DEADLINE_EXCEEDED),
+        (errors.RequestCancelledError("gone"), grpc.StatusCode.CANCELLED),
+        (errors.UnauthenticatedError("missing or invalid bearer token"), grpc.StatusCode.UNAUTHENTICATED),
         (errors.ModelError("secret internals"), grpc.StatusCode.INTERNAL),
         (RuntimeError("secret internals"), grpc.StatusCode.INTERNAL),
     ],
@@ -113,3 +116,29 @@ def test_status_table(exc, code):
         assert "secret" not in status.message and "rid-1" in status.message
     else:
         assert status.message == exc.message
+
+
+def _subclasses(kind: type[errors.SummarizerError]) -> list[type[errors.SummarizerError]]:
+    found = []
+    for sub in kind.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
+def test_every_error_a_caller_can_get_has_its_own_status_and_a_reason():
+    """The table covers the whole tree: only ModelError (and the start-up errors) fall to INTERNAL."""
+    start_up_only = (errors.ConfigurationError,)
+    for kind in _subclasses(errors.SummarizerError):
+        assert isinstance(kind.reason, errors.Reason), kind
+        if issubclass(kind, start_up_only):
+            continue
+        code = status_code_for(kind.__new__(kind))
+        assert (code == grpc.StatusCode.INTERNAL) == issubclass(kind, errors.ModelError), kind
+
+
+def test_a_status_without_a_request_id_carries_none():
+    status = rich_status(errors.UnauthenticatedError("missing or invalid bearer token"), request_id="")
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(info)
+    assert (info.reason, dict(info.metadata)) == (errors.Reason.UNAUTHENTICATED, {})
+    assert status.code == code_pb2.UNAUTHENTICATED and status.message == "missing or invalid bearer token"
