@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import grpc
@@ -15,6 +17,8 @@ from service.errors import ConfigurationError
 from service.models.base import ModelSpec, expand_pairs
 from service.models.registry import backend_names, get_backend
 from service.profiles import BUILTIN_PROFILES, get_profile, load_profile_file
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_settings_from_env_then_flags():
@@ -142,3 +146,15 @@ def test_a_status_without_a_request_id_carries_none():
     assert status.details[0].Unpack(info)
     assert (info.reason, dict(info.metadata)) == (errors.Reason.UNAUTHENTICATED, {})
     assert status.code == code_pb2.UNAUTHENTICATED and status.message == "missing or invalid bearer token"
+
+
+def test_logging_and_settings_load_without_the_rpc_layer():
+    """Logging is configured before heavy imports; neither it nor the settings may pull in grpc."""
+    probe = (
+        "import sys, service.config, service.logging_setup, service.request_context; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'grpc' or m.startswith('service.api')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT, check=True
+    )
+    assert result.stdout.strip() == "[]"
