@@ -28,9 +28,26 @@ def _parser() -> argparse.ArgumentParser:
         "--runtime", choices=("transformers", "ctranslate2"), help="default inference runtime"
     )
     parser.add_argument("--threads", type=int, help="inference threads (default: one per core)")
+    parser.add_argument(
+        "--device", help="where models run: cpu (default), cuda or cuda:N; a missing GPU stops the start"
+    )
+    parser.add_argument(
+        "--offline",
+        action="store_const",
+        const=True,
+        help="load models from local folders and caches only (default: on when HF_HUB_OFFLINE=1)",
+    )
     parser.add_argument("--cache-dir", type=Path, help="where converted models are cached")
-    parser.add_argument("--max-text-chars", type=int, help="longest accepted article, in characters")
     parser.add_argument("--grace-s", type=float, help="seconds in-flight calls get on shutdown")
+    requests = parser.add_argument_group("request limits")
+    requests.add_argument("--max-text-chars", type=int, help="longest accepted article, in characters")
+    requests.add_argument("--max-targets", type=int, help="most target languages in one call (default 16)")
+    requests.add_argument(
+        "--max-translate-texts", type=int, help="most texts in one Translate call (default 64)"
+    )
+    requests.add_argument(
+        "--max-receive-bytes", type=int, help="largest request message, in bytes (default 4 MiB)"
+    )
     limits = parser.add_argument_group("admission (Summarize, StreamSummarize and Translate)")
     limits.add_argument("--max-concurrent-requests", type=int, help="requests running at once (default 16)")
     limits.add_argument(
@@ -84,10 +101,12 @@ def main(argv: list[str] | None = None) -> int:
 
     log = logging.getLogger("service")
     log.info(
-        "starting profile %s (runtime %s, %d threads)",
+        "starting profile %s (runtime %s on %s, %d threads%s)",
         settings.profile or ("from " + str(settings.profile_file) if settings.profile_file else "embedded"),
         settings.runtime,
+        settings.device,
         settings.inference_threads,
+        ", offline" if settings.offline else "",
     )
     try:
         return asyncio.run(serve(settings, build_pipeline, on_port=write_port))

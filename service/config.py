@@ -1,6 +1,8 @@
 """One Settings object, built once at start-up from flags and SUMMARIZER_* variables.
 
-Bad values fail loudly, before anything is loaded.
+Every knob of the server is a field here, with a flag in `cli.py` and a SUMMARIZER_<FIELD> variable.
+The one foreign variable read is HF_HUB_OFFLINE, the default of `offline`. Bad values fail loudly,
+before anything is loaded.
 """
 
 from __future__ import annotations
@@ -14,8 +16,13 @@ from pathlib import Path
 from service.errors import ConfigurationError
 
 ENV_PREFIX = "SUMMARIZER_"
+#: Hugging Face's own switch for "no network"; `offline` follows it unless SUMMARIZER_OFFLINE is set.
+HF_OFFLINE_ENV = "HF_HUB_OFFLINE"
+# The values huggingface_hub itself takes as "on"; like it, anything else means off.
+_HF_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 # What a bearer token may contain: it travels as an HTTP/2 header value.
 _TOKEN = re.compile(r"[\x21-\x7e]{1,4096}")  # used with fullmatch
+_DEVICE = re.compile(r"cpu|cuda(:[0-9]+)?")  # used with fullmatch
 
 
 def default_cache_dir() -> Path:
@@ -39,6 +46,9 @@ class Settings:
         "ctranslate2"  # default runtime for seq2seq and llm backends; transformers is the reference
     )
     threads: int = 0  # intra-op threads for inference; 0 means one per core
+    device: str = "cpu"  # "cpu", "cuda" or "cuda:N"; the loader checks that the device exists
+    # Models come from local folders and caches only, never the network. Defaults from HF_HUB_OFFLINE.
+    offline: bool = False
     cache_dir: Path = default_cache_dir()
     warmup: bool = True
     # Admission, in front of inference only (Summarize, StreamSummarize, Translate)
@@ -65,14 +75,6 @@ class Settings:
     def validate(self) -> Settings:
         if not 0 <= self.port <= 65535:
             raise ConfigurationError(f"port must be 0..65535, got {self.port}")
-        if self.max_text_chars < 1:
-            raise ConfigurationError("max_text_chars must be positive")
-        if not 1 <= self.max_targets <= 64:
-            raise ConfigurationError(f"max_targets must be 1..64, got {self.max_targets}")
-        if self.runtime not in ("transformers", "ctranslate2"):
-            raise ConfigurationError(f"runtime must be 'transformers' or 'ctranslate2', got {self.runtime!r}")
-        if self.threads < 0:
-            raise ConfigurationError("threads must be 0 (one per core) or more")
         if self.grace_s < 0:
             raise ConfigurationError("grace_s must not be negative")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -81,14 +83,34 @@ class Settings:
             )
         if self.profile_file is not None and not self.profile_file.is_file():
             raise ConfigurationError(f"profile file {self.profile_file} does not exist")
+        self._validate_requests()
+        self._validate_inference()
+        self._validate_security()
+        return self
+
+    def _validate_requests(self) -> None:
+        if self.max_text_chars < 1:
+            raise ConfigurationError("max_text_chars must be positive")
+        if not 1 <= self.max_targets <= 64:
+            raise ConfigurationError(f"max_targets must be 1..64, got {self.max_targets}")
+        if self.max_translate_texts < 1:
+            raise ConfigurationError(f"max_translate_texts must be positive, got {self.max_translate_texts}")
+        if self.max_receive_bytes < 1:
+            raise ConfigurationError(f"max_receive_bytes must be positive, got {self.max_receive_bytes}")
         if self.max_concurrent_requests < 1:
             raise ConfigurationError(
                 f"max_concurrent_requests must be at least 1, got {self.max_concurrent_requests}"
             )
         if self.max_queue < 0:
             raise ConfigurationError(f"max_queue must be 0 or more, got {self.max_queue}")
-        self._validate_security()
-        return self
+
+    def _validate_inference(self) -> None:
+        if self.runtime not in ("transformers", "ctranslate2"):
+            raise ConfigurationError(f"runtime must be 'transformers' or 'ctranslate2', got {self.runtime!r}")
+        if not _DEVICE.fullmatch(self.device):
+            raise ConfigurationError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        if self.threads < 0:
+            raise ConfigurationError("threads must be 0 (one per core) or more")
 
     def _validate_security(self) -> None:
         if self.auth_token is not None and self.auth_token_file is not None:
@@ -151,13 +173,18 @@ def _field_type(name: str) -> type:
 
 
 def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    """Settings from SUMMARIZER_* variables, then explicit overrides (flags) on top."""
+    """Settings from SUMMARIZER_* variables, then explicit overrides (flags) on top.
+
+    `offline` falls back to HF_HUB_OFFLINE when SUMMARIZER_OFFLINE is not set.
+    """
     env = os.environ if env is None else env
     values: dict[str, object] = {}
     for f in fields(Settings):
         raw = env.get(ENV_PREFIX + f.name.upper())
         if raw is not None and raw != "":
             values[f.name] = _coerce(f.name, raw, _field_type(f.name))
+    if "offline" not in values and HF_OFFLINE_ENV in env:
+        values["offline"] = env[HF_OFFLINE_ENV].strip().lower() in _HF_TRUE_WORDS
     values.update({k: v for k, v in overrides.items() if v is not None})
     unknown = set(values) - {f.name for f in fields(Settings)}
     if unknown:

@@ -11,6 +11,7 @@ SummarizerError
 ├── NotReadyError                 UNAVAILABLE
 ├── DeadlineError                 DEADLINE_EXCEEDED
 ├── RequestCancelledError         CANCELLED
+├── UnauthenticatedError          UNAUTHENTICATED    (missing or wrong bearer token)
 ├── ConfigurationError            (start-up only: the process exits non-zero)
 │   └── ModelLoadError
 └── ModelError                    INTERNAL           (a model failed at run time)
@@ -114,6 +115,12 @@ class RequestCancelledError(SummarizerError):
     """The caller went away; the work was stopped."""
 
     reason = Reason.CANCELLED
+
+
+class UnauthenticatedError(SummarizerError):
+    """The call lacks the right bearer token. One fixed message, whatever was wrong with it."""
+
+    reason = Reason.UNAUTHENTICATED
 
 
 class ConfigurationError(SummarizerError):

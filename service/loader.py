@@ -1,14 +1,15 @@
-"""Builds the pipeline for a profile: loads every model through the registry, before serving."""
+"""Builds the pipeline for a profile: checks the device, then loads every model through the registry,
+before serving."""
 
 from __future__ import annotations
 
 import logging
-import os
 import time
+from collections.abc import Iterable
 
 from service.config import Settings
 from service.errors import ConfigurationError, ModelLoadError
-from service.models.base import SUMMARIZE, TRANSLATE, LoadContext, Model, Summarizer, Translator
+from service.models.base import SUMMARIZE, TRANSLATE, LoadContext, Model, ModelSpec, Summarizer, Translator
 from service.models.registry import create_model
 from service.pipeline import Limits, SummarizationPipeline
 from service.profiles import get_profile
@@ -21,14 +22,68 @@ def load_context(settings: Settings) -> LoadContext:
     return LoadContext(
         cache_dir=settings.cache_dir,
         threads=settings.inference_threads,
+        device=settings.device,
         runtime=settings.runtime,
-        offline=os.environ.get("HF_HUB_OFFLINE") == "1",
+        offline=settings.offline,
     )
+
+
+def model_runtimes(models: Iterable[ModelSpec], default: str) -> set[str]:
+    """The runtimes the models will run on: each model's `options.runtime`, else the default.
+
+    The extractive summarizer runs no model on any device, so it does not count.
+    """
+    runtimes = {str(spec.options.get("runtime", default)) for spec in models if spec.backend != "extractive"}
+    return runtimes or {default}
+
+
+def check_device(device: str, runtimes: Iterable[str]) -> None:
+    """Stop the start with one line when `device` names a CUDA device that a runtime cannot see.
+
+    Each runtime is asked with its own library (loaded here, when a GPU is asked for, and only for
+    that runtime): CTranslate2 for "ctranslate2", so that a CTranslate2 server never imports torch;
+    torch for "transformers". Other runtime names are the backends' to refuse.
+    """
+    if device == "cpu":
+        return
+    index = int(device.partition(":")[2] or 0)
+    for runtime in sorted(runtimes):
+        if runtime == "ctranslate2":
+            visible = _ctranslate2_cuda_devices(device)
+        elif runtime == "transformers":
+            visible = _torch_cuda_devices(device)
+        else:
+            continue
+        if visible == 0:
+            raise ConfigurationError(
+                f"device {device}: no CUDA device is visible to {runtime} on this machine; use --device cpu"
+            )
+        if index >= visible:
+            raise ConfigurationError(
+                f"device {device}: {runtime} sees {visible} CUDA device(s), cuda:0 to cuda:{visible - 1}"
+            )
+
+
+def _ctranslate2_cuda_devices(device: str) -> int:
+    try:
+        import ctranslate2
+    except ImportError:
+        raise ConfigurationError(f"device {device}: the ctranslate2 package is not installed") from None
+    return int(ctranslate2.get_cuda_device_count())
+
+
+def _torch_cuda_devices(device: str) -> int:
+    try:
+        import torch
+    except ImportError:
+        raise ConfigurationError(f"device {device}: the torch package is not installed") from None
+    return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
 
 
 def build_pipeline(settings: Settings) -> SummarizationPipeline:
     """Load the profile's models. Raises ConfigurationError (ModelLoadError) with one clear line."""
     profile = get_profile(settings.profile, settings.profile_file)
+    check_device(settings.device, model_runtimes(profile.models, settings.runtime))
     context = load_context(settings)
     summarizers: list[Summarizer] = []
     translators: list[Translator] = []
@@ -60,9 +115,5 @@ def build_pipeline(settings: Settings) -> SummarizationPipeline:
         summarizers=summarizers,
         translators=translators,
         extractive=extractive,
-        limits=Limits(
-            max_text_chars=settings.max_text_chars,
-            max_targets=settings.max_targets,
-            max_translate_texts=settings.max_translate_texts,
-        ),
+        limits=Limits.from_settings(settings),
     )

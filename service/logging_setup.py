@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from service.api.interceptors import RequestIdFilter
+from service.request_context import RequestIdFilter
 
 
 class JsonFormatter(logging.Formatter):

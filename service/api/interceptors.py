@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import re
 import time
@@ -13,24 +12,14 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
-from service.api.status import rich_status, status_code_for
+from service.api.status import STATUS_DETAILS_KEY, rich_status, status_code_for
 from service.errors import InvalidInputError, Reason
+from service.request_context import request_id_var
 
 log = logging.getLogger("service.access")
 
 REQUEST_ID_HEADER = "x-request-id"
-STATUS_DETAILS_KEY = "grpc-status-details-bin"
 _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")  # fullmatch: "$" would let a final newline through
-
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
-
-
-class RequestIdFilter(logging.Filter):
-    """Adds `request_id` to every log record made while serving a request."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
-        return True
 
 
 def _request_id(request: Any, context: grpc.aio.ServicerContext) -> str:

@@ -2,7 +2,8 @@
 
 Auth is a server interceptor placed before the error interceptor. A call to the summarizer (or any
 other non-exempt method) must carry `authorization: Bearer <token>`; a missing, malformed or wrong
-token gets UNAUTHENTICATED with one fixed message, so that a caller cannot tell which it was.
+token is an `UnauthenticatedError` with one fixed message, so that a caller cannot tell which it was.
+Its status comes from the same table as every other error (`api/status.py`).
 Health checking and reflection stay open: load balancers and tooling probe them without secrets.
 """
 
@@ -16,12 +17,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from service.api.status import DOMAIN
+from service.api.status import STATUS_DETAILS_KEY, rich_status, status_code_for
 from service.config import Settings
-from service.errors import ConfigurationError, Reason
+from service.errors import ConfigurationError, UnauthenticatedError
 from service.metrics import Counters
 
 log = logging.getLogger(__name__)
@@ -34,7 +33,6 @@ EXEMPT_SERVICES = (
     "grpc.reflection.v1alpha.ServerReflection",
     "grpc.reflection.v1.ServerReflection",
 )
-_STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 
 def _digest(token: str) -> bytes:
@@ -57,7 +55,10 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
         self._expected = _digest(token)
         self._exempt = tuple(f"/{name}/" for name in exempt_services)
         self._metrics = metrics
-        self._denial = _denial_trailers()
+        # Every refusal is the same, so its status is built once.
+        refusal = UnauthenticatedError(UNAUTHENTICATED_MESSAGE)
+        self._code = status_code_for(refusal)
+        self._denial = _denial_trailers(refusal)
 
     def authorized(self, metadata: Any) -> bool:
         """True when the first `authorization` entry is `Bearer <the token>` (scheme case-insensitive)."""
@@ -93,19 +94,18 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
         return grpc.unary_unary_rpc_method_handler(self._deny)
 
     async def _deny(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE, self._denial)
+        await context.abort(self._code, UNAUTHENTICATED_MESSAGE, self._denial)
 
     async def _deny_stream(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE, self._denial)
+        await context.abort(self._code, UNAUTHENTICATED_MESSAGE, self._denial)
         yield  # unreachable: makes this an async generator, as a streaming handler must be
 
 
-def _denial_trailers() -> tuple[tuple[str, bytes | str], ...]:
-    info = any_pb2.Any()
-    info.Pack(error_details_pb2.ErrorInfo(reason=Reason.UNAUTHENTICATED, domain=DOMAIN))
-    status = status_pb2.Status(code=code_pb2.UNAUTHENTICATED, message=UNAUTHENTICATED_MESSAGE, details=[info])
+def _denial_trailers(refusal: UnauthenticatedError) -> tuple[tuple[str, bytes | str], ...]:
+    # The refusal comes before the error interceptor gives the call a request id: none to quote.
+    status = rich_status(refusal, request_id="")
     return (
-        (_STATUS_DETAILS_KEY, status.SerializeToString()),
+        (STATUS_DETAILS_KEY, status.SerializeToString()),
         ("www-authenticate", 'Bearer realm="summarizer"'),
     )
 

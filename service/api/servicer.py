@@ -9,7 +9,6 @@ import grpc
 
 from service.api import convert
 from service.api.admission import Admission
-from service.api.interceptors import request_id_var
 from service.api.runner import Runner, StopSignal
 from service.errors import NotReadyError
 from service.pipeline import (
@@ -20,6 +19,7 @@ from service.pipeline import (
     SummaryEvent,
 )
 from service.pipeline.summarize import Plan
+from service.request_context import request_id_var
 from summarizer.v1 import summarizer_service_pb2 as pb
 from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
 

@@ -9,6 +9,8 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from service import errors
 
 DOMAIN = "summarizer.v1"
+#: The trailer that carries the serialized google.rpc.Status.
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 # Most specific first: the first matching class wins.
 STATUS_TABLE: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
@@ -17,6 +19,7 @@ STATUS_TABLE: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (errors.NotReadyError, grpc.StatusCode.UNAVAILABLE),
     (errors.DeadlineError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (errors.RequestCancelledError, grpc.StatusCode.CANCELLED),
+    (errors.UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED),
     (errors.ModelError, grpc.StatusCode.INTERNAL),
 )
 
@@ -38,13 +41,16 @@ def public_message(exc: BaseException, request_id: str) -> str:
 
 
 def rich_status(exc: BaseException, request_id: str) -> status_pb2.Status:
-    """A google.rpc.Status with ErrorInfo, and BadRequest or RetryInfo where they apply."""
+    """A google.rpc.Status with ErrorInfo, and BadRequest or RetryInfo where they apply.
+
+    `request_id` is empty only for a call refused before it was given one (a bad bearer token):
+    its ErrorInfo then carries no request id.
+    """
     code = status_code_for(exc)
     details = []
     reason = exc.reason if isinstance(exc, errors.SummarizerError) else errors.Reason.INTERNAL
-    details.append(
-        error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata={"request_id": request_id})
-    )
+    metadata = {"request_id": request_id} if request_id else {}
+    details.append(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata))
     if isinstance(exc, errors.InvalidInputError):
         details.append(
             error_details_pb2.BadRequest(

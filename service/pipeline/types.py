@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 
+from service.config import Settings
 from service.models.base import ModelDescription, Span
 from service.text.detect import LanguageShare
 
@@ -46,6 +47,11 @@ class Limits:
     max_text_chars: int = 100_000
     max_targets: int = 16
     max_translate_texts: int = 64
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        """The server's limits: each field is the setting of the same name."""
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
 
 @dataclass(frozen=True)

@@ -164,3 +164,21 @@ def test_a_model_that_fails_to_load_exits_non_zero_with_one_line(tmp_path):
     errors = [line for line in output.splitlines() if line.startswith("summarizer-service:")]
     assert len(errors) == 1 and "missing-llm" in errors[0] and "nowhere.gguf" in errors[0]
     assert "Traceback" not in output
+
+
+def test_a_cuda_device_on_a_machine_without_one_exits_1_with_one_line(tmp_path):
+    import ctranslate2  # the runtime of the tiny profile: its own count is the one the server checks
+
+    if ctranslate2.get_cuda_device_count() > 0:
+        pytest.skip("this machine has a CUDA device")
+    server = ServerProcess(tmp_path, "--profile", "tiny", "--device", "cuda")
+    try:
+        code = server.process.wait(timeout=120)
+    finally:
+        server.kill()
+    output = server.output()
+    assert code == 1, output
+    errors = [line for line in output.splitlines() if line.startswith("summarizer-service:")]
+    assert len(errors) == 1 and "device cuda:" in errors[0] and "no CUDA device" in errors[0], output
+    assert "Traceback" not in output
+    assert "loaded model" not in output  # refused before any model is loaded

@@ -1,19 +1,28 @@
-"""Settings from env and flags, profiles, custom profile files, and the backend registry."""
+"""Settings from env and flags, profiles, custom profile files, the backend registry and the error table."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from dataclasses import fields
 from pathlib import Path
 
 import grpc
 import pytest
+from google.rpc import code_pb2, error_details_pb2
 
 from service import errors
 from service.api.status import rich_status, status_code_for
-from service.config import settings_from_env
+from service.cli import _parser
+from service.config import ENV_PREFIX, Settings, settings_from_env
 from service.errors import ConfigurationError
+from service.loader import check_device, load_context, model_runtimes
 from service.models.base import ModelSpec, expand_pairs
 from service.models.registry import backend_names, get_backend
+from service.pipeline import Limits
 from service.profiles import BUILTIN_PROFILES, get_profile, load_profile_file
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_settings_from_env_then_flags():
@@ -31,11 +40,110 @@ def test_settings_from_env_then_flags():
         {"SUMMARIZER_RUNTIME": "onnx"},
         {"SUMMARIZER_LOG_JSON": "maybe"},
         {"SUMMARIZER_PROFILE_FILE": "/nonexistent.toml"},
+        {"SUMMARIZER_DEVICE": "gpu"},
+        {"SUMMARIZER_DEVICE": "CUDA"},
+        {"SUMMARIZER_DEVICE": "cuda:"},
+        {"SUMMARIZER_DEVICE": "cuda:x"},
+        {"SUMMARIZER_DEVICE": "cuda:0\n"},
+        {"SUMMARIZER_OFFLINE": "maybe"},
+        {"SUMMARIZER_MAX_TRANSLATE_TEXTS": "0"},
+        {"SUMMARIZER_MAX_RECEIVE_BYTES": "-1"},
     ],
 )
 def test_bad_settings_fail_loudly(env):
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ConfigurationError) as info:
         settings_from_env(env)
+    assert "\n" not in str(info.value)  # the CLI prints it as one line
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda", "cuda:0", "cuda:12"])
+def test_devices(device):
+    assert settings_from_env({"SUMMARIZER_DEVICE": device}).device == device
+    assert settings_from_env({}, device=device).device == device
+
+
+@pytest.mark.parametrize(
+    ("env", "flag", "offline"),
+    [
+        ({}, None, False),
+        ({"HF_HUB_OFFLINE": "1"}, None, True),
+        ({"HF_HUB_OFFLINE": "ON"}, None, True),
+        ({"HF_HUB_OFFLINE": "0"}, None, False),
+        ({"HF_HUB_OFFLINE": "1", "SUMMARIZER_OFFLINE": "false"}, None, False),
+        ({"SUMMARIZER_OFFLINE": "yes"}, None, True),
+        ({}, True, True),
+        ({"HF_HUB_OFFLINE": "0", "SUMMARIZER_OFFLINE": "0"}, True, True),
+    ],
+)
+def test_offline_follows_hf_hub_offline_unless_set_itself(env, flag, offline):
+    settings = settings_from_env(env, offline=flag)
+    assert settings.offline is offline
+    assert load_context(settings).offline is offline
+
+
+def _flag_samples(tmp_path: Path) -> list[dict[str, str]]:
+    """Two sets of non-default values, one per way of giving the token, covering every setting."""
+    for name in ("profile.toml", "cert.pem", "key.pem", "ca.pem"):
+        (tmp_path / name).write_text("-")
+    (tmp_path / "token").write_text("file-token")
+    common = {
+        "profile": "tiny",
+        "profile_file": str(tmp_path / "profile.toml"),
+        "host": "0.0.0.0",
+        "port": "6001",
+        "max_text_chars": "5000",
+        "max_targets": "3",
+        "max_translate_texts": "7",
+        "max_receive_bytes": "65536",
+        "runtime": "transformers",
+        "threads": "3",
+        "device": "cuda:1",
+        "offline": "true",
+        "cache_dir": str(tmp_path / "cache"),
+        "warmup": "false",
+        "max_concurrent_requests": "5",
+        "max_queue": "9",
+        "tls_cert": str(tmp_path / "cert.pem"),
+        "tls_key": str(tmp_path / "key.pem"),
+        "tls_client_ca": str(tmp_path / "ca.pem"),
+        "grace_s": "2.5",
+        "log_level": "DEBUG",
+        "log_json": "true",
+    }
+    return [{**common, "auth_token": "inline-token"}, {**common, "auth_token_file": str(tmp_path / "token")}]
+
+
+def test_every_setting_has_a_flag_and_a_variable_that_agree(tmp_path: Path):
+    parser = _parser()
+    actions = {a.dest: a for a in parser._actions if a.dest not in ("help", "version", "port_file")}
+    assert set(actions) == {f.name for f in fields(Settings)}
+    defaults = Settings()
+    changed: set[str] = set()
+    for sample in _flag_samples(tmp_path):
+        argv: list[str] = []
+        for name, value in sample.items():
+            action = actions[name]
+            if action.nargs == 0:  # a switch: it sets its constant, so the sample must be that constant
+                assert str(action.const).lower() == value, name
+                argv.append(action.option_strings[0])
+            else:
+                argv += [action.option_strings[0], value]
+        from_flags = settings_from_env({}, **vars(parser.parse_args(argv)))
+        from_env = settings_from_env({ENV_PREFIX + name.upper(): value for name, value in sample.items()})
+        assert from_flags == from_env
+        changed |= {
+            f.name for f in fields(Settings) if getattr(from_env, f.name) != getattr(defaults, f.name)
+        }
+    assert changed == {f.name for f in fields(Settings)}  # every sample took effect
+
+
+def test_limits_and_load_context_come_from_the_settings(tmp_path: Path):
+    settings = settings_from_env(
+        {}, max_text_chars=900, max_targets=2, max_translate_texts=5, device="cuda:1", cache_dir=tmp_path
+    )
+    assert Limits.from_settings(settings) == Limits(max_text_chars=900, max_targets=2, max_translate_texts=5)
+    context = load_context(settings)
+    assert (context.device, context.cache_dir, context.runtime) == ("cuda:1", tmp_path, "ctranslate2")
 
 
 def test_builtin_profiles():
@@ -102,6 +210,8 @@ def test_translate_all_expands_pairs():
         (errors.OverloadedError("busy"), grpc.StatusCode.RESOURCE_EXHAUSTED),
         (errors.NotReadyError("loading"), grpc.StatusCode.UNAVAILABLE),
         (errors.DeadlineError("late"), grpc.StatusCode.DEADLINE_EXCEEDED),
+        (errors.RequestCancelledError("gone"), grpc.StatusCode.CANCELLED),
+        (errors.UnauthenticatedError("missing or invalid bearer token"), grpc.StatusCode.UNAUTHENTICATED),
         (errors.ModelError("secret internals"), grpc.StatusCode.INTERNAL),
         (RuntimeError("secret internals"), grpc.StatusCode.INTERNAL),
     ],
@@ -113,3 +223,77 @@ def test_status_table(exc, code):
         assert "secret" not in status.message and "rid-1" in status.message
     else:
         assert status.message == exc.message
+
+
+def _subclasses(kind: type[errors.SummarizerError]) -> list[type[errors.SummarizerError]]:
+    found = []
+    for sub in kind.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
+def test_every_error_a_caller_can_get_has_its_own_status_and_a_reason():
+    """The table covers the whole tree: only ModelError (and the start-up errors) fall to INTERNAL."""
+    start_up_only = (errors.ConfigurationError,)
+    for kind in _subclasses(errors.SummarizerError):
+        assert isinstance(kind.reason, errors.Reason), kind
+        if issubclass(kind, start_up_only):
+            continue
+        code = status_code_for(kind.__new__(kind))
+        assert (code == grpc.StatusCode.INTERNAL) == issubclass(kind, errors.ModelError), kind
+
+
+def test_a_status_without_a_request_id_carries_none():
+    status = rich_status(errors.UnauthenticatedError("missing or invalid bearer token"), request_id="")
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(info)
+    assert (info.reason, dict(info.metadata)) == (errors.Reason.UNAUTHENTICATED, {})
+    assert status.code == code_pb2.UNAUTHENTICATED and status.message == "missing or invalid bearer token"
+
+
+def test_logging_and_settings_load_without_the_rpc_layer():
+    """Logging is configured before heavy imports; neither it nor the settings may pull in grpc."""
+    probe = (
+        "import sys, service.config, service.logging_setup, service.request_context; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'grpc' or m.startswith('service.api')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def _gpus_seen_by_ctranslate2() -> int:
+    import ctranslate2
+
+    return int(ctranslate2.get_cuda_device_count())
+
+
+def test_cuda_on_a_machine_without_a_gpu_is_refused_by_each_runtime_s_own_library():
+    if _gpus_seen_by_ctranslate2():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ConfigurationError, match="^device cuda: no CUDA device is visible to ctranslate2"):
+        check_device("cuda", {"ctranslate2"})
+    with pytest.raises(ConfigurationError, match="^device cuda:0: no CUDA device is visible to transformers"):
+        check_device("cuda:0", {"transformers"})
+    check_device("cpu", {"ctranslate2", "transformers"})
+    check_device("cuda", {"onnx"})  # not a runtime the loader knows: the backend refuses it when loading
+
+
+def test_a_cuda_index_past_the_visible_devices_is_refused(monkeypatch: pytest.MonkeyPatch):
+    import ctranslate2
+
+    monkeypatch.setattr(ctranslate2, "get_cuda_device_count", lambda: 2)  # a fake two-GPU machine
+    check_device("cuda:1", {"ctranslate2"})
+    with pytest.raises(ConfigurationError, match="ctranslate2 sees 2 CUDA device"):
+        check_device("cuda:2", {"ctranslate2"})
+
+
+def test_the_device_is_checked_for_the_runtimes_the_models_use():
+    tiny = get_profile("tiny").models
+    assert model_runtimes(tiny, "ctranslate2") == {"ctranslate2"}
+    assert model_runtimes(tiny, "transformers") == {"transformers"}
+    mixed = (*tiny, ModelSpec("mt", "seq2seq", options={"runtime": "transformers"}))
+    assert model_runtimes(mixed, "ctranslate2") == {"ctranslate2", "transformers"}
+    only_extractive = [spec for spec in tiny if spec.backend == "extractive"]
+    assert model_runtimes(only_extractive, "ctranslate2") == {"ctranslate2"}
