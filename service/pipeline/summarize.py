@@ -53,6 +53,7 @@ from service.text.detect import Detection, LanguageDetector, describe_shares
 from service.text.html import html_to_text
 from service.text.languages import language_name, normalize_language
 from service.text.normalize import STRIPPED_CHARACTERS, clean_text
+from service.text.scripts import joiner
 from service.text.sentences import split_sentences
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,6 @@ log = logging.getLogger(__name__)
 PIVOT = "en"
 # Detections below this confidence are reported as uncertain.
 CONFIDENT = 0.80
-# Scripts written without spaces between sentences.
-_NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "th"})
 # Map-reduce stops after this many rounds even if partial summaries stay long.
 _MAX_REDUCE_ROUNDS = 4
 
@@ -472,7 +471,7 @@ class SummarizationPipeline:
             return out
         chunks = self._chunks_for(text, source, translator)
         pieces = translator.translate_to_many(chunks, source, targets, params)
-        return {t: _joiner(t).join(p.strip() for p in pieces[t]) for t in targets}
+        return {t: joiner(t).join(p.strip() for p in pieces[t]) for t in targets}
 
     def _chunks_for(self, text: str, language: str, translator: Translator) -> list[str]:
         # Most texts sent for translation fit whole: one token count then, not a sentence split and a
@@ -482,7 +481,7 @@ class SummarizationPipeline:
             return [text]
         sentences = [s.text for s in split_sentences(text, language)] or [text]
         return chunk_sentences(
-            sentences, translator.max_input_tokens, translator.count_tokens, joiner=_joiner(language)
+            sentences, translator.max_input_tokens, translator.count_tokens, joiner=joiner(language)
         )
 
     def _summary_in(self, plan: Plan, params: GenerationParams) -> tuple[SummaryText, tuple[str, ...]]:
@@ -508,7 +507,7 @@ class SummarizationPipeline:
             if summarizer.count_tokens(text) <= budget:
                 break
             sentences = [s.text for s in split_sentences(text, language)]
-            chunks = chunk_sentences(sentences, budget, summarizer.count_tokens, joiner=_joiner(language))
+            chunks = chunk_sentences(sentences, budget, summarizer.count_tokens, joiner=joiner(language))
             log.debug("map-reduce: %d chunks of at most %d tokens", len(chunks), budget)
             _check_stop(params.should_stop)
             if isinstance(summarizer, BatchSummarizer):  # the chunks as one batch
@@ -537,7 +536,7 @@ class SummarizationPipeline:
             chunks = self._chunks_for(current, current_lang, translator)
             _check_stop(params.should_stop)
             pieces = translator.translate(chunks, current_lang, next_lang, params)
-            current, current_lang = _joiner(next_lang).join(p.strip() for p in pieces), next_lang
+            current, current_lang = joiner(next_lang).join(p.strip() for p in pieces), next_lang
         return current
 
     # -- translation RPC ---------------------------------------------------------------------
@@ -617,10 +616,6 @@ def _source_spans(plan: Plan, spans: tuple[Span, ...]) -> tuple[Span, ...]:
         lead += 1
     positions = kept[lead:]
     return tuple(Span(positions[s.start], positions[s.end - 1] + 1) for s in spans if s.end > s.start)
-
-
-def _joiner(language: str) -> str:
-    return "" if language in _NO_SPACE_LANGUAGES else " "
 
 
 def _check_stop(should_stop: StopCheck | None) -> None:

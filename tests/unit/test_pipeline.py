@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from service.errors import InvalidInputError, ModelError, RequestCancelledError, UnsupportedLanguageError
+from service.models.base import GenerationParams, ModelSpec
+from service.models.extractive import ExtractiveSummarizer
 from service.pipeline import (
     LanguageFailure,
     LanguageSummary,
@@ -289,3 +291,35 @@ def test_extractive_spans_index_the_submitted_text():
         piece = submitted[span.start : span.end]
         cleaned = piece.replace(zw, "").replace("\u202e", "").replace("\u202c", "")
         assert cleaned in summary.text and cleaned == cleaned.strip()
+
+
+# Written for this test: a short news item in Korean, which puts spaces between words and sentences.
+KO = (
+    "서울시는 월요일 새 지하철 노선 계획을 발표했다. 새 노선은 강남과 김포공항을 잇는다. "
+    "시는 공사비로 약 2조 원을 예상한다. 공사는 내년 봄에 시작될 예정이다. "
+    "시민 단체는 노선이 지나는 공원의 환경 영향 평가를 먼저 하라고 요구했다."
+)
+
+
+def test_extractive_korean_summary_keeps_spaces_between_sentences():
+    zw = "\u200b"
+    submitted = "\n  " + KO.replace("지하철", f"지하{zw}철")
+    pipeline = fake_pipeline(translators=[FakeTranslator("fake-mt", [("ko", "en"), ("en", "ko")])])
+    options = SummaryOptions(mode=Mode.EXTRACTIVE, max_sentences=3)
+    summary = run(pipeline, SummarizeJob(submitted, source_language="ko", options=options))[1]
+    assert isinstance(summary, LanguageSummary) and summary.language == "ko"
+    assert len(summary.spans) == 3
+    pieces = [submitted[s.start : s.end].replace(zw, "") for s in summary.spans]
+    assert all(piece.endswith(".") and piece == piece.strip() for piece in pieces)
+    assert summary.text == " ".join(pieces)  # a space after each sentence, as Korean is written
+
+
+def test_the_extractive_backend_joins_korean_sentences_with_spaces_and_chinese_without():
+    textrank = ExtractiveSummarizer(ModelSpec(name="textrank", backend="extractive"))
+    params = GenerationParams(max_sentences=2)
+    korean = textrank.summarize(KO, "ko", params)
+    assert korean.text == " ".join(KO[s.start : s.end] for s in korean.spans)
+    chinese_text = "合肥地铁新线今天开通。新线连接机场和市中心。票价两元起。"
+    chinese = textrank.summarize(chinese_text, "zh", params)
+    assert chinese.text == "".join(chinese_text[s.start : s.end] for s in chinese.spans)
+    assert len(korean.spans) == len(chinese.spans) == 2
