@@ -155,6 +155,7 @@ def fake_pipeline(
     summarizer: FakeSummarizer | None = None,
     translators: Sequence[FakeTranslator] | None = None,
     limits: Limits = Limits(),
+    detector: LanguageDetector | None = None,
 ) -> SummarizationPipeline:
     """English and French summaries; translation between English and every other language."""
     summarizer = summarizer or FakeSummarizer(languages=("en", "fr"))
@@ -163,7 +164,7 @@ def fake_pipeline(
         translators = [FakeTranslator("fake-mt", pairs)]
     return SummarizationPipeline(
         profile="fake",
-        detector=LanguageDetector(),
+        detector=detector or LanguageDetector(),
         summarizers=[summarizer],
         translators=list(translators),
         extractive=ExtractiveSummarizer(ModelSpec(name="textrank", backend="extractive")),

@@ -24,15 +24,19 @@ from service.models.base import (
     SummaryText,
 )
 from service.models.registry import register_backend
+from service.text.scripts import NO_SPACE_CHARACTERS, joiner
 from service.text.sentences import Sentence, split_sentences
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_NO_SPACE_SCRIPTS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
+# Terms are character bigrams in the scripts without spaces, and in Hangul too, where a word
+# carries its particles and endings: bigrams match a word across them. (Korean sentences are
+# still joined with spaces.)
+_BIGRAM_SCRIPTS = re.compile(f"[{NO_SPACE_CHARACTERS}\uac00-\ud7af]")
 
 
 def _terms(text: str) -> Counter[str]:
     lowered = text.lower()
-    if _NO_SPACE_SCRIPTS.search(lowered):
+    if _BIGRAM_SCRIPTS.search(lowered):
         chars = [c for c in lowered if c.isalnum()]
         return Counter(a + b for a, b in zip(chars, chars[1:], strict=False)) or Counter(chars)
     return Counter(w for w in _WORD.findall(lowered) if len(w) > 1)
@@ -117,8 +121,7 @@ class ExtractiveSummarizer:
         scores = rank_sentences(sentences)
         chosen = sorted(np.argsort(-scores, kind="stable")[:count].tolist())
         picked = [sentences[i] for i in chosen]
-        joiner = "" if _NO_SPACE_SCRIPTS.search(text[:200]) else " "
         return SummaryText(
-            text=joiner.join(s.text for s in picked),
+            text=joiner(language).join(s.text for s in picked),
             spans=tuple(Span(s.start, s.end) for s in picked),
         )

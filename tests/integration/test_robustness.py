@@ -45,9 +45,7 @@ _DETECTOR = LanguageDetector()
 def warm_pipeline(**kwargs) -> SummarizationPipeline:  # type: ignore[no-untyped-def]
     """A fake pipeline sharing one warmed-up language detector: loading one takes seconds."""
     _DETECTOR.warmup()
-    pipeline = fake_pipeline(**kwargs)
-    pipeline.detector = _DETECTOR
-    return pipeline
+    return fake_pipeline(detector=_DETECTOR, **kwargs)
 
 
 def article(body: str = EN) -> str:

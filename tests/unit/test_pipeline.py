@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from service.errors import InvalidInputError, ModelError, RequestCancelledError, UnsupportedLanguageError
+from service.models.base import GenerationParams, ModelDescription, ModelSpec
+from service.models.extractive import ExtractiveSummarizer
 from service.pipeline import (
     LanguageFailure,
     LanguageSummary,
@@ -18,6 +20,7 @@ from service.pipeline import (
     SummaryOptions,
     TranslateJob,
 )
+from service.pipeline.routes import PIVOT, RouteTable, batches
 from tests.fakes import FakeMultiTranslator, FakeSummarizer, FakeTranslator, fake_pipeline
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -289,3 +292,116 @@ def test_extractive_spans_index_the_submitted_text():
         piece = submitted[span.start : span.end]
         cleaned = piece.replace(zw, "").replace("\u202e", "").replace("\u202c", "")
         assert cleaned in summary.text and cleaned == cleaned.strip()
+
+
+# Written for this test: a short news item in Korean, which puts spaces between words and sentences.
+KO = (
+    "서울시는 월요일 새 지하철 노선 계획을 발표했다. 새 노선은 강남과 김포공항을 잇는다. "
+    "시는 공사비로 약 2조 원을 예상한다. 공사는 내년 봄에 시작될 예정이다. "
+    "시민 단체는 노선이 지나는 공원의 환경 영향 평가를 먼저 하라고 요구했다."
+)
+
+
+def test_extractive_korean_summary_keeps_spaces_between_sentences():
+    zw = "\u200b"
+    submitted = "\n  " + KO.replace("지하철", f"지하{zw}철")
+    pipeline = fake_pipeline(translators=[FakeTranslator("fake-mt", [("ko", "en"), ("en", "ko")])])
+    options = SummaryOptions(mode=Mode.EXTRACTIVE, max_sentences=3)
+    summary = run(pipeline, SummarizeJob(submitted, source_language="ko", options=options))[1]
+    assert isinstance(summary, LanguageSummary) and summary.language == "ko"
+    assert len(summary.spans) == 3
+    pieces = [submitted[s.start : s.end].replace(zw, "") for s in summary.spans]
+    assert all(piece.endswith(".") and piece == piece.strip() for piece in pieces)
+    assert summary.text == " ".join(pieces)  # a space after each sentence, as Korean is written
+
+
+# -- the route table ----------------------------------------------------------------------------
+
+
+class CountingTranslator(FakeTranslator):
+    """A FakeTranslator that counts how often it is asked about its languages."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.questions = 0
+
+    def describe(self) -> ModelDescription:
+        self.questions += 1
+        return super().describe()
+
+    def translates(self, source: str, target: str) -> bool:
+        self.questions += 1
+        return super().translates(source, target)
+
+
+class CountingSummarizer(FakeSummarizer):
+    """A FakeSummarizer that counts how often it is asked about its languages."""
+
+    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.questions = 0
+
+    def describe(self) -> ModelDescription:
+        self.questions += 1
+        return super().describe()
+
+    def summarizes(self, language: str) -> bool:
+        self.questions += 1
+        return super().summarizes(language)
+
+
+def test_routes_are_worked_out_once_when_the_pipeline_is_built():
+    summarizer = CountingSummarizer(languages=("en", "fr"))
+    pairs = [(a, b) for lang in ("fr", "de", "es") for a, b in (("en", lang), (lang, "en"))]
+    translator = CountingTranslator("fake-mt", pairs)
+    pipeline = fake_pipeline(summarizer=summarizer, translators=[translator])
+    asked = (summarizer.questions, translator.questions)
+    assert all(asked)  # the table was built from the models
+    job = SummarizeJob(DE, target_languages=("de", "fr", "es", "en"))  # pivots in and out of English
+    first = run(pipeline, job)
+    assert pipeline.cached_events(pipeline.plan(job)) is not None
+    pipeline.translate(TranslateJob(("Good morning to all.",), ("fr", "de")))
+    assert pipeline.route("fr", "de") is not None and pipeline.languages() >= {"en", "fr", "de", "es"}
+    assert (summarizer.questions, translator.questions) == asked  # no request asked again
+    assert [e.language for e in first[1:]] == ["en", "de", "fr", "es"]
+
+
+def test_route_table_direct_pivot_and_summary_routes():
+    en_fr = FakeTranslator("fake-en-fr", [("en", "fr"), ("fr", "en")])
+    de_en = FakeTranslator("fake-de-en", [("de", "en")])
+    also_en_fr = FakeTranslator("fake-en-fr-2", [("en", "fr"), ("ja", "ko")])
+    table = RouteTable([FakeSummarizer(languages=("en",))], [en_fr, de_en, also_en_fr])
+    assert table.languages == {"en", "fr", "de", "ja", "ko"}
+    direct = table.route("en", "fr")
+    assert direct is not None and direct.model_names == ("fake-en-fr",)  # the first model listed
+    pivoted = table.route("de", "fr")
+    assert pivoted is not None and pivoted.model_names == ("fake-de-en", "fake-en-fr")
+    assert [(h.source, h.target) for h in pivoted.hops] == [("de", PIVOT), (PIVOT, "fr")]
+    assert table.route("fr", "de") is None  # nothing goes into German
+    assert table.route("ja", "fr") is None and table.route("en", "sw") is None
+    own = table.summary_route("en")
+    assert own is not None and (own.language, own.pivot) == ("en", None)
+    through_english = table.summary_route("de")
+    assert through_english is not None and through_english.language == "en"
+    assert through_english.pivot is not None and through_english.pivot.model_names == ("fake-de-en",)
+    assert table.summary_route("ja") is None  # no summarizer reads it, no way into English
+
+
+def test_batches_group_the_targets_of_one_multi_target_model_first():
+    multi = FakeMultiTranslator("fake-llm", [("en", "fr"), ("en", "de")])
+    single = FakeTranslator("fake-en-es", [("en", "es")])
+    table = RouteTable([], [multi, single])
+    routes = [table.route("en", t) for t in ("es", "fr", "de")]
+    grouped = batches([r for r in routes if r is not None])
+    assert [(b.targets, b.translator) for b in grouped] == [(("fr", "de"), multi), (("es",), None)]
+
+
+def test_the_extractive_backend_joins_korean_sentences_with_spaces_and_chinese_without():
+    textrank = ExtractiveSummarizer(ModelSpec(name="textrank", backend="extractive"))
+    params = GenerationParams(max_sentences=2)
+    korean = textrank.summarize(KO, "ko", params)
+    assert korean.text == " ".join(KO[s.start : s.end] for s in korean.spans)
+    chinese_text = "合肥地铁新线今天开通。新线连接机场和市中心。票价两元起。"
+    chinese = textrank.summarize(chinese_text, "zh", params)
+    assert chinese.text == "".join(chinese_text[s.start : s.end] for s in chinese.spans)
+    assert len(korean.spans) == len(chinese.spans) == 2

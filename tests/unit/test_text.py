@@ -11,6 +11,7 @@ from service.text.chunking import chunk_sentences
 from service.text.detect import LanguageDetector
 from service.text.html import html_to_text
 from service.text.languages import normalize_language
+from service.text.scripts import joiner
 from service.text.sentences import split_sentences
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -71,6 +72,14 @@ def test_sentence_rules_for_cjk_and_arabic_and_generic():
     assert [s.text for s in split_sentences("Hej. Vad gör du? Bra!", "sv")] == ["Hej.", "Vad gör du?", "Bra!"]
     # Abbreviations do not end an English sentence.
     assert len(split_sentences("Dr. Smith met Mr. Jones in the U.S. on Monday. They talked.", "en")) == 2
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("zh", ""), ("ja", ""), ("th", ""), ("ko", " "), ("en", " "), ("ar", " "), ("ru", " ")],
+)
+def test_sentences_are_joined_with_a_space_unless_the_language_is_written_without(language, expected):
+    assert joiner(language) == expected
 
 
 def words(text: str) -> int:

@@ -1,0 +1,225 @@
+"""Running a summarization plan: the base summary, its translations, and the events that carry them.
+
+The base summary is made once, in the summary language (map-reduce over an article longer than
+the summarizer reads), then translated into the other targets batch by batch. Both are cached,
+keyed by everything that shapes them, so that a repeated request can be answered from the cache
+alone. Events are built by one helper whether they come from the models or from the cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Iterator
+
+from service.errors import DeadlineError, ModelError, RequestCancelledError, SummarizerError
+from service.models.base import BatchSummarizer, GenerationParams, Span, Summarizer, SummaryText
+from service.pipeline.cache import ResultCache, text_key
+from service.pipeline.planning import Plan
+from service.pipeline.routes import Route, TranslationBatch, batches
+from service.pipeline.stopping import StopCheck, check_stop, never_stop
+from service.pipeline.translate import translate_batch, translate_text
+from service.pipeline.types import LanguageFailure, LanguageSummary, Mode, SummaryEvent
+from service.text.chunking import chunk_sentences
+from service.text.normalize import STRIPPED_CHARACTERS
+from service.text.scripts import joiner
+from service.text.sentences import split_sentences
+
+log = logging.getLogger(__name__)
+
+# Map-reduce stops after this many rounds even if partial summaries stay long.
+MAX_REDUCE_ROUNDS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class BaseSummary:
+    """The summary in the summary language, and the models that made it (translators first)."""
+
+    summary: SummaryText
+    models: tuple[str, ...]
+
+
+class SummaryRunner:
+    """Runs plans against the models, through the result cache."""
+
+    def __init__(self, cache: ResultCache) -> None:
+        self.cache = cache
+
+    def run(self, plan: Plan, should_stop: StopCheck = never_stop) -> Iterator[SummaryEvent]:
+        """Yield the source language, then each target's summary (or failure) as soon as it is ready.
+
+        The summary language (the source's, or English when pivoting) comes first when it is a
+        target; the others follow in the order asked. Cancellation and deadlines end the run.
+        """
+        yield plan.source
+        params = dataclasses.replace(plan.params, should_stop=should_stop)
+        started = time.perf_counter()
+        try:
+            base = self._base_summary(plan, params)
+        except (RequestCancelledError, DeadlineError):
+            raise
+        except Exception as exc:  # the base summary failed: every language fails with it
+            error = as_domain_error(exc, "summarization failed")
+            yield from (LanguageFailure(target, error) for target in plan.targets)
+            return
+        if plan.summary_language in plan.targets:
+            yield language_summary(plan, base, plan.summary_language, base.summary.text, _ms_since(started))
+        for batch in batches(plan.routes):
+            check_stop(should_stop)
+            yield from self._batch_events(plan, base, batch, params)
+
+    def cached_events(self, plan: Plan) -> list[SummaryEvent] | None:
+        """The whole answer from the cache, without touching a model; None unless every part is cached."""
+        base = self.cache.get(summary_key(plan))
+        if base is None:
+            return None
+        events: list[SummaryEvent] = [plan.source]
+        if plan.summary_language in plan.targets:
+            events.append(language_summary(plan, base, plan.summary_language, base.summary.text, 0.0))
+        for route in plan.routes:
+            translated = self.cache.get(translation_key(base.summary.text, route, plan.params.num_beams))
+            if translated is None:
+                return None
+            events.append(language_summary(plan, base, route.target, translated, 0.0))
+        return events
+
+    def _batch_events(
+        self, plan: Plan, base: BaseSummary, batch: TranslationBatch, params: GenerationParams
+    ) -> list[SummaryEvent]:
+        started = time.perf_counter()
+        try:
+            texts = self._translations(base.summary.text, batch, params)
+        except (RequestCancelledError, DeadlineError):
+            raise
+        except Exception as exc:
+            error = as_domain_error(exc, f"translation into {', '.join(batch.targets)} failed")
+            return [LanguageFailure(target, error) for target in batch.targets]
+        elapsed_ms = _ms_since(started)
+        return [language_summary(plan, base, t, texts[t], elapsed_ms) for t in batch.targets]
+
+    def _base_summary(self, plan: Plan, params: GenerationParams) -> BaseSummary:
+        key = summary_key(plan)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        result = _summarize_plan(plan, params)
+        self.cache.put(key, result, len(result.summary.text) + 64)
+        return result
+
+    def _translations(self, text: str, batch: TranslationBatch, params: GenerationParams) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for route in batch.routes:
+            hit = self.cache.get(translation_key(text, route, params.num_beams))
+            if hit is not None:
+                out[route.target] = hit
+        missing = tuple(route for route in batch.routes if route.target not in out)
+        if missing:
+            fresh = translate_batch(text, TranslationBatch(missing, batch.translator), params)
+            for route in missing:
+                translated = fresh[route.target]
+                self.cache.put(
+                    translation_key(text, route, params.num_beams), translated, len(translated) + 64
+                )
+            out.update(fresh)
+        return out
+
+
+def language_summary(
+    plan: Plan, base: BaseSummary, language: str, text: str, duration_ms: float
+) -> LanguageSummary:
+    """The event for one target: the base summary itself, or its translation into `language`."""
+    if language == plan.summary_language:
+        spans = source_spans(plan, base.summary.spans)
+        return LanguageSummary(language, text, base.models, "", duration_ms, spans)
+    route = plan.route_to(language)
+    return LanguageSummary(
+        language, text, (*base.models, *route.model_names), plan.summary_language, duration_ms
+    )
+
+
+def summary_key(plan: Plan) -> tuple[object, ...]:
+    return (
+        "summary",
+        text_key(plan.text),
+        plan.source.language,
+        plan.summary_language,
+        plan.job.options.mode.value,
+        plan.params.max_new_tokens,
+        plan.params.num_beams,
+        plan.params.max_sentences,
+        plan.summarizer.name,
+        plan.pivot.model_names if plan.pivot is not None else (),
+    )
+
+
+def translation_key(text: str, route: Route, num_beams: int) -> tuple[object, ...]:
+    return ("translation", text_key(text), route.source, route.target, num_beams, route.model_names)
+
+
+def _summarize_plan(plan: Plan, params: GenerationParams) -> BaseSummary:
+    if plan.job.options.mode is Mode.EXTRACTIVE:
+        summary = plan.summarizer.summarize(plan.text, plan.source.language, params)
+        return BaseSummary(summary, (plan.summarizer.name,))
+    text = plan.text
+    models: tuple[str, ...] = ()
+    if plan.pivot is not None:
+        text = translate_text(text, plan.pivot, params)
+        models = plan.pivot.model_names
+    summary = summarize_long(plan.summarizer, text, plan.summary_language, params)
+    return BaseSummary(summary, (*models, plan.summarizer.name))
+
+
+def summarize_long(summarizer: Summarizer, text: str, language: str, params: GenerationParams) -> SummaryText:
+    """Summarize text of any length: map-reduce over sentence-aligned chunks that fit the model."""
+    budget = summarizer.max_input_tokens
+    for _ in range(MAX_REDUCE_ROUNDS):
+        if summarizer.count_tokens(text) <= budget:
+            break
+        sentences = [s.text for s in split_sentences(text, language)]
+        chunks = chunk_sentences(sentences, budget, summarizer.count_tokens, joiner=joiner(language))
+        log.debug("map-reduce: %d chunks of at most %d tokens", len(chunks), budget)
+        check_stop(params.should_stop)
+        text = "\n".join(_summarize_chunks(summarizer, chunks, language, params))
+    check_stop(params.should_stop)
+    return summarizer.summarize(text, language, params)
+
+
+def _summarize_chunks(
+    summarizer: Summarizer, chunks: list[str], language: str, params: GenerationParams
+) -> list[str]:
+    if isinstance(summarizer, BatchSummarizer):  # the chunks as one batch
+        return [s.text for s in summarizer.summarize_many(chunks, language, params)]
+    partials = []
+    for chunk in chunks:
+        check_stop(params.should_stop)
+        partials.append(summarizer.summarize(chunk, language, params).text)
+    return partials
+
+
+def source_spans(plan: Plan, spans: tuple[Span, ...]) -> tuple[Span, ...]:
+    """Spans into the text as submitted: undo the removal of invisible characters and outer space.
+
+    For HTML input, spans index the text after markup removal, as the API documents.
+    """
+    if not spans or plan.job.is_html:
+        return spans
+    original = plan.job.text
+    kept = [i for i, ch in enumerate(original) if ch not in STRIPPED_CHARACTERS]
+    lead = 0
+    while lead < len(kept) and original[kept[lead]].isspace():
+        lead += 1
+    positions = kept[lead:]
+    return tuple(Span(positions[s.start], positions[s.end - 1] + 1) for s in spans if s.end > s.start)
+
+
+def as_domain_error(exc: Exception, what: str) -> SummarizerError:
+    """A model's failure as the service's error; anything not already one is logged and wrapped."""
+    if isinstance(exc, SummarizerError):
+        return exc
+    log.exception("%s", what)
+    return ModelError(what)
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
