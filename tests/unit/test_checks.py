@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from bench.quality import integrity
 from service.checks import (
     CheckedText,
     Finding,
@@ -411,3 +414,76 @@ def test_summary_in_the_wrong_language_or_looping(detector):
 def test_empty_outputs():
     assert kinds(check_translation(SOURCE, "", "en", "fr")) == [K.OMISSION]
     assert check_summary(ARTICLE, " ", "en") == []
+
+
+# --- the evaluation, on crafted lines ---------------------------------------------------------------
+
+_CRAFTED = [
+    (SOURCE, {"fr": FR, "de": DE, "ru": RU}),
+    (
+        "Anna Keller, who runs a bakery in Zurich, said sales fell by 30 percent after the new road "
+        "opened last year.",
+        {
+            "fr": "Anna Keller, qui tient une boulangerie à Zurich, a déclaré que les ventes avaient "
+            "baissé de 30 % après l’ouverture de la nouvelle route l’an dernier.",
+            "de": "Anna Keller, die in Zürich eine Bäckerei führt, sagte, der Umsatz sei nach der "
+            "Eröffnung der neuen Straße im vergangenen Jahr um 30 Prozent gesunken.",
+            "ru": "Анна Келлер, владелица пекарни в Цюрихе, рассказала, что после открытия новой "
+            "дороги в прошлом году продажи упали на 30 процентов.",
+        },
+    ),
+    (
+        "Officials in Porto expect 40,000 visitors for the festival, which returns after a pause "
+        "of three years.",
+        {
+            "fr": "Les autorités de Porto attendent 40 000 visiteurs pour le festival, qui revient "
+            "après trois ans d’interruption.",
+            "de": "Die Behörden in Porto erwarten 40.000 Besucher für das Festival, das nach drei "
+            "Jahren Pause zurückkehrt.",
+            "ru": "Власти Порту ожидают 40 000 посетителей фестиваля, который возвращается после "
+            "трехлетнего перерыва.",
+        },
+    ),
+]
+
+
+@pytest.fixture
+def crafted_data(tmp_path):
+    lines = []
+    for n, (source, references) in enumerate(_CRAFTED):
+        for language, reference in references.items():
+            row = {"id": f"crafted.{n}.en-{language}", "src_lang": "en", "tgt_lang": language, "src": source}
+            lines.append(json.dumps({**row, "ref": reference}, ensure_ascii=False))
+    (tmp_path / "translation.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    summary = {
+        "id": "crafted.summary",
+        "lang": "en",
+        "article": ARTICLE,
+        "references": ["Lyon's new tram line opens in 2026 and will cost 250 million euros."],
+    }
+    (tmp_path / "summaries.jsonl").write_text(json.dumps(summary) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_evaluation_runs_on_crafted_lines(crafted_data, detector):
+    items = integrity.load_translations(crafted_data / "translation.jsonl")
+    assert len(items) == 9 and set(items[0].siblings) == {"de", "ru"}
+    report = integrity.evaluate(
+        items, integrity.load_summaries(crafted_data / "summaries.jsonl"), detector=detector
+    )
+    assert integrity.false_alarm_rate(report) == (0, 9)
+    assert all(not found for group in report.summaries.values() for _, found in group)
+    by_fault = {fault: [o for o in report.outcomes if o.fault == fault] for fault in integrity.FAULTS}
+    for fault in ("echo", "loop", "wrong_language", "number", "drop_sentence"):
+        assert by_fault[fault] and all(o.as_expected for o in by_fault[fault]), fault
+    caught, total = integrity.catch_rate(report)
+    assert total == len(report.outcomes) and caught >= 0.9 * total
+    markdown = integrity.render(report, "crafted")
+    assert "| echo | 9 | 9/9 (100%)" in markdown and "crafted.0.en-fr" not in markdown.split("## Items")[0]
+
+
+def test_evaluation_main_writes_the_report(crafted_data, tmp_path, capsys):
+    out = tmp_path / "INTEGRITY.md"
+    assert integrity.main(["--data", str(crafted_data), "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith("# Integrity checks on human references")
+    assert "False alarms on reference translations" in capsys.readouterr().out
