@@ -11,7 +11,7 @@ confidence figure; `pick_better` keeps the candidate whose findings weigh less.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -88,7 +88,3 @@ def pick_better(first: CheckedText, second: CheckedText) -> CheckedText:
     if len(first.findings) != len(second.findings):
         return first if len(first.findings) < len(second.findings) else second
     return first
-
-
-def kinds(findings: Sequence[Finding]) -> set[FindingKind]:
-    return {finding.kind for finding in findings}

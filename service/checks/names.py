@@ -219,7 +219,7 @@ class _Text:
         the stem is all of the word but an ending of one letter: "Macedonia" is Spanish too, but
         "Turkey" in a German text does not stand for "Türkei", though both start with "turk".
         """
-        if self.script in UNSPACED_SCRIPTS or any(char_is_han(ch) for ch in stem):
+        if self.script in UNSPACED_SCRIPTS or any(_is_han(ch) for ch in stem):
             return stem in self.folded
         if " " in stem:
             return " " + stem in self.phrase
@@ -261,7 +261,7 @@ class _Text:
         return _Status.UNCHECKABLE
 
 
-def char_is_han(ch: str) -> bool:
+def _is_han(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff"
 
 

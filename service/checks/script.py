@@ -164,15 +164,27 @@ _FOLD_EXTRA = str.maketrans(
 _ARABIC_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي"})
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def sentences(text: str, language: str) -> tuple[Sentence, ...]:
-    """`split_sentences`, remembered: several checks split the same output."""
+    """`split_sentences`, remembered for the last few texts: several checks split the same output."""
     return tuple(split_sentences(text, language))
 
 
-@lru_cache(maxsize=65_536)
+# Words recur across checks and calls; whole texts are folded once and not kept.
+_CACHED_FOLD_CHARS = 64
+
+
 def fold(text: str) -> str:
     """Lower case without accents and Arabic vowel signs: "Agüero" -> "aguero", "Ёлка" -> "елка"."""
+    return _fold_word(text) if len(text) <= _CACHED_FOLD_CHARS else _fold(text)
+
+
+@lru_cache(maxsize=65_536)
+def _fold_word(text: str) -> str:
+    return _fold(text)
+
+
+def _fold(text: str) -> str:
     lowered = text.lower().translate(_FOLD_EXTRA).translate(_ARABIC_FOLD)
     decomposed = unicodedata.normalize("NFKD", lowered)
     # Stripping every combining mark would also strip the "й" of Cyrillic and Indic vowel signs;
