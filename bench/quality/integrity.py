@@ -87,7 +87,7 @@ LIMITS = [
     "- A name the source gives twice and the output once (the second time as a pronoun, say) is reported "
     "only when the output has a stray name of its own in the same script.",
     "- A dropped clause is caught by its length only when the output ends up under 70% of the length "
-    "the source implies; below that, by the numbers and names it held.",
+    "the source implies; otherwise only through the numbers and names it held.",
     "- Human references also leave things out: most false alarms above are a name the translator dropped "
     "or replaced by the target language's own (an exonym the place table does not list).",
 ]
