@@ -1,7 +1,7 @@
 """What is generated from the proto and committed stays in step with it.
 
-clients/gen/ (the client distribution's stubs) is regenerated here into a temporary folder,
-with the same script and grpcio-tools, and compared byte for byte.
+clients/gen/ (the client distribution's stubs) and docs/api.md are regenerated here into a
+temporary folder, with the same scripts and grpcio-tools, and compared byte for byte.
 """
 
 from __future__ import annotations
@@ -42,3 +42,10 @@ def test_the_client_stubs_match_the_proto(tmp_path: Path) -> None:
     assert sorted(committed) == sorted(fresh), "run `make protos` and commit clients/gen/"
     stale = [name for name in fresh if committed[name] != fresh[name]]
     assert not stale, f"stale generated code {stale}: run `make protos` and commit clients/gen/"
+
+
+def test_the_api_reference_matches_the_proto() -> None:
+    fresh = load_script("gen_api_docs").render()
+
+    committed = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    assert committed == fresh, "docs/api.md is stale: run `make docs` and commit it"
