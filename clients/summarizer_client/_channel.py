@@ -25,9 +25,11 @@ DEFAULT_TARGET = "127.0.0.1:50051"
 
 #: gRPC caps maxAttempts at 5, the first attempt included.
 MAX_RETRY_ATTEMPTS = 5
-# Backoff before retry n is a random delay in [0, min(INITIAL * MULTIPLIER**(n-1), MAX)].
-_INITIAL_BACKOFF_S = 0.2
-_MAX_BACKOFF_S = 5.0
+# gRPC waits about min(INITIAL * MULTIPLIER**(n-1), MAX), jittered, before retry n: 0.1 + 0.2 + 0.4 + 0.8 s
+# for the four retries of five attempts. Long enough for round robin to leave a replica that is going
+# away; a lone server that restarts takes longer, which `wait_for_ready` covers.
+_INITIAL_BACKOFF_S = 0.1
+_MAX_BACKOFF_S = 1.0
 _BACKOFF_MULTIPLIER = 2.0
 
 LOAD_BALANCING_POLICIES = ("round_robin", "pick_first")
