@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
+# From the buf-bin wheel (dev extras).
+BUF ?= $(VENV)/bin/buf
 PROFILE ?= embedded
 PORT ?= 50151
 
@@ -37,7 +39,7 @@ docs:
 # The descriptor set `buf breaking` compares against: rebuild it only when a release makes the
 # current API the one to stay compatible with.
 proto-baseline: setup
-	$(VENV)/bin/buf build protos --exclude-source-info -o protos/summarizer_v1.binpb
+	$(BUF) build protos --exclude-source-info -o protos/summarizer_v1.binpb
 
 # The client distribution alone (grpc, the generated stubs, rich), as a wheel in dist/.
 client: setup
@@ -56,8 +58,8 @@ lint: setup
 	$(VENV)/bin/ruff check service clients tests bench scripts
 	$(VENV)/bin/ruff format --check service clients tests bench scripts
 	$(VENV)/bin/mypy
-	$(VENV)/bin/buf lint protos
-	$(VENV)/bin/buf breaking protos --against protos/summarizer_v1.binpb
+	$(BUF) lint protos
+	$(BUF) breaking protos --against protos/summarizer_v1.binpb
 	$(PY) scripts/gen_api_docs.py --check
 
 bench: setup
