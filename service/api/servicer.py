@@ -14,8 +14,10 @@ from service.errors import NotReadyError
 from service.pipeline import (
     LanguageFailure,
     LanguageSummary,
+    Mode,
     SourceLanguage,
     SummarizationPipeline,
+    SummarizeJob,
     SummaryEvent,
 )
 from service.pipeline.summarize import Plan
@@ -57,7 +59,7 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         pipeline = self.pipeline
         job = convert.summarize_job(request, request_id)
         stop = StopSignal(context)
-        async with self.admission.admit(stop):
+        async with self.admission.admit(stop, self._summary_cost(job)):
             plan = await self.runner.light(pipeline.plan, job)
             source: SourceLanguage | None = None
             results: list[LanguageSummary | LanguageFailure] = []
@@ -82,10 +84,15 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         pipeline = self.pipeline
         job = convert.summarize_job(request, request_id)
         stop = StopSignal(context)
-        async with self.admission.admit(stop):
+        async with self.admission.admit(stop, self._summary_cost(job)):
             plan = await self.runner.light(pipeline.plan, job)
             async for event in self._events(pipeline, plan, stop):
                 yield convert.stream_event(event, request_id)
+
+    def _summary_cost(self, job: SummarizeJob) -> int:
+        """An extractive summary sends no text to a model: only its translations cost memory."""
+        chars = len(job.text) if job.options.mode is Mode.ABSTRACTIVE else 0
+        return self.admission.costs.summary(chars, len(job.target_languages))
 
     async def _events(
         self, pipeline: SummarizationPipeline, plan: Plan, stop: StopSignal
@@ -108,7 +115,10 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         translate = self.admission.metrics.count_stops_of(self.pipeline.translate)
         job = convert.translate_job(request, request_id)
         stop = StopSignal(context)
-        async with self.admission.admit(stop):
+        cost = self.admission.costs.translation(
+            sum(len(text) for text in request.texts), len(request.target_languages)
+        )
+        async with self.admission.admit(stop, cost):
             result = await self.runner.model(translate, job, stop, stop=stop)
         return convert.translate_response(request_id, result, (time.perf_counter() - started) * 1000)
 

@@ -58,6 +58,9 @@ async def test_running_then_queued_then_refused_at_once():
         "requests_admitted": 5,
         "requests_rejected": 1,
         "requests_expired_in_queue": 0,
+        "requests_too_large": 0,
+        "requests_refused_draining": 0,
+        "streams_send_timed_out": 0,
         "generations_stopped": 0,
         "auth_failures": 0,
     }
