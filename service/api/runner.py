@@ -12,7 +12,7 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -84,7 +84,7 @@ class Runner:
         except RequestCancelledError as exc:
             raise stop.translate(exc) from exc
 
-    async def iterate(self, iterator: Iterator[T], *, stop: StopSignal) -> AsyncIterator[T]:
+    async def iterate(self, iterator: Iterator[T], *, stop: StopSignal) -> AsyncGenerator[T, None]:
         """Async-iterate a blocking generator, advancing it on a model worker one item at a time.
 
         Steps never overlap: each waits for the one before, and closing waits for a step that is
