@@ -230,7 +230,10 @@ async def _let_go_of_stalled_stream(
         waited_s,
     )
     call.finish(grpc.StatusCode.CANCELLED)
-    await write  # until the client reads again; a client that leaves cancels this call instead
+    try:
+        await write  # until the client reads again; a client that leaves cancels this call instead
+    except Exception:  # the call ended under the write (the server stopping): nothing more to send
+        return
     await _abort(
         call.context,
         RequestCancelledError(

@@ -69,3 +69,21 @@ def test_a_slow_but_reading_client_is_not_cut_off():
         assert server.server.metrics["streams_send_timed_out"] == 0
     finally:
         stop_server(server)
+
+
+def test_the_server_stops_in_time_with_a_stalled_stream_still_connected(caplog):
+    server = ServerThread(
+        server_settings(stream_send_timeout_s=0.3),
+        warm_pipeline(summarizer=FakeSummarizer(languages=("en",))),
+    )
+    request = pb.StreamSummarizeRequest(text=article(), source_language="en")
+    stalled = StalledReader(server.target, STREAM, request.SerializeToString())
+    try:
+        wait_for(lambda: server.server.metrics["streams_send_timed_out"] == 1, timeout=10)
+        started = time.monotonic()
+        server.stop(grace=1.0)
+        assert time.monotonic() - started < 3.0  # the grace period, not the stalled write, decides
+        server.loop.close()
+    finally:
+        stalled.close()
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
