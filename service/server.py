@@ -228,7 +228,11 @@ def _check_port_free(host: str, port: int) -> None:
     except OSError:
         return  # gRPC reports an address it cannot resolve
     for family, kind, proto, _, sockaddr in infos:
-        with socket.socket(family, kind, proto) as probe:
+        try:
+            probe = socket.socket(family, kind, proto)
+        except OSError:
+            continue  # an address family this machine lacks: gRPC skips it too
+        with probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(sockaddr)
