@@ -176,7 +176,7 @@ def summarize_retrying(target: str, request: pb.SummarizeRequest, until: float) 
 
 
 CONCURRENT = 8
-LARGE_CHARS = 3_000  # one prompt of ~700 tokens each: ~170 MB of model working set per request in flight
+LARGE_CHARS = 5_500  # one prompt of ~1,300 tokens each: ~300 MB of model working set per request in flight
 MEMORY_BUDGET_MB = 1_200
 RSS_LIMIT = 1.5 * 2**30
 
