@@ -22,22 +22,28 @@ ListModels are cheap and skip it; health and reflection never reach the servicer
 
 The cost model: where the memory of a request goes
 --------------------------------------------------
-Measured on the `tiny` profile (SmolLM2-135M, CTranslate2 int8, 2 cores) with psutil, peak RSS over the
-loaded server (about 0.4 GB):
+Measured on the `tiny` profile (SmolLM2-135M, CTranslate2 int8, 2 cores). The model alone (one
+CTranslate2 generator; peak RSS over the loaded model, read from /proc):
 
     one prompt of 512 tokens (~2,000 characters)                +159 MB
     two prompts of 768 tokens in one batch                      +335 MB
     one prompt of 1,536 tokens (one chunk, ~6,000 characters)   +364 MB
     four such prompts in one batch                              +1,365 MB  (~340 MB each)
-    one 100,000-character article (17 chunks, batched by 16)    +3.5 GB and rising when stopped
-    eight of them at once, before admission by cost             6.4 GB in all
+
+The whole server (peak RSS with psutil; 0.42 GB once loaded):
+
+    one 100,000-character article (17 chunks, batched by 16)    3.9 GB after 4 minutes, still rising
+    eight 5,500-character articles at once, admitted by count   2.6 GB
+    the same with --memory-budget-mb 1200                       1.1 GB (two at a time), all answered
 
 The memory is the model's working set for the prompts in flight (attention over each prompt, its
 key/value cache), so it grows with the characters a request sends to the model, not with the number
 of requests. `CostModel` charges a fixed part (64 MB) plus 48 KB per character of input, per target for
 Translate (every text is translated into every target): 160 MB for 2,000 characters, 350 MB for
 6,000, 4.8 GB for 100,000, within 10% of the figures above. Larger models need larger figures; the
-pool (`--memory-budget-mb`) is what an operator sets.
+pool (`--memory-budget-mb`) is what an operator sets. The chunks of one long article go to the model
+as one batch, which admission cannot split: a budget smaller than such an article's charge refuses it
+(REQUEST_TOO_LARGE) rather than letting it take the memory.
 
 Everything here runs on the server's event loop, so the book-keeping needs no lock.
 """
