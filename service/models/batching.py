@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.errors import ModelLoadError, RequestCancelledError
+from service.models.decoding import generation_stopped
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +77,7 @@ class RowStops:
     def resolve(self, outputs: Sequence[list[int]]) -> None:
         for index, (job, output) in enumerate(zip(self._jobs, outputs, strict=True)):
             if index in self._stopped:
-                job.future.set_exception(
-                    RequestCancelledError(
-                        "generation stopped: the request was cancelled or its deadline passed"
-                    )
-                )
+                job.future.set_exception(generation_stopped())
             else:
                 job.future.set_result(output[: job.max_new_tokens])
 

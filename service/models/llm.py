@@ -30,11 +30,11 @@ from service.models.base import (
     ModelSpec,
     SummaryText,
     expand_pairs,
-    forced_output_tokens,
 )
 from service.models.batching import BatchPolicy, Job, MicroBatcher, RowStops
 from service.models.convert_cache import file_lock
 from service.models.hf_files import load_tokenizer
+from service.models.options import forced_output_tokens
 from service.models.registry import register_backend
 from service.text.languages import language_name
 
