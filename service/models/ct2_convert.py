@@ -4,8 +4,8 @@ refusing a conversion that does not compute what transformers computes.
 `convert_once` is the one path: the converted folder lives in a cache entry keyed by the source's identity and
 `CONVERSION_REVISION` (see convert_cache), is built by `build_once`, and is kept only after
 `verify_conversion` passes. What "computes the same" means is a policy per backend: `ScoresAndTokens` for
-encoder-decoders (the scores at every step, and the greedy tokens). It does not import torch: the backend
-hands it its transformers reference as a function.
+encoder-decoders (the scores at every step, and the greedy tokens), `GreedyTokens` for decoder-only models.
+Neither imports torch: the backend hands them its transformers reference as a function.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Protocol, cast
 
 from service.errors import ModelLoadError
 from service.models.convert_cache import build_once, cache_entry
-from service.models.ct2_runtime import target_vocabulary
+from service.models.ct2_runtime import GeneratorRuntime, target_vocabulary
 from service.models.sources import first_line
 
 log = logging.getLogger(__name__)
@@ -256,3 +256,36 @@ def _compare_step(reference: Any, converted: Any, token: int) -> tuple[float, bo
     best = int(np.argmax(np.where(usable, expected, -np.inf)))
     chosen_ok = token < width and bool(usable[token]) and expected[best] - expected[token] <= 2 * noise
     return correlation, chosen_ok, best
+
+
+@dataclass(frozen=True)
+class GreedyTokens:
+    """The decoder-only policy: the first `must_agree` greedy tokens of a probe prompt are the same.
+
+    Quantization may change late tokens; the first few must agree. This catches converter bugs such as a wrong
+    rotary base, which produce fluent but different text. `reference(prompt, steps)` is transformers' greedy
+    output; the conversion runs float32 on the CPU.
+    """
+
+    prompt: list[int]
+    eos_ids: Sequence[int]
+    reference: Callable[[list[int], int], list[int]]
+    threads: int = 1
+    steps: int = 12
+    must_agree: int = 4
+
+    def __call__(self, hf_folder: Path, ct2_folder: Path) -> Verdict:
+        expected = self.reference(self.prompt, self.steps)
+        runtime = GeneratorRuntime(
+            ct2_folder,
+            device="cpu",
+            compute_type="float32",
+            threads=self.threads,
+            eos_ids=self.eos_ids,
+            repetition_penalty=1.0,
+        )
+        converted = runtime.generate([self.prompt], self.steps, None)[0]
+        differs = next((i for i, (a, b) in enumerate(zip(expected, converted, strict=False)) if a != b), None)
+        if differs is not None and differs < self.must_agree:
+            return Verdict(False, f"the greedy output differs from token {differs}")
+        return Verdict(True, f"the first {self.must_agree} greedy tokens agree")

@@ -1,5 +1,5 @@
-"""CTranslate2 runtimes: one base that batches across requests, and a subclass for `ctranslate2.Translator`
-(encoder-decoders).
+"""CTranslate2 runtimes, for both backends: one base that batches across requests, and one subclass each
+for `ctranslate2.Translator` (encoder-decoders) and `ctranslate2.Generator` (decoder-only chat models).
 
 Every call becomes one `Job` per row and goes through a `MicroBatcher` (when the runtime has a batching
 policy), so rows of concurrent requests decode in one batch; `RowStops` stops each row at its own budget or
@@ -142,6 +142,68 @@ class TranslatorRuntime(CT2Runtime):
             **self._options,
         )
         return [[int(i) for i in self._to_ids(result.hypotheses[0])] for result in results]
+
+
+class GeneratorRuntime(CT2Runtime):
+    """A converted decoder-only model run by CTranslate2's Generator, greedy, on its own vocabulary."""
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        device: str,
+        compute_type: str,
+        threads: int,
+        eos_ids: Sequence[int],
+        repetition_penalty: float,
+        batching: BatchPolicy | None = None,
+        label: str = "llm",
+    ) -> None:
+        import ctranslate2
+
+        self.generator = ctranslate2.Generator(str(folder), **ct2_options(device, compute_type, threads))
+        self.tokens: list[str] = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
+        self.end_tokens = [self.tokens[i] for i in eos_ids]
+        self.repetition_penalty = repetition_penalty
+        self.min_new_tokens = 0  # the end token is held back until then (force_output_tokens)
+        super().__init__(batching, label)
+
+    def generate(
+        self,
+        prompts: Sequence[list[int]],
+        max_new_tokens: int,
+        should_stop: Callable[[], bool] | None,
+        static: Sequence[int] = (),
+    ) -> list[list[int]]:
+        """A prompt that opens with `static` is sent as the rest of it, with `static` as CTranslate2's
+        static prompt: its model state is computed once and cached, and rows batch only with rows of
+        the same static prompt."""
+        jobs = []
+        for prompt in prompts:
+            if static and len(prompt) > len(static) and prompt[: len(static)] == list(static):
+                jobs.append(
+                    Job(list(prompt[len(static) :]), max_new_tokens, should_stop, group=tuple(static))
+                )
+            else:
+                jobs.append(Job(list(prompt), max_new_tokens, should_stop))
+        return self.run_jobs(jobs)
+
+    def decode_batch(self, jobs: list[Job], stops: RowStops) -> list[list[int]]:
+        """Each job stops at its own budget or its own stop signal; the others carry on."""
+        static = cast(tuple[int, ...] | None, jobs[0].group)
+        results = self.generator.generate_batch(
+            [[self.tokens[i] for i in job.prompt] for job in jobs],
+            static_prompt=[self.tokens[i] for i in static] if static else None,
+            cache_static_prompt=True,
+            max_length=max(job.max_new_tokens for job in jobs),
+            min_length=self.min_new_tokens,
+            sampling_topk=1,
+            repetition_penalty=self.repetition_penalty,
+            include_prompt_in_result=False,
+            end_token=self.end_tokens,
+            callback=stops,
+        )
+        return [list(result.sequences_ids[0]) for result in results]
 
 
 def target_vocabulary(folder: Path) -> list[str]:

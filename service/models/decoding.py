@@ -1,7 +1,7 @@
 """What one generate call is for and how it decodes: the plain data and interfaces every runtime shares.
 
-A backend builds token ids and hands them to a runtime (transformers or CTranslate2) through an interface
-here: `Seq2SeqRuntime` for encoder-decoders.
+A backend builds token ids and hands them to a runtime (transformers or CTranslate2) through one of the two
+interfaces here: `Seq2SeqRuntime` for encoder-decoders, `CausalRuntime` for decoder-only chat models.
 """
 
 from __future__ import annotations
@@ -74,4 +74,20 @@ class Seq2SeqRuntime(Protocol):
 
         Every prefix in one call has the same length.
         """
+        ...
+
+
+class CausalRuntime(Protocol):
+    name: str
+    min_new_tokens: int  # the end token is held back until then (force_output_tokens)
+
+    def generate(
+        self,
+        prompts: Sequence[list[int]],
+        max_new_tokens: int,
+        should_stop: Callable[[], bool] | None,
+        static: Sequence[int] = (),
+    ) -> list[list[int]]:
+        """Generated ids per prompt (prompt excluded), greedy. `static`: a prefix that many prompts
+        share, which a runtime may compute once and keep (a hint; the result is the same)."""
         ...

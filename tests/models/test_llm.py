@@ -11,7 +11,7 @@ from service.config import settings_from_env
 from service.errors import ModelLoadError, RequestCancelledError
 from service.loader import load_context
 from service.models.base import GenerationParams, LoadContext, ModelSpec
-from service.models.llm import clean_output, summarize_messages
+from service.models.llm_prompts import clean_output, summarize_messages
 from service.models.registry import create_model
 from service.profiles import get_profile
 
@@ -74,7 +74,7 @@ def test_ctranslate2_and_transformers_agree_on_greedy_tokens():
     """The converted model must reproduce the reference runtime, rotary base included."""
     ct2 = create_model(SPEC, context("ctranslate2"))
     ref = create_model(SPEC, context("transformers"))
-    prompt = ct2._prompt_ids([{"role": "user", "content": "Name three large cities in France."}])
+    prompt = ct2.prompt_ids([{"role": "user", "content": "Name three large cities in France."}])
     a = ref.runtime.generate([prompt], 8, None)[0]
     b = ct2.runtime.generate([prompt], 8, None)[0]
     assert a[:3] == b[:3]
@@ -143,7 +143,7 @@ def test_force_output_tokens_holds_the_end_token_back(runtime):
     """The benchmarks' equal-work mode: exactly that many new tokens, whatever the request asks."""
     spec = ModelSpec(**{**SPEC.__dict__, "options": {**SPEC.options, "force_output_tokens": 24}})
     model = create_model(spec, context(runtime))
-    prompt = model._prompt_ids([{"role": "user", "content": "What is 2 + 2? Answer with the number only."}])
+    prompt = model.prompt_ids([{"role": "user", "content": "What is 2 + 2? Answer with the number only."}])
     natural = create_model(SPEC, context(runtime)).runtime.generate([prompt], 24, None)[0]
     assert len(natural) < 24  # the model ends on its own well before: the option is what holds it
     captured = []
@@ -162,26 +162,26 @@ def test_the_shared_prompt_prefix_is_cached_without_changing_the_output():
     model = create_model(SPEC, context("ctranslate2"))
     texts = [SEED[:600], SEED[600:1200]]
     params = GenerationParams(max_new_tokens=12)
-    static = model._static_prefix(
+    static = model.static_prefix(
         ("summarize", "en", params.max_sentences),
         lambda t, _: summarize_messages(t, "en", params.max_sentences),
     )
-    prompts = [model._prompt_ids(summarize_messages(t, "en", params.max_sentences)) for t in texts]
+    prompts = [model.prompt_ids(summarize_messages(t, "en", params.max_sentences)) for t in texts]
     # The prefix holds the system message and the instruction, and every prompt opens with it.
     assert len(static) > 20 and all(p[: len(static)] == list(static) for p in prompts)
     whole = model.runtime.generate(prompts, 12, None)
     groups = []
-    run_batch = model.runtime._run_batch
+    run_batch = model.runtime.run_batch
 
     def spy(jobs):
         groups.append({job.group for job in jobs})
         run_batch(jobs)
 
-    model.runtime.batcher._run_batch = spy
+    model.runtime.batcher.run_batch = spy
     assert model.runtime.generate(prompts, 12, None, static) == whole
     assert groups == [{tuple(static)}]
     # Translations into several targets share one prefix, so they still go as one batch.
-    assert model._translation_prefix("en") == model._translation_prefix("en")
+    assert model.translation_prefix("en") == model.translation_prefix("en")
     groups.clear()
     model.translate_to_many(["Good morning."], "en", ["fr", "de"], GenerationParams(max_new_tokens=4))
     assert len(groups) == 1 and len(next(iter(groups[0]))) > 20
@@ -190,9 +190,9 @@ def test_the_shared_prompt_prefix_is_cached_without_changing_the_output():
 def test_the_number_of_cached_prompt_prefixes_is_bounded(monkeypatch):
     from service.models import llm
 
-    monkeypatch.setattr(llm, "_MAX_STATIC_PREFIXES", 2)
+    monkeypatch.setattr(llm, "MAX_STATIC_PREFIXES", 2)
     model = create_model(SPEC, context("ctranslate2"))
     build = lambda text, _: summarize_messages(text, "en", 3)  # noqa: E731
-    assert model._static_prefix(("a",), build) and model._static_prefix(("b",), build)
-    assert model._static_prefix(("c",), build) == ()  # a third is sent whole, not cached
-    assert model._static_prefix(("a",), build)  # the first two stay
+    assert model.static_prefix(("a",), build) and model.static_prefix(("b",), build)
+    assert model.static_prefix(("c",), build) == ()  # a third is sent whole, not cached
+    assert model.static_prefix(("a",), build)  # the first two stay
