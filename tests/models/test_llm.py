@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -68,6 +72,64 @@ def test_second_load_reuses_the_converted_cache():
     entry = next((context("ctranslate2").cache_dir / "llm").glob("smollm2-135m-instruct-*"))
     assert (entry / "hf" / "config.json").is_file() and (entry / "ct2-int8" / "model.bin").is_file()
     assert model.runtime_name == "ctranslate2"
+
+
+def test_a_local_folder_is_converted_again_when_it_changes(tmp_path):
+    """A conversion is keyed by what it was made from, not by the model's name."""
+    packaged = create_model(SPEC, context("ctranslate2"))
+    entry = next(
+        e
+        for e in (context("ctranslate2").cache_dir / "llm").glob("smollm2-135m-instruct-*")
+        if (e / "hf" / "config.json").is_file()
+    )
+    folder = tmp_path / "smollm2"
+    folder.mkdir()
+    for path in (entry / "hf").iterdir():
+        (folder / path.name).symlink_to(path)
+    spec = ModelSpec("local-smollm2", "llm", source=str(folder), languages=("en",))
+    cache = LoadContext(cache_dir=tmp_path / "cache", runtime="ctranslate2")
+    create_model(spec, cache)
+    create_model(spec, cache)
+    assert len(list((tmp_path / "cache" / "llm").iterdir())) == 1
+    config = folder / "config.json"
+    text = config.read_text(encoding="utf-8")
+    config.unlink()
+    config.write_text(text + "\n", encoding="utf-8")
+    model = create_model(spec, cache)
+    assert len(list((tmp_path / "cache" / "llm").iterdir())) == 2
+    prompt = model.prompt_ids([{"role": "user", "content": "Name three large cities in France."}])
+    assert model.runtime.generate([prompt], 6, None) == packaged.runtime.generate([prompt], 6, None)
+
+
+def test_a_converted_llm_loads_and_generates_without_importing_torch():
+    cache_dir = context("ctranslate2").cache_dir
+    create_model(SPEC, context("ctranslate2"))  # converted into the cache, unless an earlier test did it
+    # A fresh interpreter, since this one has imported torch long ago.
+    script = textwrap.dedent(
+        f"""
+        import json, os, sys
+        from pathlib import Path
+        from service.models.base import GenerationParams, LoadContext
+        from service.models.registry import create_model
+        from service.profiles import get_profile
+
+        context = LoadContext(cache_dir=Path({str(cache_dir)!r}), runtime="ctranslate2")
+        model = create_model(get_profile("tiny").models[0], context)
+        text = model.summarize("The council met on Monday.", "en", GenerationParams(max_new_tokens=8)).text
+        torch = sorted(name for name in sys.modules if name.split(".")[0] == "torch")
+        print(json.dumps({{"text": text, "torch": torch}}), flush=True)
+        # Interpreter shutdown with a live CTranslate2 model now and then aborts in its C++ destructors, which
+        # is not what this test is about: leave at once.
+        os._exit(0)
+        """
+    )
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["text"] and result["torch"] == []
 
 
 def test_ctranslate2_and_transformers_agree_on_greedy_tokens():

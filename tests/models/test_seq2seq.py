@@ -335,3 +335,22 @@ def test_hub_id_offline_miss_says_how_to_fetch(monkeypatch: pytest.MonkeyPatch, 
     message = str(caught.value)
     assert "distilbart" in message and "hf download sshleifer/distilbart-cnn-12-6" in message
     assert "cached files" in message and "\n" not in message
+
+
+def test_offline_mode_comes_from_the_load_context_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    asked: list[bool] = []
+
+    def not_cached(source: str, **kwargs: Any) -> None:
+        asked.append(kwargs["local_files_only"])
+        raise OSError("We couldn't find it in the cached files.")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", not_cached)
+    # The environment does not decide: Settings reads it once and sets the context.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = ModelSpec(name="distilbart", backend="seq2seq", source="sshleifer/distilbart-cnn-12-6")
+    for offline in (False, True):
+        with pytest.raises(ModelLoadError):
+            Seq2SeqModel(spec, LoadContext(cache_dir=tmp_path, offline=offline))
+    assert asked == [False, True]

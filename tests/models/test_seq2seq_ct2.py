@@ -7,6 +7,10 @@ cancellation, and the forced output length the benchmarks use.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -381,6 +385,46 @@ def test_force_output_tokens_writes_exactly_that_many(family: str, folder_of: An
         model = load(folder_of(family), family, model_cache, runtime=runtime, force_output_tokens=7)
         rows = model.generate_ids([TEXT, SENTENCE], request, GenerationParams(max_new_tokens=2), 2)
         assert [len(row) for row in rows] == [7, 7], runtime
+
+
+# -- no torch once converted ----------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_a_converted_model_loads_and_translates_without_importing_torch(
+    marian_dir: Path, model_cache: Path
+) -> None:
+    load(marian_dir, "marian", model_cache)  # converted into the cache, unless an earlier test did it
+    # A fresh interpreter, since this one has imported torch long ago.
+    script = textwrap.dedent(
+        f"""
+        import json, os, sys
+        from pathlib import Path
+        from service.models.base import GenerationParams, LoadContext, ModelSpec
+        from service.models.registry import create_model
+
+        spec = ModelSpec(
+            name="tiny-marian", backend="seq2seq", source={str(marian_dir)!r},
+            tasks=("translate",), pairs=(("en", "de"),),
+        )
+        context = LoadContext(cache_dir=Path({str(model_cache)!r}), runtime="ctranslate2", offline=True)
+        model = create_model(spec, context)
+        [text] = model.translate(["Wheat prices rose."], "en", "de", GenerationParams(max_new_tokens=4))
+        torch = sorted(name for name in sys.modules if name.split(".")[0] == "torch")
+        print(json.dumps({{"text": text, "torch": torch}}), flush=True)
+        # Interpreter shutdown with a live CTranslate2 model now and then aborts in its C++ destructors, which
+        # is not what this test is about: leave at once.
+        os._exit(0)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert isinstance(result["text"], str)
+    assert result["torch"] == []
 
 
 # -- configuration --------------------------------------------------------------------------------------
