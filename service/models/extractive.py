@@ -2,7 +2,8 @@
 
 Sentences are compared by the cosine of their term vectors (words, or character bigrams for
 scripts written without spaces); PageRank on that graph picks the most central ones, which are
-returned in their original order with their offsets in the source text.
+returned in their original order with their offsets in the source text. The request's stop signal
+(`GenerationParams.should_stop`) is checked between paragraphs, sentences and PageRank iterations.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from service.models.base import (
     Span,
     SummaryText,
 )
+from service.models.decoding import generation_stopped
 from service.models.registry import register_backend
 from service.text.scripts import NO_SPACE_CHARACTERS, joiner
 from service.text.sentences import Sentence, split_sentences
@@ -42,8 +44,15 @@ def _terms(text: str) -> Counter[str]:
     return Counter(w for w in _WORD.findall(lowered) if len(w) > 1)
 
 
-def _similarity_matrix(sentences: Sequence[Sentence]) -> np.ndarray:
-    bags = [_terms(s.text) for s in sentences]
+def _never() -> None:
+    return None
+
+
+def _similarity_matrix(sentences: Sequence[Sentence], checkpoint: Callable[[], None] = _never) -> np.ndarray:
+    bags = []
+    for sentence in sentences:
+        checkpoint()
+        bags.append(_terms(sentence.text))
     # Inverse document frequency damps words every sentence shares.
     df: Counter[str] = Counter()
     for bag in bags:
@@ -62,17 +71,24 @@ def _similarity_matrix(sentences: Sequence[Sentence]) -> np.ndarray:
 
 
 def rank_sentences(
-    sentences: Sequence[Sentence], *, damping: float = 0.85, iterations: int = 50
+    sentences: Sequence[Sentence],
+    *,
+    damping: float = 0.85,
+    iterations: int = 50,
+    checkpoint: Callable[[], None] = _never,
 ) -> np.ndarray:
-    """TextRank scores, one per sentence, with a mild bonus for early sentences (news lead)."""
+    """TextRank scores, one per sentence, with a mild bonus for early sentences (news lead).
+
+    `checkpoint` is called between sentences and iterations; it raises to abandon the ranking."""
     n = len(sentences)
     if n == 0:
         return np.zeros(0)
-    sim = _similarity_matrix(sentences)
+    sim = _similarity_matrix(sentences, checkpoint)
     out_weight = sim.sum(axis=1, keepdims=True)
     transition = np.divide(sim, out_weight, out=np.full_like(sim, 1.0 / n), where=out_weight > 0)
     scores = np.full(n, 1.0 / n)
     for _ in range(iterations):
+        checkpoint()
         updated = (1 - damping) / n + damping * transition.T @ scores
         if np.abs(updated - scores).sum() < 1e-9:
             scores = updated
@@ -114,14 +130,25 @@ class ExtractiveSummarizer:
         return len(text.split())
 
     def summarize(self, text: str, language: str, params: GenerationParams) -> SummaryText:
-        sentences = [s for s in split_sentences(text, language) if _terms(s.text)]
+        checkpoint = _stop_check(params.should_stop)
+        sentences = [s for s in split_sentences(text, language, checkpoint) if _terms(s.text)]
         if not sentences:
             return SummaryText(text="")
         count = max(1, min(params.max_sentences, len(sentences)))
-        scores = rank_sentences(sentences)
+        scores = rank_sentences(sentences, checkpoint=checkpoint)
         chosen = sorted(np.argsort(-scores, kind="stable")[:count].tolist())
         picked = [sentences[i] for i in chosen]
         return SummaryText(
             text=joiner(language).join(s.text for s in picked),
             spans=tuple(Span(s.start, s.end) for s in picked),
         )
+
+
+def _stop_check(should_stop: Callable[[], bool] | None) -> Callable[[], None]:
+    """A checkpoint that raises RequestCancelledError once `should_stop` says so."""
+
+    def check() -> None:
+        if should_stop is not None and should_stop():
+            raise generation_stopped()
+
+    return check

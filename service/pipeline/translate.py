@@ -10,7 +10,7 @@ from __future__ import annotations
 from service.models.base import GenerationParams, Translator
 from service.pipeline.planning import TranslationPlan
 from service.pipeline.routes import Route, TranslationBatch, batches
-from service.pipeline.stopping import StopCheck, check_stop, never_stop
+from service.pipeline.stopping import StopCheck, check_stop, checkpoint, never_stop
 from service.pipeline.types import TranslateResult, TranslationItem
 from service.text.chunking import chunk_sentences
 from service.text.scripts import joiner
@@ -20,7 +20,7 @@ from service.text.sentences import split_sentences
 def translate_text(text: str, route: Route, params: GenerationParams) -> str:
     """Translate text of any length through a route, in sentence-aligned chunks that fit each model."""
     for hop in route.hops:
-        chunks = chunks_for(text, hop.source, hop.translator)
+        chunks = chunks_for(text, hop.source, hop.translator, params.should_stop)
         check_stop(params.should_stop)
         pieces = hop.translator.translate(chunks, hop.source, hop.target, params)
         text = joiner(hop.target).join(p.strip() for p in pieces)
@@ -31,20 +31,28 @@ def translate_batch(text: str, batch: TranslationBatch, params: GenerationParams
     """One text into every target of a batch: in one call when a multi-target model covers them."""
     if batch.translator is None or len(batch.routes) == 1:
         return {route.target: translate_text(text, route, params) for route in batch.routes}
-    chunks = chunks_for(text, batch.source, batch.translator)
+    chunks = chunks_for(text, batch.source, batch.translator, params.should_stop)
+    check_stop(params.should_stop)
     pieces = batch.translator.translate_to_many(chunks, batch.source, batch.targets, params)
     return {t: joiner(t).join(p.strip() for p in pieces[t]) for t in batch.targets}
 
 
-def chunks_for(text: str, language: str, translator: Translator) -> list[str]:
-    """The text whole when it fits the translator's input, else sentence-aligned chunks that do."""
+def chunks_for(
+    text: str, language: str, translator: Translator, should_stop: StopCheck | None = None
+) -> list[str]:
+    """The text whole when it fits the translator's input, else sentence-aligned chunks that do.
+
+    A long text is split and chunked with a stop check between sentences."""
     # Most texts sent for translation fit whole: one token count then, not a sentence split and a
     # count per sentence. Past 8 characters a token, a text cannot fit; skip the count.
     budget = translator.max_input_tokens
     if len(text) <= 8 * budget and translator.count_tokens(text) <= budget:
         return [text]
-    sentences = [s.text for s in split_sentences(text, language)] or [text]
-    return chunk_sentences(sentences, budget, translator.count_tokens, joiner=joiner(language))
+    stop = checkpoint(should_stop)
+    sentences = [s.text for s in split_sentences(text, language, stop)] or [text]
+    return chunk_sentences(
+        sentences, budget, translator.count_tokens, joiner=joiner(language), checkpoint=stop
+    )
 
 
 def run_translation(plan: TranslationPlan, should_stop: StopCheck = never_stop) -> TranslateResult:
@@ -53,6 +61,7 @@ def run_translation(plan: TranslationPlan, should_stop: StopCheck = never_stop) 
     translated: dict[str, list[str]] = {route.target: [] for route in plan.routes}
     for batch in batches(plan.routes):
         for text in plan.texts:
+            check_stop(should_stop)
             for target, out in translate_batch(text, batch, params).items():
                 translated[target].append(out)
     items = []

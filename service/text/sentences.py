@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -33,11 +34,16 @@ def _segmenter(language: str) -> Any:
 _lock = threading.Lock()
 
 
-def split_sentences(text: str, language: str) -> list[Sentence]:
-    """Split `text` into sentences, never across paragraphs, each with its offsets in `text`."""
+def split_sentences(text: str, language: str, checkpoint: Callable[[], None] | None = None) -> list[Sentence]:
+    """Split `text` into sentences, never across paragraphs, each with its offsets in `text`.
+
+    `checkpoint` is called before each paragraph; it raises to abandon a long split (a caller gone).
+    """
     sentences: list[Sentence] = []
     cursor = 0
     for para_start, para in _paragraphs(text):
+        if checkpoint is not None:
+            checkpoint()
         for piece in _split_paragraph(para, language):
             stripped = piece.strip()
             if not stripped:
