@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from service.errors import ModelError, ModelLoadError, RequestCancelledError
+from service.errors import DeadlineError, ModelError, ModelLoadError, RequestCancelledError
 from service.models import options
 from service.models.assets import PACKAGED, PACKAGED_PREFIX, is_packaged, resolve_packaged
 from service.models.base import (
@@ -31,9 +31,14 @@ from service.models.base import (
 from service.models.batching import BatchPolicy
 from service.models.convert_cache import build_once, stat_fingerprint
 from service.models.ct2_convert import GreedyTokens, conversion_entry, convert_once
-from service.models.ct2_runtime import GeneratorRuntime
+from service.models.ct2_runtime import (
+    GENERATOR_PROMPT_SPREAD,
+    GENERATOR_STEP_PROMPTS,
+    GeneratorRuntime,
+    batch_token_cap,
+)
 from service.models.decoding import CausalRuntime
-from service.models.hf_files import load_tokenizer
+from service.models.hf_files import load_tokenizer, read_config
 from service.models.llm_prompts import clean_output, summarize_messages, translate_messages
 from service.models.registry import register_backend
 from service.models.sources import snapshot
@@ -46,9 +51,12 @@ MAX_STATIC_PREFIXES = 16
 _PROBE_PROMPT = (
     "Summarize in one sentence: The city council approved a new budget for public transport on Monday."
 )
+_WARMUP_PROMPT = "Repeat this: " + " ".join([_PROBE_PROMPT.partition(": ")[2]] * 20)
 # Part of a GGUF source's identity: bump it when the dequantization changes what it writes.
 _DEQUANTIZE_REVISION = 1
 _END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>")
+# About how many tokens the chat template and the instruction add to a text.
+_PROMPT_OVERHEAD_TOKENS = 128
 
 Messages = list[dict[str, str]]
 
@@ -98,7 +106,15 @@ class LLMModel:
         """The CTranslate2 runtime, converting the HF folder into the cache entry first unless it is there."""
         compute_type = options.compute_type(self.spec, self.context.device)
         quantization = options.stored_quantization(compute_type)
-        batching = BatchPolicy.from_options(self.name, self.spec.options)
+        # The chat template and instruction around a chunk: a prompt is about this much longer than its text.
+        row_tokens = self.max_input_tokens + _PROMPT_OVERHEAD_TOKENS
+        memory_cap = batch_token_cap(self.context.batch_memory_bytes, read_config(folder), row_tokens)
+        batching = BatchPolicy.from_options(
+            self.name,
+            self.spec.options,
+            max_tokens=min(memory_cap or BatchPolicy.max_tokens, GENERATOR_STEP_PROMPTS * row_tokens),
+            prompt_spread=GENERATOR_PROMPT_SPREAD,
+        )
         target = entry / f"ct2-{quantization}"
         threads = self.context.threads
         eos_ids = self.eos_ids
@@ -146,7 +162,9 @@ class LLMModel:
         )
 
     def warmup(self) -> None:
-        self._generate([[{"role": "user", "content": "Say OK."}]], 2, None)
+        """A generate on a prompt of some 300 tokens: besides the lazy initialisation, it shows the batcher
+        how fast this machine reads a prompt, which it weighs callers' deadlines against."""
+        self._generate([[{"role": "user", "content": _WARMUP_PROMPT}]], 2, None)
 
     def summarizes(self, language: str) -> bool:
         return SUMMARIZE in self.spec.tasks and language in self._summary_languages
@@ -242,7 +260,7 @@ class LLMModel:
             max_new_tokens = self._forced_tokens
         try:
             outputs = self.runtime.generate(prompts, max_new_tokens, should_stop, static)
-        except RequestCancelledError:
+        except (RequestCancelledError, DeadlineError):
             raise
         except Exception as exc:
             log.exception("generation failed in %s", self.name)

@@ -32,7 +32,7 @@ from service.models.base import (
 )
 from service.models.batching import BatchPolicy
 from service.models.ct2_convert import ScoresAndTokens, conversion_entry, convert_once
-from service.models.ct2_runtime import TranslatorRuntime
+from service.models.ct2_runtime import TranslatorRuntime, batch_token_cap
 from service.models.decoding import Decode, Request, Seq2SeqRuntime
 from service.models.families import detect_family
 from service.models.hf_files import load_tokenizer, read_config, read_generation_config
@@ -342,8 +342,13 @@ def _start_translator(
     assert loaded.folder is not None
     compute_type = options.compute_type(spec, context.device)
     quantization = options.stored_quantization(compute_type)
-    # Across requests, batches are as large as within one unless the spec says otherwise.
-    batching = BatchPolicy.from_options(spec.name, {"max_batch": batch_size, **spec.options})
+    # Across requests, batches are as large as within one unless the spec says otherwise; their tokens
+    # fit the memory for one batch.
+    batching = BatchPolicy.from_options(
+        spec.name,
+        {"max_batch": batch_size, **spec.options},
+        max_tokens=batch_token_cap(context.batch_memory_bytes, loaded.config, codec.input_limit),
+    )
     entry = conversion_entry(context.cache_dir, "seq2seq", spec.name, loaded.folder.identity())
     target = entry / f"ct2-{quantization}"
     convert_once(
