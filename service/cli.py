@@ -43,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
         help="load models from local folders and caches only (default: on when HF_HUB_OFFLINE=1)",
     )
     parser.add_argument("--cache-dir", type=Path, help="where converted models are cached")
+    parser.add_argument(
+        "--verify-models",
+        action="store_const",
+        const=True,
+        help="check every converted model's files in full at start (SHA-256: seconds per GB); by default "
+        "a start checks sampled blocks and the model's output on a probe",
+    )
     parser.add_argument("--grace-s", type=float, help="seconds in-flight calls get on shutdown")
     parser.add_argument(
         "--stream-send-timeout-s",

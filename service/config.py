@@ -56,6 +56,8 @@ class Settings:
     # Models come from local folders and caches only, never the network. Defaults from HF_HUB_OFFLINE.
     offline: bool = False
     cache_dir: Path = default_cache_dir()
+    # Check every converted model's files in full (SHA-256) at start; otherwise sampled blocks and a probe.
+    verify_models: bool = False
     warmup: bool = True
     # Admission, in front of inference only (Summarize, StreamSummarize, Translate)
     # Holding a running slot, each with a model worker. CTranslate2 models batch the model work of

@@ -26,6 +26,7 @@ def load_context(settings: Settings) -> LoadContext:
         runtime=settings.runtime,
         offline=settings.offline,
         batch_memory_bytes=settings.batch_memory_bytes,
+        verify_models=settings.verify_models,
     )
 
 

@@ -44,6 +44,8 @@ class LoadContext:
     # The memory one batch of a model may take (its working set, beside the weights); a CTranslate2
     # model sizes its batches' prompt tokens to fit (`max_batch_tokens`). None: no memory limit.
     batch_memory_bytes: int | None = None
+    # Check every file of a converted model in full at start (SHA-256), not only sampled blocks.
+    verify_models: bool = False
 
 
 @dataclass(frozen=True)

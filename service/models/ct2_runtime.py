@@ -16,6 +16,7 @@ from typing import Any, NamedTuple, cast
 
 from service.errors import ModelLoadError
 from service.models.batching import BatchPolicy, Job, MicroBatcher, RowStops, tokens_within
+from service.models.ct2_fingerprint import ProbeOutput, probe_output
 from service.models.decoding import Decode
 
 # Prompts of one decoder-only batch differ by at most this many tokens by default: the longer ones are
@@ -121,6 +122,11 @@ class CT2Runtime:
         """Where each row's first generated token falls in the step count (None: at step 0)."""
         return None
 
+    def close(self) -> None:
+        """Stop the batcher's thread; the runtime is not used after this."""
+        if self.batcher is not None:
+            self.batcher.close()
+
 
 class BatchKey(NamedTuple):
     """What one translate_batch call cannot vary per row; rows batch together only when it matches."""
@@ -186,6 +192,20 @@ class TranslatorRuntime(CT2Runtime):
         ]
         return self.run_jobs(jobs)
 
+    def probe(self, source: Sequence[int], prefix: Sequence[int], steps: int) -> ProbeOutput:
+        """Plain greedy output for one source (opening with `prefix`) and the log-probabilities of it."""
+        tokens = self._to_tokens(source)
+        result = self.translator.translate_batch(
+            [tokens],
+            [self._to_tokens(prefix)] if prefix else None,
+            beam_size=1,
+            max_decoding_length=steps,
+            max_input_length=0,
+        )[0]
+        output = result.hypotheses[0]
+        scored = self.translator.score_batch([tokens], [output], max_input_length=0)[0]
+        return probe_output(self._to_ids(output), scored.log_probs)
+
     def decode_batch(self, jobs: list[Job], stops: RowStops) -> list[list[int]]:
         """Greedy rows stop at their own budget or their own stop signal (the step callback returns True
         for that row only); beam search has no step callback, so its rows are stopped between batches."""
@@ -246,6 +266,21 @@ class GeneratorRuntime(CT2Runtime):
             else:
                 jobs.append(Job(list(prompt), max_new_tokens, should_stop))
         return self.run_jobs(jobs)
+
+    def probe(self, prompt: Sequence[int], steps: int) -> ProbeOutput:
+        """Plain greedy output for `prompt` (no repetition penalty) and the log-probabilities of the prompt
+        and the output."""
+        tokens = [self.tokens[i] for i in prompt]
+        result = self.generator.generate_batch(
+            [tokens],
+            max_length=steps,
+            sampling_topk=1,
+            include_prompt_in_result=False,
+            end_token=self.end_tokens,
+        )[0]
+        output = list(result.sequences_ids[0])
+        scored = self.generator.score_batch([tokens + [self.tokens[i] for i in output]], max_input_length=0)
+        return probe_output(output, scored[0].log_probs)
 
     def step_offsets(self, jobs: list[Job]) -> list[int]:
         """CTranslate2 reads the shortest prompt of a batch at once and the rest of each longer one a token

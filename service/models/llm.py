@@ -30,7 +30,7 @@ from service.models.base import (
 )
 from service.models.batching import BatchPolicy
 from service.models.convert_cache import build_once, stat_fingerprint
-from service.models.ct2_convert import GreedyTokens, conversion_entry, convert_once
+from service.models.ct2_convert import GreedyTokens, Integrity, conversion_entry, load_converted, probe_key
 from service.models.ct2_runtime import (
     GENERATOR_PROMPT_SPREAD,
     GENERATOR_STEP_PROMPTS,
@@ -51,6 +51,8 @@ MAX_STATIC_PREFIXES = 16
 _PROBE_PROMPT = (
     "Summarize in one sentence: The city council approved a new budget for public transport on Monday."
 )
+# Greedy tokens of the probe that a start compares with the conversion's record.
+_PROBE_STEPS = 12
 _WARMUP_PROMPT = "Repeat this: " + " ".join([_PROBE_PROMPT.partition(": ")[2]] * 20)
 # Part of a GGUF source's identity: bump it when the dequantization changes what it writes.
 _DEQUANTIZE_REVISION = 1
@@ -128,7 +130,20 @@ class LLMModel:
             return runtime.generate([prompt], steps, None)[0]
 
         probe = self.prompt_ids([{"role": "user", "content": _PROBE_PROMPT}])
-        convert_once(
+
+        def open_runtime(path: Path) -> GeneratorRuntime:
+            return GeneratorRuntime(
+                path,
+                device=self.context.device,
+                compute_type=compute_type,
+                threads=threads,
+                eos_ids=eos_ids,
+                repetition_penalty=self.repetition_penalty,
+                batching=batching,
+                label=self.name,
+            )
+
+        return load_converted(
             model=self.name,
             source=self.spec.source,
             hf_folder=folder,
@@ -136,16 +151,12 @@ class LLMModel:
             quantization=quantization,
             encoder_decoder=False,
             check=GreedyTokens(probe, eos_ids, reference, threads=threads),
-        )
-        return GeneratorRuntime(
-            target,
-            device=self.context.device,
-            compute_type=compute_type,
-            threads=threads,
-            eos_ids=eos_ids,
-            repetition_penalty=self.repetition_penalty,
-            batching=batching,
-            label=self.name,
+            open_runtime=open_runtime,
+            integrity=Integrity(
+                lambda runtime: runtime.probe(probe, _PROBE_STEPS),
+                probe_key(self.context.device, compute_type),
+                full=self.context.verify_models,
+            ),
         )
 
     # -- protocol ----------------------------------------------------------------------------
