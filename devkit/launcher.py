@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -78,8 +78,10 @@ class ServerProcess:
         offline: bool = True,
         pythonpath: bool = False,
         own_session: bool = True,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.args = list(args)
+        self.extra_env = dict(env or {})
         self.log_path = log_path
         self.stop_timeout_s = stop_timeout_s
         self.offline = offline
@@ -107,6 +109,7 @@ class ServerProcess:
             env["HF_HUB_OFFLINE"] = "1"
         if self.pythonpath:
             env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "gen"), str(ROOT / "clients")])
+        env.update(self.extra_env)
         return env
 
     def launch(self) -> None:
