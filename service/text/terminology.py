@@ -137,6 +137,23 @@ def report_terms(terms: Iterable[Term], output: str) -> tuple[TermReport, ...]:
     return tuple(TermReport(t.source, t.expected, writes_term(output, t.expected)) for t in terms)
 
 
+def prompt_instruction(terms: Sequence[Term]) -> str:
+    """The "use these terms" paragraph of an LLM prompt; empty without terms.
+
+    It follows the text in the prompt, so that the part before the text stays the same for every
+    request and its model state can be cached.
+    """
+    if not terms:
+        return ""
+    lines = [
+        f'- "{t.source}": keep it as "{t.expected}"'
+        if t.source == t.expected
+        else f'- "{t.source}": write "{t.expected}"'
+        for t in terms
+    ]
+    return "Use these terms exactly as given:\n" + "\n".join(lines)
+
+
 # -- placeholders --------------------------------------------------------------------------------------
 
 PLACEHOLDER_PREFIX = "ZQ"

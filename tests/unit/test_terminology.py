@@ -15,6 +15,7 @@ from service.text.terminology import (
     TermReport,
     find_term,
     mask_terms,
+    prompt_instruction,
     restore_terms,
     writes_term,
 )
@@ -69,6 +70,15 @@ def test_the_terms_for_an_output_are_its_languages_pairs_and_kept_terms_found_in
         Term("Kiev", "Kiev"),
     )
     assert Terminology().terms_for(ARTICLE, "de") == ()
+
+
+def test_the_prompt_instruction_lists_each_term_and_its_form():
+    terms = (Term("Airbus A320neo", "Airbus A320neo"), Term("Kiev", "Kyjiw"))
+    assert prompt_instruction(terms) == (
+        'Use these terms exactly as given:\n- "Airbus A320neo": keep it as "Airbus A320neo"\n'
+        '- "Kiev": write "Kyjiw"'
+    )
+    assert prompt_instruction(()) == ""
 
 
 # -- placeholders ---------------------------------------------------------------------------------
