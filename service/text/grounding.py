@@ -12,6 +12,13 @@ A summary sentence's support is the share of its weight that its source sentence
 sources are picked greedily: the article sentence that covers most, then others while each adds
 at least MIN_GAIN, up to MAX_SOURCES. A sentence supported below UNSUPPORTED_BELOW is flagged as
 possibly invented.
+
+Measured on the human reference summaries of bench/cases (eight articles, seven languages, 25
+sentences): 24 of them are supported (the lowest at 0.37, the mean 0.68); each scored against the
+other articles instead, all 138 are flagged (none above 0.12); with their second half replaced by
+another reference's, 24 of 25 are flagged. Changed numbers lower a sentence's support (0.72 to 0.47
+on average) but do not always flag it: lexical support sees what a sentence mentions, not whether
+it says it right.
 """
 
 from __future__ import annotations
