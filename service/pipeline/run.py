@@ -57,7 +57,7 @@ class SummaryRunner:
         target; the others follow in the order asked. Cancellation and deadlines end the run.
         """
         yield plan.source
-        params = dataclasses.replace(plan.params, should_stop=should_stop)
+        params = dataclasses.replace(plan.params, should_stop=should_stop, terminology=plan.terminology)
         started = time.perf_counter()
         try:
             base = self._base_summary(plan, params)

@@ -54,7 +54,7 @@ def chunks_for(text: str, language: str, translator: Translator) -> list[str]:
 
 def run_translation(plan: TranslationPlan, should_stop: StopCheck = never_stop) -> TranslateResult:
     """The Translate RPC: every text into every target, items text by text in the order asked."""
-    params = GenerationParams(should_stop=should_stop)
+    params = GenerationParams(should_stop=should_stop, terminology=plan.terminology)
     translated: dict[str, list[str]] = {route.target: [] for route in plan.routes}
     for batch in batches(plan.routes):
         for text in plan.texts:
