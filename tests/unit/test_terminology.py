@@ -19,7 +19,7 @@ from service.text.terminology import (
     restore_terms,
     writes_term,
 )
-from tests.fakes import fake_pipeline
+from tests.fakes import FakeTranslator, fake_pipeline
 
 ARTICLE = (
     "Officials in Kiev said on Monday that the Airbus A320neo order would go ahead. "
@@ -238,3 +238,27 @@ def test_the_pipeline_refuses_malformed_terminology():
     with pytest.raises(InvalidInputError) as caught:
         pipeline.translate(TranslateJob(("Hello.",), ("de",), "en", terminology=Terminology(keep=("",))))
     assert caught.value.field == "terminology.keep[0]"
+
+
+class FakeRecordingTranslator(FakeTranslator):
+    """Records the terminology each call was given."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.terminologies: list[Terminology] = []
+
+    def translate(self, texts, source, target, params):  # type: ignore[no-untyped-def]
+        self.terminologies.append(params.terminology)
+        return super().translate(texts, source, target, params)
+
+
+def test_the_models_are_given_the_requests_terminology():
+    pairs = [("en", "de"), ("de", "en")]
+    translator = FakeRecordingTranslator("fake-mt", pairs)
+    pipeline = fake_pipeline(translators=[translator])
+    terminology = Terminology((GlossaryEntry("Kiev", "Kyjiw", "de"),), keep=("Officials",))
+    list(
+        pipeline.run(pipeline.plan(SummarizeJob(ARTICLE, target_languages=("de",), terminology=terminology)))
+    )
+    pipeline.translate(TranslateJob(("Officials in Kiev.",), ("de",), "en", terminology=terminology))
+    assert translator.terminologies == [terminology, terminology]
