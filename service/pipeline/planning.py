@@ -16,6 +16,7 @@ from service.errors import InvalidInputError, Reason, UnsupportedLanguageError
 from service.models.base import GenerationParams, Summarizer
 from service.pipeline.cache import ResultCache, text_key
 from service.pipeline.routes import Route, RouteTable, SummaryRoute
+from service.pipeline.terminology import validate_terminology
 from service.pipeline.types import (
     LENGTH_PRESETS,
     MAX_SENTENCES_RANGE,
@@ -29,9 +30,10 @@ from service.pipeline.types import (
     TranslateJob,
 )
 from service.text.detect import Detection, LanguageDetector, describe_shares
-from service.text.html import html_to_text
+from service.text.html import article_text
 from service.text.languages import language_name, normalize_language
 from service.text.normalize import clean_text
+from service.text.terminology import NO_TERMINOLOGY, Terminology
 
 # Detections below this confidence are reported as uncertain.
 CONFIDENT = 0.80
@@ -52,6 +54,7 @@ class Plan:
     pivot: Route | None = None
     # The summary's way into each other target, in the order asked.
     routes: tuple[Route, ...] = ()
+    terminology: Terminology = NO_TERMINOLOGY
 
     def route_to(self, target: str) -> Route:
         return next(route for route in self.routes if route.target == target)
@@ -65,6 +68,7 @@ class TranslationPlan:
     source: SourceLanguage
     targets: tuple[str, ...]
     routes: tuple[Route, ...]  # into each target other than the source, in the order asked
+    terminology: Terminology = NO_TERMINOLOGY
 
     def route_to(self, target: str) -> Route:
         return next(route for route in self.routes if route.target == target)
@@ -115,8 +119,18 @@ class Planner:
             )
 
         routes = self._routes_into(summary.language, targets, unreachable)
+        terminology = validate_terminology(job.terminology)
         return Plan(
-            job, text, source, summary.language, targets, params, summary.summarizer, summary.pivot, routes
+            job,
+            text,
+            source,
+            summary.language,
+            targets,
+            params,
+            summary.summarizer,
+            summary.pivot,
+            routes,
+            terminology,
         )
 
     def plan_translation(self, job: TranslateJob) -> TranslationPlan:
@@ -133,7 +147,11 @@ class Planner:
             return f"profile {self.profile!r} cannot translate {source.language!r} into {target!r}"
 
         return TranslationPlan(
-            texts, source, targets, self._routes_into(source.language, targets, unreachable)
+            texts,
+            source,
+            targets,
+            self._routes_into(source.language, targets, unreachable),
+            validate_terminology(job.terminology),
         )
 
     # -- text ----------------------------------------------------------------------------------
@@ -141,7 +159,7 @@ class Planner:
     def _article_text(self, job: SummarizeJob) -> str:
         text = clean_text(job.text, "text")
         if job.is_html:  # entities can spell invisible controls too
-            text = clean_text(html_to_text(text), "text")
+            text = clean_text(article_text(text), "text")
         text = text.strip()
         if not text:
             raise InvalidInputError(
