@@ -121,13 +121,13 @@ class ServerProcess:
             sys.executable,
             "-m",
             "service",
-            *self.args,
             "--host",
             "127.0.0.1",
             "--port",
             "0",
             "--port-file",
             str(self._port_dir / "port"),
+            *self.args,  # after the defaults, so that a caller's --port or --host wins
         ]
         heading = f"$ {' '.join(command)}\n"
         self._launched_at = time.perf_counter()
@@ -202,8 +202,11 @@ class ServerProcess:
 
     # -- stopping --------------------------------------------------------------------------------
 
-    def terminate(self) -> int | None:
-        """SIGTERM, up to `stop_timeout_s` to drain and exit, then SIGKILL. Returns the exit code."""
+    def terminate(self, timeout_s: float | None = None) -> int | None:
+        """SIGTERM, up to `timeout_s` (default `stop_timeout_s`) to drain and exit, then SIGKILL.
+
+        Returns the exit code.
+        """
         process = self.process
         if process is None:
             return None
@@ -211,7 +214,7 @@ class ServerProcess:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
-                    process.wait(timeout=self.stop_timeout_s)
+                    process.wait(timeout=self.stop_timeout_s if timeout_s is None else timeout_s)
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait(timeout=10)

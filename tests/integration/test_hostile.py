@@ -74,7 +74,7 @@ def figure(name: str, **values: object) -> None:
 def start(tmp: Path, *args: str, env: dict[str, str] | None = None) -> tuple[ServerProcess, str]:
     server = ServerProcess(tmp, "--profile", "tiny", *args, env=env)
     try:
-        target = server.wait_port(timeout=120)
+        target = server.wait_port(timeout_s=120)
         wait_serving(target, timeout=600)
     except BaseException:
         server.kill()
@@ -137,7 +137,7 @@ def test_a_stalled_reader_loses_its_running_slot_after_the_send_timeout(tmp_path
         assert waited < 45, waited  # the stalled stream let go after ~3 s, not at the caller's deadline
         assert "took no message for 3.0 s" in server.output()
     finally:
-        assert server.terminate(timeout=60) == 0, server.output()
+        assert server.terminate(timeout_s=60) == 0, server.output()
 
 
 # -- memory under concurrent large requests ------------------------------------------------------
@@ -227,7 +227,7 @@ def test_concurrent_large_requests_stay_within_the_memory_budget(tmp_path):
         assert [code for code, _ in outcomes] == ["OK"] * CONCURRENT
         assert sampler.peak < RSS_LIMIT, f"peak RSS {sampler.peak >> 20} MB"
     finally:
-        assert server.terminate(timeout=120) == 0, server.output()
+        assert server.terminate(timeout_s=120) == 0, server.output()
 
 
 # -- a busy neighbour --------------------------------------------------------------------------------
@@ -274,7 +274,7 @@ def test_short_summaries_beside_a_busy_neighbour_stay_within_twice_the_quiet_lat
         assert busy_s <= 2 * quiet_s, (quiet, busy)
         assert max(busy) <= 4 * max(quiet), (quiet, busy)  # no call stuck behind spinning threads
     finally:
-        assert server.terminate(timeout=60) == 0, server.output()
+        assert server.terminate(timeout_s=60) == 0, server.output()
 
 
 # -- start-up ------------------------------------------------------------------------------------------
