@@ -4,6 +4,8 @@ The base summary is made once, in the summary language (map-reduce over an artic
 the summarizer reads), then translated into the other targets batch by batch. Both are cached,
 keyed by everything that shapes them, so that a repeated request can be answered from the cache
 alone. Events are built by one helper whether they come from the models or from the cache.
+Each part of the answer is reported to the call's observer once: a cache hit or miss, and the
+stage (summarize, translate) and target languages that made it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import time
 from collections.abc import Iterator
 
+from service import telemetry
 from service.errors import DeadlineError, ModelError, RequestCancelledError, SummarizerError
 from service.models.base import BatchSummarizer, GenerationParams, Span, Summarizer, SummaryText
 from service.pipeline.cache import ResultCache, text_key
@@ -80,8 +83,12 @@ class SummaryRunner:
         for route in plan.routes:
             translated = self.cache.get(translation_key(base.summary.text, route, plan.params.num_beams))
             if translated is None:
-                return None
+                return None  # the run looks again, and reports, part by part
             events.append(language_summary(plan, base, route.target, translated, 0.0))
+        observer = telemetry.current()
+        observer.cache("summary", True)
+        for _route in plan.routes:
+            observer.cache("translation", True)
         return events
 
     def _batch_events(
@@ -89,7 +96,13 @@ class SummaryRunner:
     ) -> list[SummaryEvent]:
         started = time.perf_counter()
         try:
-            texts = self._translations(base.summary.text, batch, params)
+            with telemetry.current().stage(
+                telemetry.TRANSLATE,
+                source_language=batch.source,
+                target_languages=batch.targets,
+                models=batch.model_names,
+            ):
+                texts = self._translations(base.summary.text, batch, params)
         except (RequestCancelledError, DeadlineError):
             raise
         except Exception as exc:
@@ -101,6 +114,7 @@ class SummaryRunner:
     def _base_summary(self, plan: Plan, params: GenerationParams) -> BaseSummary:
         key = summary_key(plan)
         hit = self.cache.get(key)
+        telemetry.current().cache("summary", hit is not None)
         if hit is not None:
             return hit
         result = _summarize_plan(plan, params)
@@ -109,10 +123,14 @@ class SummaryRunner:
 
     def _translations(self, text: str, batch: TranslationBatch, params: GenerationParams) -> dict[str, str]:
         out: dict[str, str] = {}
+        observer = telemetry.current()
         for route in batch.routes:
             hit = self.cache.get(translation_key(text, route, params.num_beams))
+            observer.cache("translation", hit is not None)
             if hit is not None:
                 out[route.target] = hit
+                with observer.languages((route.target,), cache_hit=True):
+                    pass  # the language is answered too, in no time
         missing = tuple(route for route in batch.routes if route.target not in out)
         if missing:
             fresh = translate_batch(text, TranslationBatch(missing, batch.translator), params)
@@ -158,15 +176,33 @@ def translation_key(text: str, route: Route, num_beams: int) -> tuple[object, ..
 
 
 def _summarize_plan(plan: Plan, params: GenerationParams) -> BaseSummary:
+    observer = telemetry.current()
+    # The summary is itself one of the answers when its language is a target.
+    answered = (plan.summary_language,) if plan.summary_language in plan.targets else ()
     if plan.job.options.mode is Mode.EXTRACTIVE:
-        summary = plan.summarizer.summarize(plan.text, plan.source.language, params)
+        with (
+            observer.stage(telemetry.SUMMARIZE, model=plan.summarizer.name, language=plan.source.language),
+            observer.languages(answered),
+        ):
+            summary = plan.summarizer.summarize(plan.text, plan.source.language, params)
         return BaseSummary(summary, (plan.summarizer.name,))
     text = plan.text
     models: tuple[str, ...] = ()
     if plan.pivot is not None:
-        text = translate_text(text, plan.pivot, params)
+        with observer.stage(
+            telemetry.TRANSLATE,
+            source_language=plan.pivot.source,
+            target_languages=(plan.pivot.target,),
+            models=plan.pivot.model_names,
+            pivot=True,
+        ):
+            text = translate_text(text, plan.pivot, params)
         models = plan.pivot.model_names
-    summary = summarize_long(plan.summarizer, text, plan.summary_language, params)
+    with (
+        observer.stage(telemetry.SUMMARIZE, model=plan.summarizer.name, language=plan.summary_language),
+        observer.languages(answered),
+    ):
+        summary = summarize_long(plan.summarizer, text, plan.summary_language, params)
     return BaseSummary(summary, (*models, plan.summarizer.name))
 
 

@@ -2,11 +2,13 @@
 
 A text is translated hop by hop, in sentence-aligned chunks that fit each model's input; the
 targets of a batch that one multi-target model covers go through it in one call. The Translate
-RPC runs a TranslationPlan this way over each of its texts.
+RPC runs a TranslationPlan this way over each of its texts. Each batch is a `translate` stage of
+the call's observer, and each target language is reported as it is made.
 """
 
 from __future__ import annotations
 
+from service import telemetry
 from service.models.base import GenerationParams, Translator
 from service.pipeline.planning import TranslationPlan
 from service.pipeline.routes import Route, TranslationBatch, batches
@@ -29,10 +31,16 @@ def translate_text(text: str, route: Route, params: GenerationParams) -> str:
 
 def translate_batch(text: str, batch: TranslationBatch, params: GenerationParams) -> dict[str, str]:
     """One text into every target of a batch: in one call when a multi-target model covers them."""
+    observer = telemetry.current()
     if batch.translator is None or len(batch.routes) == 1:
-        return {route.target: translate_text(text, route, params) for route in batch.routes}
+        out = {}
+        for route in batch.routes:
+            with observer.languages((route.target,), models=route.model_names):
+                out[route.target] = translate_text(text, route, params)
+        return out
     chunks = chunks_for(text, batch.source, batch.translator)
-    pieces = batch.translator.translate_to_many(chunks, batch.source, batch.targets, params)
+    with observer.languages(batch.targets, models=(batch.translator.name,)):
+        pieces = batch.translator.translate_to_many(chunks, batch.source, batch.targets, params)
     return {t: joiner(t).join(p.strip() for p in pieces[t]) for t in batch.targets}
 
 
@@ -52,9 +60,15 @@ def run_translation(plan: TranslationPlan, should_stop: StopCheck = never_stop) 
     params = GenerationParams(should_stop=should_stop)
     translated: dict[str, list[str]] = {route.target: [] for route in plan.routes}
     for batch in batches(plan.routes):
-        for text in plan.texts:
-            for target, out in translate_batch(text, batch, params).items():
-                translated[target].append(out)
+        with telemetry.current().stage(
+            telemetry.TRANSLATE,
+            source_language=batch.source,
+            target_languages=batch.targets,
+            models=batch.model_names,
+        ):
+            for text in plan.texts:
+                for target, out in translate_batch(text, batch, params).items():
+                    translated[target].append(out)
     items = []
     for index, text in enumerate(plan.texts):
         for target in plan.targets:
