@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 
 from service.api.admission import Admission
 from service.api.interceptors import ErrorInterceptor
+from service.api.observability import Observability
 from service.api.runner import Runner
 from service.api.security import BearerTokenInterceptor, describe_transport, server_credentials
 from service.api.servicer import SummarizerServicer
@@ -43,6 +44,7 @@ class Server:
         health_servicer: health.aio.HealthServicer,
         runner: Runner,
         metrics: Counters | None = None,
+        observability: Observability | None = None,
     ) -> None:
         self.grpc = server
         self.port = port
@@ -50,9 +52,12 @@ class Server:
         self.health = health_servicer
         self.runner = runner
         self.metrics = metrics if metrics is not None else Counters()
+        self.observability = observability
 
     async def set_serving(self, pipeline: SummarizationPipeline) -> None:
         self.servicer.attach(pipeline)
+        if self.observability is not None:
+            self.observability.describe(pipeline.describe())
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("serving on port %d", self.port)
@@ -63,20 +68,24 @@ class Server:
         await self.health.enter_graceful_shutdown()
         await self.grpc.stop(grace)
         self.runner.shutdown()
+        if self.observability is not None:
+            self.observability.close()
 
 
 async def build_server(settings: Settings, pipeline: SummarizationPipeline | None = None) -> Server:
     """Start listening at once; health says NOT_SERVING until `set_serving` (models ready).
 
     Interceptors run in order: the bearer-token check (when a token is set) before anything else,
-    then request ids and the exception -> status table. TLS, or mutual TLS with a client CA, when
-    the settings name certificate files; plaintext otherwise.
+    then request ids and the exception -> status table; outermost, the access log, metrics and
+    traces of every call (those refused for their token included). TLS, or mutual TLS with a client
+    CA, when the settings name certificate files; plaintext otherwise.
     """
     credentials = server_credentials(settings)  # bad files fail here, before anything listens
     metrics = Counters()
     runner = Runner(model_workers=settings.max_concurrent_requests)
     servicer = SummarizerServicer(runner, admission=Admission.from_settings(settings, metrics))
-    interceptors: list[grpc.aio.ServerInterceptor] = []
+    observability = Observability.from_settings(settings, (SERVICE_NAME,), metrics, servicer.admission)
+    interceptors: list[grpc.aio.ServerInterceptor] = [observability.interceptor]
     token = settings.bearer_token()
     if token is not None:
         interceptors.append(BearerTokenInterceptor(token, metrics=metrics))
@@ -101,9 +110,10 @@ async def build_server(settings: Settings, pipeline: SummarizationPipeline | Non
     else:
         port = server.add_insecure_port(address)
     if port == 0:
+        observability.close()
         raise OSError(f"cannot listen on {address}")
     await server.start()
-    wrapped = Server(server, port, servicer, health_servicer, runner, metrics)
+    wrapped = Server(server, port, servicer, health_servicer, runner, metrics, observability)
     if pipeline is not None:
         await wrapped.set_serving(pipeline)
     return wrapped

@@ -1,4 +1,8 @@
-"""summarizer.v1.SummarizerService: protobuf in, pipeline call, protobuf out. Nothing else."""
+"""summarizer.v1.SummarizerService: protobuf in, pipeline call, protobuf out. Nothing else.
+
+Besides: what only the servicer sees (admission, the plan, the cache, each language as it is
+ready) is noted for the call's access line and metrics (`calls.note_*`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from service.api import convert
+from service.api import calls, convert
 from service.api.admission import Admission
 from service.api.runner import Runner, StopSignal
 from service.errors import NotReadyError
@@ -58,7 +62,9 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         job = convert.summarize_job(request, request_id)
         stop = StopSignal(context)
         async with self.admission.admit(stop):
+            calls.note_admitted()
             plan = await self.runner.light(pipeline.plan, job)
+            calls.note_plan(plan)
             source: SourceLanguage | None = None
             results: list[LanguageSummary | LanguageFailure] = []
             async for event in self._events(pipeline, plan, stop):
@@ -83,7 +89,9 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         job = convert.summarize_job(request, request_id)
         stop = StopSignal(context)
         async with self.admission.admit(stop):
+            calls.note_admitted()
             plan = await self.runner.light(pipeline.plan, job)
+            calls.note_plan(plan)
             async for event in self._events(pipeline, plan, stop):
                 yield convert.stream_event(event, request_id)
 
@@ -92,12 +100,15 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
     ) -> AsyncIterator[SummaryEvent]:
         """A fully cached answer comes straight back; anything else runs on the model workers."""
         cached = pipeline.cached_events(plan)
+        calls.note_cached(cached is not None)
         if cached is not None:
             for event in cached:
+                calls.note_event(event)
                 yield event
             return
         run = self.admission.metrics.count_stops(pipeline.run(plan, stop))
         async for event in self.runner.iterate(run, stop=stop):
+            calls.note_event(event)
             yield event
 
     async def Translate(
@@ -109,13 +120,16 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         job = convert.translate_job(request, request_id)
         stop = StopSignal(context)
         async with self.admission.admit(stop):
+            calls.note_admitted()
             result = await self.runner.model(translate, job, stop, stop=stop)
+        calls.note_source(result.source.language)
         return convert.translate_response(request_id, result, (time.perf_counter() - started) * 1000)
 
     async def DetectLanguage(
         self, request: pb.DetectLanguageRequest, context: grpc.aio.ServicerContext
     ) -> pb.DetectLanguageResponse:
         detection = await self.runner.light(self.pipeline.detect, request.text)
+        calls.note_source(detection.language)
         return convert.detect_response(detection)
 
     async def ListModels(
