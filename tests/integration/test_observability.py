@@ -259,6 +259,28 @@ def test_each_call_writes_one_json_access_line(metered, json_lines):
         assert not any(word in line for word in SECRET_WORDS), line
 
 
+def test_a_call_refused_for_its_token_is_logged_and_counted(json_lines):
+    port = free_port()
+    server = ServerThread(server_settings(metrics_port=port, auth_token="s3cret-token"), warm_pipeline())
+    try:
+        with grpc.insecure_channel(server.target) as channel:
+            with pytest.raises(grpc.RpcError) as refused:
+                pb_grpc.SummarizerServiceStub(channel).DetectLanguage(
+                    pb.DetectLanguageRequest(text=SECRET), timeout=10
+                )
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        wait_for(lambda: value(scrape(port), "summarizer_rejected_total", reason="UNAUTHENTICATED") == 1)
+        samples = scrape(port)
+        assert value(samples, "summarizer_requests_total", rpc="DetectLanguage", code="UNAUTHENTICATED") == 1
+        assert value(samples, "summarizer_auth_failures_total") == 1
+    finally:
+        stop_server(server)
+    entry = json_lines.access("-")
+    assert entry["rpc"] == "DetectLanguage" and entry["code"] == "UNAUTHENTICATED"
+    assert entry["text_chars"] == 0  # refused before its request was read
+    assert not any("s3cret" in line for line in json_lines.lines)
+
+
 @pytest.fixture()
 def slow_stream_server() -> Iterator[ServerThread]:
     server = ServerThread(
