@@ -292,18 +292,13 @@ class Observability:
     ) -> None:
         self.device = device
         self.metrics: ServerMetrics | None = None
+        self.metrics_address = metrics_address
         self.metrics_port: int | None = None
         self.tracing: Tracing | None = None
         if metrics_address is not None:
             from service.api.prometheus import ServerMetrics
 
             self.metrics = ServerMetrics(counters, admission)
-            try:
-                self.metrics_port = self.metrics.serve(*metrics_address)
-            except OSError as exc:
-                where = _host_port(*metrics_address)
-                raise OSError(f"cannot serve metrics on {where}: {exc.strerror or exc}") from None
-            _setup_log.info("metrics on http://%s/metrics", _host_port(metrics_address[0], self.metrics_port))
         if otlp_endpoint:
             from service.api.tracing import Tracing
 
@@ -328,6 +323,19 @@ class Observability:
             otlp_endpoint=settings.otlp_endpoint,
             log_text=settings.log_text,
         )
+
+    def start(self) -> None:
+        """Serve /metrics (when on). Raises OSError, naming the address, when it cannot listen."""
+        if self.metrics is None or self.metrics_address is None:
+            return
+        host, port = self.metrics_address
+        try:
+            self.metrics_port = self.metrics.serve(host, port)
+        except OSError as exc:
+            raise OSError(
+                f"cannot serve metrics on {_host_port(host, port)}: {exc.strerror or exc}"
+            ) from None
+        _setup_log.info("metrics on http://%s/metrics", _host_port(host, self.metrics_port))
 
     def describe(self, info: ProfileInfo) -> None:
         """The loaded models: `summarizer_model_info`, and the runtimes named on spans."""

@@ -16,7 +16,7 @@ import concurrent.futures
 import contextvars
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -58,19 +58,39 @@ class Runner:
     def __init__(self, model_workers: int = 4, light_workers: int = 2) -> None:
         self.model_pool = ThreadPoolExecutor(max_workers=model_workers, thread_name_prefix="model")
         self.light_pool = ThreadPoolExecutor(max_workers=light_workers, thread_name_prefix="light")
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+
+    @property
+    def busy_workers(self) -> int:
+        """Worker threads running a piece of work now; the server checks it before exiting."""
+        with self._busy_lock:
+            return self._busy
+
+    def _counted(self, fn: Callable[..., T]) -> Callable[..., T]:
+        def run(*args: object) -> T:
+            with self._busy_lock:
+                self._busy += 1
+            try:
+                return fn(*args)
+            finally:
+                with self._busy_lock:
+                    self._busy -= 1
+
+        return run
 
     async def light(self, fn: Callable[..., T], *args: object) -> T:
-        context = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(self.light_pool, context.run, fn, *args)
+        run = self._counted(contextvars.copy_context().run)
+        return await asyncio.get_running_loop().run_in_executor(self.light_pool, run, fn, *args)
 
     async def model(self, fn: Callable[..., T], *args: object, stop: StopSignal) -> T:
-        context = contextvars.copy_context()
+        run = self._counted(contextvars.copy_context().run)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.model_pool, context.run, fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(self.model_pool, run, fn, *args)
         except RequestCancelledError as exc:
             raise stop.translate(exc) from exc
 
-    async def iterate(self, iterator: Iterator[T], *, stop: StopSignal) -> AsyncIterator[T]:
+    async def iterate(self, iterator: Iterator[T], *, stop: StopSignal) -> AsyncGenerator[T, None]:
         """Async-iterate a blocking generator, advancing it on a model worker one item at a time.
 
         Steps never overlap: each waits for the one before, and closing waits for a step that is
@@ -82,7 +102,7 @@ class Runner:
         step: concurrent.futures.Future[object] | None = None
         try:
             while True:
-                step = self.model_pool.submit(context.run, next, iterator, _DONE)  # type: ignore[arg-type]
+                step = self.model_pool.submit(self._counted(context.run), next, iterator, _DONE)
                 try:
                     item = await asyncio.wrap_future(step)
                 except RequestCancelledError as exc:
@@ -94,7 +114,9 @@ class Runner:
             stop.set()  # a consumer that stops early (client gone) stops the model too
             pending = step
             try:
-                await loop.run_in_executor(self.light_pool, _close_after, pending, iterator, context)
+                await loop.run_in_executor(
+                    self.light_pool, self._counted(_close_after), pending, iterator, context
+                )
             except RuntimeError:  # the pools are already shut down: the process is exiting
                 pass
 
