@@ -137,7 +137,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "counter",
         ("reason",),
         "Calls refused, by ErrorInfo reason: invalid requests (EMPTY_TEXT, UNSUPPORTED_LANGUAGE, ...), "
-        "OVERLOADED, NOT_READY, UNAUTHENTICATED. Deadlines, cancellations and model failures are not "
+        "OVERLOADED, REQUEST_TOO_LARGE, NOT_READY, UNAUTHENTICATED. Deadlines, cancellations and model failures are not "
         "refusals; they show in summarizer_requests_total.",
         fed_by="every refused call",
     ),
@@ -206,6 +206,12 @@ _COUNTER_HELP = {
     "generations_stopped": "Model work stopped early at a decoding step: the caller's deadline passed "
     "or the caller went away.",
     "auth_failures": "Calls refused for a missing or wrong bearer token.",
+    "requests_too_large": "Requests refused at once: their estimated memory is more than the whole budget "
+    "(RESOURCE_EXHAUSTED, REQUEST_TOO_LARGE).",
+    "requests_refused_draining": "Requests refused with UNAVAILABLE because the server was draining: "
+    "queued, or arriving, when the shutdown began.",
+    "streams_send_timed_out": "Streams let go of because their client took no message within the send "
+    "timeout (--stream-send-timeout-s).",
 }
 
 
