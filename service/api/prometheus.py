@@ -137,8 +137,8 @@ METRICS: tuple[MetricSpec, ...] = (
         "counter",
         ("reason",),
         "Calls refused, by ErrorInfo reason: invalid requests (EMPTY_TEXT, UNSUPPORTED_LANGUAGE, ...), "
-        "OVERLOADED, REQUEST_TOO_LARGE, NOT_READY, UNAUTHENTICATED. Deadlines, cancellations and model failures are not "
-        "refusals; they show in summarizer_requests_total.",
+        "OVERLOADED, REQUEST_TOO_LARGE, NOT_READY, UNAUTHENTICATED. Deadlines, cancellations and model "
+        "failures are not refusals; they show in summarizer_requests_total.",
         fed_by="every refused call",
     ),
     MetricSpec(
