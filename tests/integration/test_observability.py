@@ -12,18 +12,13 @@ import logging
 import socket
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 from collections.abc import Iterator
-from concurrent import futures
 from pathlib import Path
 
 import grpc
 import pytest
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.trace.v1 import trace_pb2
-from prometheus_client.parser import text_string_to_metric_families
 
 from service.logging_setup import JsonFormatter
 from service.request_context import RequestIdFilter
@@ -32,40 +27,24 @@ from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
 from tests.fakes import FakeSummarizer
 from tests.integration.conftest import ServerThread, server_settings
 from tests.integration.test_robustness import FOREIGN_LOOPS, article, stop_server, wait_for, warm_pipeline
+from tests.observing import (
+    CALLER_SPAN,
+    CALLER_TRACE,
+    TRACEPARENT,
+    TraceReceiver,
+    free_port,
+    scrape,
+    span_attributes,
+    trace_receiver,
+    value,
+)
 
 pytestmark = [pytest.mark.integration, FOREIGN_LOOPS]
 
 ROOT = Path(__file__).resolve().parents[2]
-# A caller's W3C trace context: version, trace id, parent span id, flags (sampled).
-CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
-CALLER_SPAN = "b7ad6b7169203331"
-TRACEPARENT = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
 # Words that appear in the article text only: none may reach a log line, a label or a span.
 SECRET = "Zebracorn quartermasters ratified the pineapple accord."
 SECRET_WORDS = ("Zebracorn", "quartermasters", "pineapple")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample on /metrics, by name and sorted labels."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
-        assert reply.status == 200
-        assert reply.headers["Content-Type"].startswith("text/plain")
-        text = reply.read().decode("utf-8")
-    samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def value(samples: dict, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 def secret_article() -> str:
@@ -334,45 +313,10 @@ def test_article_text_is_logged_only_at_debug_and_only_when_asked(log_text, json
 # -- traces ------------------------------------------------------------------------------------
 
 
-class TraceReceiver(trace_service_pb2_grpc.TraceServiceServicer):
-    """An OTLP/gRPC trace receiver that keeps every span it is sent."""
-
-    def __init__(self) -> None:
-        self.spans: list[trace_pb2.Span] = []
-        self.resources: list[dict[str, str]] = []
-        self._lock = threading.Lock()
-
-    def Export(self, request, context):  # type: ignore[no-untyped-def]
-        with self._lock:
-            for resource_spans in request.resource_spans:
-                self.resources.append(
-                    {a.key: a.value.string_value for a in resource_spans.resource.attributes}
-                )
-                for scope_spans in resource_spans.scope_spans:
-                    self.spans.extend(scope_spans.spans)
-        return trace_service_pb2.ExportTraceServiceResponse()
-
-
 @pytest.fixture()
 def receiver() -> Iterator[tuple[TraceReceiver, int]]:
-    collector = TraceReceiver()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(collector, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    yield collector, port
-    server.stop(0)
-
-
-def _attributes(span: trace_pb2.Span) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for attribute in span.attributes:
-        kind = attribute.value.WhichOneof("value")
-        if kind == "array_value":
-            out[attribute.key] = [v.string_value for v in attribute.value.array_value.values]
-        else:
-            out[attribute.key] = getattr(attribute.value, kind)
-    return out
+    with trace_receiver() as running:
+        yield running
 
 
 def test_one_stream_is_one_span_tree_continuing_the_callers_trace(receiver):
@@ -399,7 +343,7 @@ def test_one_stream_is_one_span_tree_continuing_the_callers_trace(receiver):
     root = roots[0]
     assert root.parent_span_id.hex() == CALLER_SPAN  # the caller's span is its parent
     assert root.kind == trace_pb2.Span.SPAN_KIND_SERVER
-    attributes = _attributes(root)
+    attributes = span_attributes(root)
     assert attributes["rpc.system"] == "grpc" and attributes["rpc.method"] == "StreamSummarize"
     assert attributes["rpc.grpc.status_code"] == 0
     assert attributes["summarizer.request_id"] == "traced"
@@ -418,13 +362,13 @@ def test_one_stream_is_one_span_tree_continuing_the_callers_trace(receiver):
     stages = children(root)
     assert [s.name for s in stages] == ["detect", "summarize", "translate", "translate"]
     summarize = stages[1]
-    assert _attributes(summarize)["summarizer.model"] == "fake-sum"
-    assert _attributes(summarize)["summarizer.runtime"] == "none"
+    assert span_attributes(summarize)["summarizer.model"] == "fake-sum"
+    assert span_attributes(summarize)["summarizer.runtime"] == "none"
     assert [s.name for s in children(summarize)] == ["language en"]
     translated = [child for stage in stages[2:] for child in children(stage)]
     assert [s.name for s in translated] == ["language fr", "language de"]
     for stage in stages[2:]:
-        assert _attributes(stage)["summarizer.models"] == ["fake-mt"]
+        assert span_attributes(stage)["summarizer.models"] == ["fake-mt"]
         assert stage.start_time_unix_nano >= root.start_time_unix_nano
         assert stage.end_time_unix_nano <= root.end_time_unix_nano
     assert len(spans) == 1 + 4 + 3  # nothing else
