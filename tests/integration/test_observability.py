@@ -294,6 +294,37 @@ def test_a_call_the_client_cancels_still_writes_its_line(slow_stream_server, jso
         assert not any(word in line for word in SECRET_WORDS), line
 
 
+def test_a_stream_let_go_of_for_a_stalled_reader_is_counted_and_logged_once(json_lines):
+    h2 = pytest.importorskip("h2.events")
+    from tests.integration.stalled_reader import StalledReader
+
+    port = free_port()
+    settings = server_settings(metrics_port=port, max_concurrent_requests=1, stream_send_timeout_s=1.0)
+    server = ServerThread(settings, warm_pipeline())
+    try:
+        request = pb.StreamSummarizeRequest(
+            text=secret_article(), request_id="stalled", target_languages=["en"]
+        )
+        stalled = StalledReader(
+            server.target, "/summarizer.v1.SummarizerService/StreamSummarize", request.SerializeToString()
+        )
+        try:
+            wait_for(lambda: stalled.seen(h2.ResponseReceived), timeout=30)
+            # The only running slot comes back once the stream is let go of, a second later.
+            wait_for(lambda: value(scrape(port), "summarizer_streams_send_timed_out_total") == 1, timeout=30)
+            with grpc.insecure_channel(server.target) as channel:
+                stub = pb_grpc.SummarizerServiceStub(channel)
+                assert stub.Summarize(pb.SummarizeRequest(text=article()), timeout=30).summaries
+        finally:
+            stalled.close()  # the client leaves: the stalled call ends
+        wait_for(lambda: any('"stalled"' in line for line in json_lines.lines), timeout=30)
+    finally:
+        stop_server(server)
+    entry = json_lines.access("stalled")
+    assert entry["rpc"] == "StreamSummarize" and entry["code"] == "CANCELLED"
+    assert sum(1 for line in json_lines.lines if '"stalled"' in line and '"rpc"' in line) == 1
+
+
 @pytest.mark.parametrize("log_text", [False, True])
 def test_article_text_is_logged_only_at_debug_and_only_when_asked(log_text, json_lines):
     server = ServerThread(server_settings(log_text=log_text), warm_pipeline())
