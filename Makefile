@@ -32,9 +32,10 @@ setup: $(VENV)/.setup-done
 protos:
 	$(PY) scripts/gen_protos.py
 
-# docs/api.md from the proto comments.
+# docs/api.md from the proto comments; the tables of docs/operations.md from the code.
 docs:
 	$(PY) scripts/gen_api_docs.py
+	$(PY) scripts/gen_operations_docs.py
 
 # The descriptor set `buf breaking` compares against: rebuild it only when a release makes the
 # current API the one to stay compatible with.
@@ -63,6 +64,7 @@ lint: setup
 	$(BUF) lint protos
 	$(BUF) breaking protos --against protos/summarizer_v1.binpb
 	$(PY) scripts/gen_api_docs.py --check
+	$(PY) scripts/gen_operations_docs.py --check
 
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)

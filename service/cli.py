@@ -87,6 +87,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     parser.add_argument("--log-json", action="store_const", const=True, help="log one JSON object per line")
     parser.add_argument("--port-file", type=Path, help="write the bound port to this file once listening")
+    observe = parser.add_argument_group("observability (docs/operations.md)")
+    observe.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus /metrics over HTTP on this port (default 0: off)"
+    )
+    observe.add_argument("--metrics-host", help="address /metrics listens on (default: the same as --host)")
+    observe.add_argument(
+        "--otlp-endpoint",
+        help="send OpenTelemetry traces over OTLP/gRPC to this URL, e.g. http://collector:4317 "
+        "(default: OTEL_EXPORTER_OTLP_ENDPOINT; unset: no tracing)",
+    )
+    observe.add_argument(
+        "--log-text",
+        action="store_const",
+        const=True,
+        help="log the article text of each call at DEBUG (default off: text is never logged)",
+    )
     return parser
 
 

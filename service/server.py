@@ -21,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 
 from service.api.admission import Admission
 from service.api.interceptors import ErrorInterceptor
+from service.api.observability import Observability
 from service.api.runner import Runner
 from service.api.security import BearerTokenInterceptor, describe_transport, server_credentials
 from service.api.servicer import SummarizerServicer
@@ -49,6 +50,7 @@ class Server:
         runner: Runner,
         metrics: Counters | None = None,
         memory_budget_bytes: int | None = None,
+        observability: Observability | None = None,
     ) -> None:
         self.grpc = server
         self.port = port
@@ -57,11 +59,14 @@ class Server:
         self.runner = runner
         self.metrics = metrics if metrics is not None else Counters()
         self.memory_budget_bytes = memory_budget_bytes
+        self.observability = observability
 
     async def set_serving(self, pipeline: SummarizationPipeline) -> None:
         if self.memory_budget_bytes is not None:
             self._limit_request_memory(self.memory_budget_bytes)
         self.servicer.attach(pipeline)
+        if self.observability is not None:
+            self.observability.describe(pipeline.describe())
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("serving on port %d", self.port)
@@ -106,20 +111,24 @@ class Server:
         if not done:
             log.warning("gRPC had not stopped 1 s after the grace period; going on without it")
         self.runner.shutdown()
+        if self.observability is not None:
+            self.observability.close()
 
 
 async def build_server(settings: Settings, pipeline: SummarizationPipeline | None = None) -> Server:
     """Start listening at once; health says NOT_SERVING until `set_serving` (models ready).
 
     Interceptors run in order: the bearer-token check (when a token is set) before anything else,
-    then request ids and the exception -> status table. TLS, or mutual TLS with a client CA, when
-    the settings name certificate files; plaintext otherwise.
+    then request ids and the exception -> status table; outermost, the access log, metrics and
+    traces of every call (those refused for their token included). TLS, or mutual TLS with a client
+    CA, when the settings name certificate files; plaintext otherwise.
     """
     credentials = server_credentials(settings)  # bad files fail here, before anything listens
     metrics = Counters()
     runner = Runner(model_workers=settings.max_concurrent_requests)
     servicer = SummarizerServicer(runner, admission=Admission.from_settings(settings, metrics))
-    interceptors: list[grpc.aio.ServerInterceptor] = []
+    observability = Observability.from_settings(settings, (SERVICE_NAME,), metrics, servicer.admission)
+    interceptors: list[grpc.aio.ServerInterceptor] = [observability.interceptor]
     token = settings.bearer_token()
     if token is not None:
         interceptors.append(BearerTokenInterceptor(token, metrics=metrics))
@@ -143,18 +152,25 @@ async def build_server(settings: Settings, pipeline: SummarizationPipeline | Non
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     address = f"{settings.host}:{settings.port}"
-    _check_port_free(settings.host, settings.port)
     try:
-        if credentials is not None:
-            port = server.add_secure_port(address, credentials)
-        else:
-            port = server.add_insecure_port(address)
-    except RuntimeError:  # gRPC's "Failed to bind to address ..."
-        port = 0
-    if port == 0:
-        raise OSError(f"cannot listen on {address}: the address is not available or the port is in use")
+        _check_port_free(settings.host, settings.port)
+        try:
+            if credentials is not None:
+                port = server.add_secure_port(address, credentials)
+            else:
+                port = server.add_insecure_port(address)
+        except RuntimeError:  # gRPC's "Failed to bind to address ..."
+            port = 0
+        if port == 0:
+            raise OSError(f"cannot listen on {address}: the address is not available or the port is in use")
+        observability.start()  # /metrics, once the gRPC port is ours
+    except OSError:
+        observability.close()
+        raise
     await server.start()
-    wrapped = Server(server, port, servicer, health_servicer, runner, metrics, settings.memory_budget_bytes)
+    wrapped = Server(
+        server, port, servicer, health_servicer, runner, metrics, settings.memory_budget_bytes, observability
+    )
     if pipeline is not None:
         await wrapped.set_serving(pipeline)
     return wrapped

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from service import telemetry
 from service.errors import InvalidInputError, Reason, UnsupportedLanguageError
 from service.models.base import GenerationParams, Summarizer
 from service.pipeline.cache import ResultCache, text_key
@@ -101,7 +102,8 @@ class Planner:
         if not cleaned:
             raise InvalidInputError("text", "is empty", reason=Reason.EMPTY_TEXT)
         self._check_size(cleaned, "text")
-        return self.detector.detect(cleaned)
+        with telemetry.current().stage(telemetry.DETECT):
+            return self.detector.detect(cleaned)
 
     def plan(self, job: SummarizeJob) -> Plan:
         """Validate a request and decide which models make which language."""
@@ -202,8 +204,11 @@ class Planner:
         """Detection, cached by the text's hash: a repeated article skips the detector."""
         key = ("detect", text_key(text))
         hit = self.cache.get(key)
+        observer = telemetry.current()
+        observer.cache("detection", hit is not None)
         if hit is None:
-            hit = self.detector.detect(text, field=field)
+            with observer.stage(telemetry.DETECT):
+                hit = self.detector.detect(text, field=field)
             self.cache.put(key, hit, 64)
         return hit
 

@@ -5,6 +5,8 @@ the summarizer reads), grounded in the article's sentences, then translated into
 batch by batch, sentence by sentence (`grounding` owns how the sources carry over). Both are cached,
 keyed by everything that shapes them, so that a repeated request can be answered from the cache
 alone. Events are built by one helper whether they come from the models or from the cache.
+Each part of the answer is reported to the call's observer once: a cache hit or miss, and the
+stage (summarize, translate) and target languages that made it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 
+from service import telemetry
 from service.errors import DeadlineError, ModelError, RequestCancelledError, SummarizerError
 from service.models.base import BatchSummarizer, GenerationParams, Summarizer, SummaryText
 from service.pipeline import grounding
@@ -84,8 +87,12 @@ class SummaryRunner:
         for route in plan.routes:
             translated = self.cache.get(translation_key(plan, base, route))
             if translated is None:
-                return None
+                return None  # the run looks again, and reports, part by part
             events.append(language_summary(plan, base, route.target, translated, 0.0))
+        observer = telemetry.current()
+        observer.cache("summary", True)
+        for _route in plan.routes:
+            observer.cache("translation", True)
         return events
 
     def _batch_events(
@@ -93,7 +100,13 @@ class SummaryRunner:
     ) -> list[SummaryEvent]:
         started = time.perf_counter()
         try:
-            texts = self._translations(plan, base, batch, params)
+            with telemetry.current().stage(
+                telemetry.TRANSLATE,
+                source_language=batch.source,
+                target_languages=batch.targets,
+                models=batch.model_names,
+            ):
+                texts = self._translations(plan, base, batch, params)
         except (RequestCancelledError, DeadlineError):
             raise
         except Exception as exc:
@@ -105,6 +118,7 @@ class SummaryRunner:
     def _base_summary(self, plan: Plan, params: GenerationParams) -> BaseSummary:
         key = summary_key(plan)
         hit = self.cache.get(key)
+        telemetry.current().cache("summary", hit is not None)
         if hit is not None:
             return hit
         result = _summarize_plan(plan, params)
@@ -116,10 +130,14 @@ class SummaryRunner:
     ) -> dict[str, tuple[str, ...]]:
         """The summary's sentences translated into each target of the batch, sentence i as item i."""
         out: dict[str, tuple[str, ...]] = {}
+        observer = telemetry.current()
         for route in batch.routes:
             hit = self.cache.get(translation_key(plan, base, route))
+            observer.cache("translation", hit is not None)
             if hit is not None:
                 out[route.target] = hit
+                with observer.languages((route.target,), cache_hit=True):
+                    pass  # the language is answered too, in no time
         missing = tuple(route for route in batch.routes if route.target not in out)
         if missing:
             sentences = [sentence.text for sentence in base.sentences]
@@ -195,17 +213,35 @@ def _terminology_key(plan: Plan) -> str:
 
 
 def _summarize_plan(plan: Plan, params: GenerationParams) -> BaseSummary:
+    observer = telemetry.current()
+    # The summary is itself one of the answers when its language is a target.
+    answered = (plan.summary_language,) if plan.summary_language in plan.targets else ()
     if plan.job.options.mode is Mode.EXTRACTIVE:
-        summary = plan.summarizer.summarize(plan.text, plan.source.language, params)
+        with (
+            observer.stage(telemetry.SUMMARIZE, model=plan.summarizer.name, language=plan.source.language),
+            observer.languages(answered),
+        ):
+            summary = plan.summarizer.summarize(plan.text, plan.source.language, params)
         return BaseSummary(summary, (plan.summarizer.name,), grounding.ground_summary(plan, summary))
     text = plan.text
     models: tuple[str, ...] = ()
     pivot = None
     if plan.pivot is not None:
-        pivot = grounding.translate_article(text, plan.source.language, plan.pivot, params)
+        with observer.stage(
+            telemetry.TRANSLATE,
+            source_language=plan.pivot.source,
+            target_languages=(plan.pivot.target,),
+            models=plan.pivot.model_names,
+            pivot=True,
+        ):
+            pivot = grounding.translate_article(text, plan.source.language, plan.pivot, params)
         text = pivot.text
         models = plan.pivot.model_names
-    summary = summarize_long(plan.summarizer, text, plan.summary_language, params)
+    with (
+        observer.stage(telemetry.SUMMARIZE, model=plan.summarizer.name, language=plan.summary_language),
+        observer.languages(answered),
+    ):
+        summary = summarize_long(plan.summarizer, text, plan.summary_language, params)
     grounded = grounding.ground_summary(plan, summary, pivot)
     return BaseSummary(summary, (*models, plan.summarizer.name), grounded)
 
