@@ -62,8 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--length",
         choices=("short", "medium", "long"),
-        default="short",
-        help="abstractive length preset (default short: the references are 2-3 sentences)",
+        default="medium",
+        help="abstractive length preset (default medium, the service's own default; the references "
+        "are 2-3 sentences)",
     )
     parser.add_argument(
         "--extractive-sentences", type=int, default=3, help="sentences in the extractive summary (default 3)"
@@ -121,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         progress(
             f"data: {len(data.summaries)} articles and {data.translation_count} translations from {args.data}"
         )
+    commit = current_commit()  # the code that runs, whatever is edited while it does
+    load_at_start = os.getloadavg()
     reports: list[ProfileReport] = []
     failed = False
     for profile in profiles:
@@ -163,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         progress(f"[{profile}] wrote {markdown}")
         if data is not None:
-            block = render_quality_block(
-                report, data_folder=_shown(args.data), command=command, machine=machine_line()
-            )
+            machine = machine_line(commit, load_at_start)
+            folder = _shown(args.data)
+            block = render_quality_block(report, data_folder=folder, command=command, machine=machine)
             update_quality_file(args.report, profile, block)
             progress(f"[{profile}] updated {args.report}")
     if reports:
@@ -181,8 +184,20 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def machine_line() -> str:
-    """Where and on what the figures were measured: cores, load average at the end, commit."""
+def machine_line(commit: str, load_at_start: tuple[float, float, float]) -> str:
+    """Where and on what the figures were measured: commit, cores, load averages (1, 5, 15 min)."""
+
+    def shown(load: tuple[float, float, float]) -> str:
+        return " ".join(f"{x:.2f}" for x in load)
+
+    return (
+        f"commit {commit}; {os.cpu_count()} CPUs; load average {shown(load_at_start)} at the start, "
+        f"{shown(os.getloadavg())} at the end (1, 5, 15 min)"
+    )
+
+
+def current_commit() -> str:
+    """The checkout's commit, marked when tracked files differ from it."""
     try:
         commit = subprocess.run(
             ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
@@ -201,8 +216,7 @@ def machine_line() -> str:
         commit += " (with uncommitted changes)" if dirty else ""
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"commit {commit}; {os.cpu_count()} CPUs, load average {load} (1, 5, 15 min) at the end"
+    return commit
 
 
 # What a failed download says in the server's log, beside the ModelLoadError's "cannot load".
