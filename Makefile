@@ -8,6 +8,8 @@ PIP := $(PY) -m pip
 BUF ?= $(VENV)/bin/buf
 PROFILE ?= embedded
 PORT ?= 50151
+# News with human references, written by others (see its SOURCES.md); `make eval` adds it when present.
+EVAL_DATA ?= ../shared/eval
 
 .PHONY: setup protos docs proto-baseline client demo test lint typecheck bench eval serve clean
 
@@ -70,7 +72,13 @@ bench: setup
 	$(PY) -m bench $(BENCH_ARGS)
 
 eval: setup
-	$(PY) -m bench.quality --profile tiny --profile embedded
+	@if [ -d "$(EVAL_DATA)" ]; then \
+		echo "eval: bench/cases and the external data in $(EVAL_DATA)"; \
+		$(PY) -m bench.quality --profile tiny --profile embedded --data "$(EVAL_DATA)"; \
+	else \
+		echo "eval: no external data at $(EVAL_DATA) (set EVAL_DATA=DIR); evaluating the bundled cases in bench/cases only"; \
+		$(PY) -m bench.quality --profile tiny --profile embedded; \
+	fi
 
 clean:
 	rm -rf gen/summarizer $(VENV) .pytest_cache .mypy_cache .ruff_cache
