@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     fleet.add_argument(
         "--max-connection-age-grace-s",
         type=float,
-        help="seconds calls in flight on such a connection get to finish (default 30)",
+        help="seconds calls in flight on such a connection get to finish; longer calls fail UNAVAILABLE "
+        "(default 600)",
     )
     limits = parser.add_argument_group("admission (Summarize, StreamSummarize and Translate)")
     limits.add_argument("--max-concurrent-requests", type=int, help="requests running at once (default 16)")

@@ -58,9 +58,12 @@ class Settings:
     # still served, while the orchestrator takes this replica out of its endpoints. 0: drain at once.
     prestop_s: float = 0.0
     # Connections are closed (GOAWAY) after this age, so that clients resolve their target again and
-    # spread onto replicas that started since; calls in flight then get the grace period. 0: no limit.
+    # spread onto replicas that started since. 0: no limit. New calls go to a new connection at once;
+    # calls in flight on the old one get the grace period, and one still running after it fails with
+    # UNAVAILABLE, so the grace must outlast the longest call (a long article into many languages on
+    # a busy CPU takes minutes).
     max_connection_age_s: float = 300.0
-    max_connection_age_grace_s: float = 30.0
+    max_connection_age_grace_s: float = 600.0
     # Logging
     log_level: str = "INFO"
     log_json: bool = False

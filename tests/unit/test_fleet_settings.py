@@ -22,11 +22,11 @@ def test_defaults_close_connections_every_five_minutes_and_do_not_wait_before_dr
     assert (settings.prestop_s, settings.max_connection_age_s, settings.max_connection_age_grace_s) == (
         0.0,
         300.0,
-        30.0,
+        600.0,
     )
     assert dict(connection_age_options(settings)) == {
         "grpc.max_connection_age_ms": 300_000,
-        "grpc.max_connection_age_grace_ms": 30_000,
+        "grpc.max_connection_age_grace_ms": 600_000,
     }
 
 
