@@ -6,8 +6,9 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PROFILE ?= embedded
 PORT ?= 50151
+CONTAINER_PROFILE ?= tiny
 
-.PHONY: setup protos demo test lint typecheck bench eval serve clean
+.PHONY: setup protos demo test lint typecheck bench eval serve clean container-test
 
 # The stamp is rebuilt when the dependencies change.
 $(VENV)/.setup-done: pyproject.toml scripts/setup_models.py protos/summarizer/v1/summarizer_service.proto
@@ -42,6 +43,13 @@ lint: setup
 	$(VENV)/bin/ruff check service clients tests bench scripts
 	$(VENV)/bin/ruff format --check service clients tests bench scripts
 	$(VENV)/bin/mypy
+	$(VENV)/bin/hadolint Dockerfile
+
+# Builds the slim tiny image with podman (installed with apt if missing), runs it read-only as a
+# non-root user, calls it over 127.0.0.1, stops it with SIGTERM. CONTAINER_PROFILE=embedded for the
+# large one.
+container-test: setup
+	bash scripts/container_test.sh $(CONTAINER_PROFILE)
 
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)
