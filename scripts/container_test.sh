@@ -164,7 +164,7 @@ run_args=(--network=host -e SUMMARIZER_HOST=127.0.0.1 -e "SUMMARIZER_PORT=$PORT"
     --cap-drop=ALL --security-opt=no-new-privileges)
 if [[ $TARGET == runtime ]]; then
     # As a pod with readOnlyRootFilesystem and an emptyDir on /tmp: nothing else is writable.
-    run_args+=(--read-only --read-only-tmpfs=false --tmpfs /tmp:rw,size=256m,mode=1777)
+    run_args+=(--read-only --read-only-tmpfs=false --tmpfs "/tmp:rw,size=256m,mode=1777")
 fi
 log "starting $NAME on 127.0.0.1:$PORT (${run_args[*]:3})"
 started_ns=$(date +%s%N)
