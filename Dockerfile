@@ -145,11 +145,18 @@ ENTRYPOINT ["python", "-m", "service"]
 # models: the profile's models prepared for CTranslate2 (joined, verified, converted, checked on a
 # probe), then only what the CTranslate2 runtime reads copied to /models with a profile file that
 # points at it. The scratch cache goes in the same step, so no layer keeps it.
+# PREPARED_CACHE: a model cache that `make setup` (scripts/setup_models.py) already filled with the
+# same code, mounted into the build; the conversion is then skipped (it needs about 11 GB of memory
+# for the embedded model).
 FROM builder AS models
 ARG PROFILE=embedded
+ARG PREPARED_CACHE=
 COPY scripts/setup_models.py scripts/container_models.py scripts/
-RUN SUMMARIZER_CACHE_DIR=/tmp/prepare python scripts/setup_models.py --profile "$PROFILE" --runtime ctranslate2 \
-    && python scripts/container_models.py export --profile "$PROFILE" --cache-dir /tmp/prepare --out /models \
+RUN cache="${PREPARED_CACHE:-/tmp/prepare}" \
+    && if [ -z "$PREPARED_CACHE" ]; then \
+        SUMMARIZER_CACHE_DIR="$cache" python scripts/setup_models.py --profile "$PROFILE" --runtime ctranslate2; \
+    fi \
+    && python scripts/container_models.py export --profile "$PROFILE" --cache-dir "$cache" --out /models \
     && rm -rf /tmp/prepare
 
 # ---------------------------------------------------------------------------------------------

@@ -21,6 +21,8 @@
 #   IMAGE           tag to build (default localhost/summarizer:PROFILE, or PROFILE-full)
 #   CLIENT          the summarizer client on the host (default .venv/bin/summarizer-client; without it the
 #                   image's own client is used, still over 127.0.0.1)
+#   PREPARED_CACHE  a model cache `make setup` filled on this machine (e.g. ~/.cache/summarizer), mounted
+#                   into the build so that the models are exported from it instead of converted again
 #   SKIP_BUILD=1    reuse an existing IMAGE
 #   BUILD_TIMEOUT_S, READY_TIMEOUT_S, CALL_TIMEOUT_S   time limits (defaults 3600, 600 and 600 s)
 set -euo pipefail
@@ -128,6 +130,10 @@ wheel_dir=${WHEEL_DIR:-${PIP_FIND_LINKS:-$(pip_config global.find-links)}}
 wheel_dir=${wheel_dir%% *}
 if [[ -n $wheel_dir && -d $wheel_dir ]] && compgen -G "$wheel_dir/torch-*+cpu-*.whl" >/dev/null; then
     build_args+=(-v "$wheel_dir:/wheels:ro" --build-arg PIP_FIND_LINKS=/wheels --build-arg TORCH_INDEX_URL=)
+fi
+# A model cache prepared on this machine by `make setup`, used instead of converting in the build.
+if [[ -n ${PREPARED_CACHE:-} ]]; then
+    build_args+=(-v "$PREPARED_CACHE:/prepared:ro" --build-arg PREPARED_CACHE=/prepared)
 fi
 # A TLS-inspecting proxy's CA, when pip is configured with one.
 ca_bundle=${PIP_CERT:-$(pip_config global.cert)}
