@@ -8,10 +8,11 @@ PIP := $(PY) -m pip
 BUF ?= $(VENV)/bin/buf
 PROFILE ?= embedded
 PORT ?= 50151
+CONTAINER_PROFILE ?= tiny
 # News with human references, written by others (see its SOURCES.md); `make eval` adds it when present.
 EVAL_DATA ?= ../shared/eval
 
-.PHONY: setup protos docs proto-baseline client demo test lint typecheck bench eval serve clean
+.PHONY: setup protos docs proto-baseline client demo test lint typecheck bench eval serve clean container-test
 
 # The stamp is rebuilt when the dependencies change.
 $(VENV)/.setup-done: pyproject.toml scripts/setup_models.py protos/summarizer/v1/summarizer_service.proto
@@ -67,6 +68,13 @@ lint: setup
 	$(BUF) breaking protos --against protos/summarizer_v1.binpb
 	$(PY) scripts/gen_api_docs.py --check
 	$(PY) scripts/gen_operations_docs.py --check
+	$(VENV)/bin/hadolint Dockerfile
+
+# Builds the slim tiny image with podman (installed with apt if missing), runs it read-only as a
+# non-root user, calls it over 127.0.0.1, stops it with SIGTERM. CONTAINER_PROFILE=embedded for the
+# large one.
+container-test: setup
+	bash scripts/container_test.sh $(CONTAINER_PROFILE)
 
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)

@@ -58,6 +58,25 @@ def _parser() -> argparse.ArgumentParser:
     requests.add_argument(
         "--max-receive-bytes", type=int, help="largest request message, in bytes (default 4 MiB)"
     )
+    fleet = parser.add_argument_group("running as one of several replicas")
+    fleet.add_argument(
+        "--prestop-s",
+        type=float,
+        help="on SIGTERM, turn readiness NOT_SERVING but keep serving this many seconds before draining, "
+        "while the replica is taken out of load balancing (default 0)",
+    )
+    fleet.add_argument(
+        "--max-connection-age-s",
+        type=float,
+        help="close client connections after this many seconds so that clients re-resolve and reach new "
+        "replicas (default 300; 0: never)",
+    )
+    fleet.add_argument(
+        "--max-connection-age-grace-s",
+        type=float,
+        help="seconds calls in flight on such a connection get to finish; longer calls fail UNAVAILABLE "
+        "(default 600)",
+    )
     limits = parser.add_argument_group("admission (Summarize, StreamSummarize and Translate)")
     limits.add_argument("--max-concurrent-requests", type=int, help="requests running at once (default 16)")
     limits.add_argument(

@@ -78,6 +78,16 @@ class Settings:
     tls_client_ca: Path | None = None  # PEM CA bundle: require and verify client certificates (mTLS)
     # Lifecycle
     grace_s: float = 20.0
+    # Seconds between SIGTERM and the start of draining: readiness is NOT_SERVING at once but calls are
+    # still served, while the orchestrator takes this replica out of its endpoints. 0: drain at once.
+    prestop_s: float = 0.0
+    # Connections are closed (GOAWAY) after this age, so that clients resolve their target again and
+    # spread onto replicas that started since. 0: no limit. New calls go to a new connection at once;
+    # calls in flight on the old one get the grace period, and one still running after it fails with
+    # UNAVAILABLE, so the grace must outlast the longest call (a long article into many languages on
+    # a busy CPU takes minutes).
+    max_connection_age_s: float = 300.0
+    max_connection_age_grace_s: float = 600.0
     # Logging
     log_level: str = "INFO"
     log_json: bool = False
@@ -105,6 +115,7 @@ class Settings:
             raise ConfigurationError(f"port must be 0..65535, got {self.port}")
         if self.grace_s < 0:
             raise ConfigurationError("grace_s must not be negative")
+        self._validate_lifecycle()
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigurationError(
                 f"log_level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"
@@ -164,6 +175,11 @@ class Settings:
     def metrics_address(self) -> str:
         """Where /metrics listens: `metrics_host`, else the gRPC host (reachable where the API is)."""
         return self.metrics_host or self.host
+
+    def _validate_lifecycle(self) -> None:
+        for name in ("prestop_s", "max_connection_age_s", "max_connection_age_grace_s"):
+            if getattr(self, name) < 0:
+                raise ConfigurationError(f"{name} must not be negative, got {getattr(self, name)}")
 
     def _validate_security(self) -> None:
         if self.auth_token is not None and self.auth_token_file is not None:

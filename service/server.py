@@ -36,6 +36,12 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SummarizerService"].full_name
+# Readiness: NOT_SERVING until the models are warm, and again from SIGTERM on. Load balancers and
+# readiness probes ask these.
+READINESS_SERVICES = ("", SERVICE_NAME)
+# Liveness: SERVING from the moment the server listens until the process exits, through loading and
+# draining alike, so that a liveness probe restarts only a process that no longer answers.
+LIVENESS_SERVICE = "liveness"
 
 
 class Server:
@@ -60,6 +66,7 @@ class Server:
         self.metrics = metrics if metrics is not None else Counters()
         self.memory_budget_bytes = memory_budget_bytes
         self.observability = observability
+        self.withdrawn = False
 
     async def set_serving(self, pipeline: SummarizationPipeline) -> None:
         if self.memory_budget_bytes is not None:
@@ -67,9 +74,17 @@ class Server:
         self.servicer.attach(pipeline)
         if self.observability is not None:
             self.observability.describe(pipeline.describe())
-        for name in ("", SERVICE_NAME):
+        if self.withdrawn:  # stopping already: the pipeline serves what still comes, readiness stays off
+            return
+        for name in READINESS_SERVICES:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("serving on port %d", self.port)
+
+    async def withdraw(self) -> None:
+        """Readiness goes NOT_SERVING for good; calls are still accepted and served."""
+        self.withdrawn = True
+        for name in READINESS_SERVICES:
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
 
     def _limit_request_memory(self, budget: int) -> None:
         """Requests are charged against what the loaded models leave of the budget."""
@@ -95,7 +110,9 @@ class Server:
         )
 
     async def stop(self, grace: float) -> None:
-        """Health goes NOT_SERVING, queued and new calls are refused, running calls get `grace` seconds.
+        """Readiness goes NOT_SERVING, queued and new calls are refused, running calls get `grace` seconds.
+
+        Liveness stays SERVING while the calls drain: the process is healthy, only leaving.
 
         Queued calls are refused at once (UNAVAILABLE) rather than at the end of the grace period, so
         that their callers can retry on another replica now. gRPC cancels what still runs after
@@ -105,7 +122,7 @@ class Server:
         refused = self.servicer.admission.drain()
         if refused:
             log.info("refused %d queued call(s): the server is draining", refused)
-        await self.health.enter_graceful_shutdown()
+        await self.withdraw()
         stopping = asyncio.ensure_future(self.grpc.stop(grace))
         done, _ = await asyncio.wait((stopping,), timeout=grace + 1.0)
         if not done:
@@ -143,13 +160,15 @@ async def build_server(settings: Settings, pipeline: SummarizationPipeline | Non
             ("grpc.max_receive_message_length", settings.max_receive_bytes),
             ("grpc.max_send_message_length", 16 * 1024 * 1024),
             ("grpc.so_reuseport", 0),
+            *connection_age_options(settings),
         ],
     )
     pb_grpc.add_SummarizerServiceServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME):
+    for name in READINESS_SERVICES:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    await health_servicer.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     address = f"{settings.host}:{settings.port}"
     try:
@@ -174,6 +193,38 @@ async def build_server(settings: Settings, pipeline: SummarizationPipeline | Non
     if pipeline is not None:
         await wrapped.set_serving(pipeline)
     return wrapped
+
+
+def connection_age_options(settings: Settings) -> list[tuple[str, int]]:
+    """gRPC core options that close each connection after a maximum age (with a GOAWAY), if one is set.
+
+    A client keeps a connection, and so a replica, for as long as the connection lives. Closing it now
+    and then makes clients resolve the service name again and spread over the replicas that exist now,
+    so that a replica added by scaling out receives traffic too. gRPC adds its own jitter of +-10%.
+    """
+    if settings.max_connection_age_s <= 0:
+        return []
+    return [
+        ("grpc.max_connection_age_ms", max(1, round(settings.max_connection_age_s * 1000))),
+        ("grpc.max_connection_age_grace_ms", round(settings.max_connection_age_grace_s * 1000)),
+    ]
+
+
+async def prestop(server: Server, seconds: float, stop_requested: asyncio.Event) -> None:
+    """Keep serving for `seconds` with readiness withdrawn, while the replica leaves the endpoints.
+
+    After SIGTERM an orchestrator removes the replica from its endpoints and load balancers, but that
+    takes a few seconds to reach every client; calls that arrive meanwhile are served rather than
+    refused. A second SIGTERM or SIGINT cuts the wait short.
+    """
+    await server.withdraw()
+    log.info("readiness withdrawn; still serving for %.1f s before draining", seconds)
+    stop_requested.clear()
+    try:
+        await asyncio.wait_for(stop_requested.wait(), timeout=seconds)
+        log.info("second stop signal: draining now")
+    except TimeoutError:
+        pass
 
 
 async def serve(
@@ -212,6 +263,8 @@ async def serve(
         freeze_heap()
         await server.set_serving(pipeline)
         await waiter
+        if settings.prestop_s > 0:
+            await prestop(server, settings.prestop_s, stop_requested)
     log.info("shutting down: draining in-flight calls for up to %.0f s", settings.grace_s)
     await server.stop(settings.grace_s)
     busy = server.runner.busy_workers
