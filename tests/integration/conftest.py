@@ -74,7 +74,6 @@ class ServerProcess(launcher.ServerProcess):
     """
 
     def __init__(self, tmp: Path, *args: str, env: Mapping[str, str] | None = None) -> None:
-        self._extra_env = dict(env or {})
         super().__init__(
             args,
             tmp / f"server-{time.monotonic_ns()}.log",
@@ -82,8 +81,6 @@ class ServerProcess(launcher.ServerProcess):
             offline=False,
             pythonpath=True,
             own_session=False,
+            env=env,
         )
         self.launch()
-
-    def _environment(self) -> dict[str, str]:
-        return {**super()._environment(), **self._extra_env}
