@@ -14,10 +14,12 @@ from service.pipeline import (
     SourceLanguage,
     SummarizeJob,
     SummaryOptions,
+    SummarySentence,
     TranslateJob,
     TranslateResult,
 )
 from service.text.detect import Detection, LanguageShare
+from service.text.terminology import GlossaryEntry, Terminology, TermReport
 from summarizer.v1 import summarizer_service_pb2 as pb
 
 _MODES: dict[int, object] = {
@@ -65,6 +67,7 @@ def summarize_job(request: pb.SummarizeRequest | pb.StreamSummarizeRequest, requ
         ),
         request_id=request_id,
         is_html=bool(_enum(_FORMATS, request.input_format, "input_format")),
+        terminology=terminology(request.terminology),
     )
 
 
@@ -74,7 +77,32 @@ def translate_job(request: pb.TranslateRequest, request_id: str) -> TranslateJob
         target_languages=tuple(request.target_languages),
         source_language=request.source_language,
         request_id=request_id,
+        terminology=terminology(request.terminology),
     )
+
+
+def terminology(message: pb.Terminology) -> Terminology:
+    """As sent: validated by the pipeline, which names the field of any refusal."""
+    return Terminology(
+        tuple(GlossaryEntry(e.source, e.target, e.target_language) for e in message.entries),
+        tuple(message.keep),
+    )
+
+
+def term_reports(reports: tuple[TermReport, ...]) -> list[pb.TermReport]:
+    return [pb.TermReport(term=r.term, expected=r.expected, applied=r.applied) for r in reports]
+
+
+def summary_sentences(sentences: tuple[SummarySentence, ...]) -> list[pb.SummarySentence]:
+    return [
+        pb.SummarySentence(
+            span=pb.TextSpan(start=s.span.start, end=s.span.end),
+            source_spans=[pb.TextSpan(start=x.start, end=x.end) for x in s.sources],
+            support=s.support,
+            unsupported=s.unsupported,
+        )
+        for s in sentences
+    ]
 
 
 def detected_language(source: SourceLanguage) -> pb.DetectedLanguage:
@@ -98,6 +126,8 @@ def summary(event: LanguageSummary) -> pb.Summary:
         translated_from=event.translated_from,
         duration_ms=event.duration_ms,
         spans=[pb.TextSpan(start=s.start, end=s.end) for s in event.spans],
+        terms=term_reports(event.terms),
+        sentences=summary_sentences(event.sentences),
     )
 
 
@@ -145,7 +175,13 @@ def translate_response(request_id: str, result: TranslateResult, total_ms: float
         request_id=request_id,
         source_language=detected_language(result.source),
         translations=[
-            pb.Translation(text_index=i.text_index, language=i.language, text=i.text, models=list(i.models))
+            pb.Translation(
+                text_index=i.text_index,
+                language=i.language,
+                text=i.text,
+                models=list(i.models),
+                terms=term_reports(i.terms),
+            )
             for i in result.items
         ],
         total_duration_ms=total_ms,
@@ -173,6 +209,7 @@ def model_info(description: ModelDescription) -> pb.ModelInfo:
         summary_languages=list(description.summary_languages),
         translation_pairs=[pb.LanguagePair(source=a, target=b) for a, b in description.translation_pairs],
         any_language=description.any_language,
+        honours_terminology=description.honours_terminology,
     )
 
 

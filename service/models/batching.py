@@ -21,6 +21,10 @@ How long a batch waits for company, once its first job is there:
 Jobs carry a `group`: only jobs of one group share a batch (a runtime puts there what one batched call
 cannot vary per row, such as the beam size or the length of a forced output prefix). A job of another
 group that arrives while a batch gathers is held, in arrival order, and leads a later batch.
+
+Each job also carries the telemetry observer of the call that submitted it: every batch run is reported
+(rows, prompt tokens, generated tokens) to its first job's observer, and each caller's own tokens to its
+own, from its own thread (service/telemetry.py).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from service import telemetry
 from service.errors import DeadlineError, ModelLoadError, RequestCancelledError
 from service.models.decoding import generation_stopped
 
@@ -63,6 +68,7 @@ class Job:
     prefix: list[int] = field(default_factory=list)  # the output opens with these (an encoder-decoder's)
     group: Hashable = None  # jobs batch together only within one group
     caller: int = 0  # set by submit(): jobs of one submit() share it
+    observer: telemetry.Observer = telemetry.NULL_OBSERVER  # set by submit(): the caller's
     future: Future[list[int]] = field(default_factory=Future)
 
     def stopped(self) -> bool:
@@ -211,9 +217,10 @@ class MicroBatcher:
     """
 
     def __init__(
-        self, run_batch: RunBatch, policy: BatchPolicy = BatchPolicy(), name: str = "batcher"
+        self, run_batch: RunBatch, policy: BatchPolicy = BatchPolicy(), name: str = "batcher", model: str = ""
     ) -> None:
         self.run_batch = run_batch
+        self.model = model or name  # the name its batches are reported under
         self.policy = policy
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._held: deque[Job] = deque()  # taken from the queue but of another group; worker-only
@@ -234,10 +241,14 @@ class MicroBatcher:
         if self._closed:
             raise RuntimeError("the batcher is closed")
         caller = next(self._callers)
+        observer = telemetry.current()
         for job in jobs:
             job.caller = caller
+            job.observer = observer
             self._queue.put(job)
-        return [self._wait(job) for job in jobs]
+        outputs = [self._wait(job) for job in jobs]
+        observer.tokens(self.model, sum(len(job.prompt) for job in jobs), sum(len(out) for out in outputs))
+        return outputs
 
     @staticmethod
     def _wait(job: Job) -> list[int]:
@@ -254,33 +265,44 @@ class MicroBatcher:
         self._closed = True
         self._queue.put(None)
 
+    def _report(self, batch: list[Job]) -> None:
+        """The batch that just ran, to its first caller's observer: all the callers' rows and tokens."""
+        generated = sum(
+            len(job.future.result()) for job in batch if job.future.done() and job.future.exception() is None
+        )
+        try:
+            batch[0].observer.batch(self.model, len(batch), sum(len(job.prompt) for job in batch), generated)
+        except Exception:  # an observer must not stop the batching thread, on which every caller waits
+            log.exception("%s: reporting a batch failed", self._thread.name)
+
     def _waiting_callers(self) -> set[int]:
         with self._queue.mutex:  # a peek: the worker is the queue's only consumer
             queued = {job.caller for job in self._queue.queue if job is not None}
         return queued | {job.caller for job in self._held}
 
-    def _gather(self, first: Job) -> list[Job]:
-        batch = [first]
-        tokens = len(first.prompt)
+    def _fits(self, batch: list[Job], job: Job) -> bool:
+        """Whether `job` may join `batch`: its group, within the token cap and the prompt spread."""
+        length = len(job.prompt)
+        lengths = [len(other.prompt) for other in batch]
+        if job.group != batch[0].group or sum(lengths) + length > self.policy.max_tokens:
+            return False
         spread = self.policy.max_prompt_spread
+        return spread is None or max(*lengths, length) - min(*lengths, length) <= spread
 
-        def fits(job: Job) -> bool:
-            length = len(job.prompt)
-            if job.group != first.group or tokens + length > self.policy.max_tokens:
-                return False
-            lengths = [len(other.prompt) for other in batch]
-            return spread is None or max(*lengths, length) - min(*lengths, length) <= spread
-
-        # Held jobs are older than anything in the queue: they go first when they fit.
+    def _take_held(self, batch: list[Job]) -> None:
+        """Held jobs are older than anything in the queue: they join the batch first when they fit."""
         for job in list(self._held):
             if len(batch) == self.policy.max_batch:
-                return batch
+                return
             if _dropped(job):
                 self._held.remove(job)
-            elif fits(job):
+            elif self._fits(batch, job):
                 self._held.remove(job)
                 batch.append(job)
-                tokens += len(job.prompt)
+
+    def _gather(self, first: Job) -> list[Job]:
+        batch = [first]
+        self._take_held(batch)
         now = time.monotonic()
         scaled = min(self.policy.delay_fraction * self._last_run_s, self.policy.max_refill_s)
         deadline = now + max(self.policy.max_delay_s, scaled)
@@ -303,13 +325,13 @@ class MicroBatcher:
             job = arrived
             if _dropped(job):
                 continue
-            if not fits(job):  # another group, or too big or too long for this batch: it leads a later one
+            if not self._fits(batch, job):  # another group, or too big or too long: it leads a later batch
                 self._held.append(job)
-                if job.group == first.group and tokens + len(job.prompt) > self.policy.max_tokens:
+                tokens = sum(len(other.prompt) for other in batch) + len(job.prompt)
+                if job.group == first.group and tokens > self.policy.max_tokens:
                     break  # this batch is full by tokens
                 continue
             batch.append(job)
-            tokens += len(job.prompt)
             callers.add(job.caller)
         return batch
 
@@ -344,6 +366,7 @@ class MicroBatcher:
                 for job in live:
                     if not job.future.done():
                         job.future.set_exception(exc)
+            self._report(live)
             self._last_callers = len({job.caller for job in live} | self._waiting_callers())
             self._last_end = time.monotonic()
             self._last_run_s = self._last_end - running

@@ -170,6 +170,7 @@ class LLMModel:
             tasks=self.spec.tasks,
             summary_languages=tuple(sorted(self._summary_languages)) if SUMMARIZE in self.spec.tasks else (),
             translation_pairs=tuple(sorted(self._pairs)),
+            honours_terminology=True,  # the prompt lists the terms
         )
 
     def warmup(self) -> None:
@@ -194,7 +195,10 @@ class LLMModel:
         self, texts: Sequence[str], language: str, params: GenerationParams
     ) -> list[SummaryText]:
         sentences = params.max_sentences
-        conversations = [summarize_messages(t, language, sentences) for t in texts]
+        terms = params.terminology
+        conversations = [
+            summarize_messages(t, language, sentences, terms.terms_for(t, language)) for t in texts
+        ]
         static = self.static_prefix(
             ("summarize", language, sentences), lambda text, _: summarize_messages(text, language, sentences)
         )
@@ -204,7 +208,8 @@ class LLMModel:
     def translate(
         self, texts: Sequence[str], source: str, target: str, params: GenerationParams
     ) -> list[str]:
-        conversations = [translate_messages(t, source, target) for t in texts]
+        terms = params.terminology
+        conversations = [translate_messages(t, source, target, terms.terms_for(t, target)) for t in texts]
         longest = max((self.count_tokens(t) for t in texts), default=0)
         budget = min(2 * longest + 32, 1024)
         outputs = self._generate(conversations, budget, params.should_stop, self.translation_prefix(source))
@@ -215,7 +220,10 @@ class LLMModel:
     ) -> dict[str, list[str]]:
         """Every text into every target in one batch: the decoder steps are shared across targets."""
         jobs = [(target, text) for target in targets for text in texts]
-        conversations = [translate_messages(text, source, target) for target, text in jobs]
+        terms = params.terminology
+        conversations = [
+            translate_messages(text, source, target, terms.terms_for(text, target)) for target, text in jobs
+        ]
         longest = max((self.count_tokens(t) for t in texts), default=0)
         outputs = self._generate(
             conversations, min(2 * longest + 32, 1024), params.should_stop, self.translation_prefix(source)

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from service import telemetry
 from service.errors import InvalidInputError, Reason, UnsupportedLanguageError
 from service.models.base import GenerationParams, Summarizer
 from service.pipeline.cache import ResultCache, text_key
 from service.pipeline.routes import Route, RouteTable, SummaryRoute
+from service.pipeline.terminology import validate_terminology
 from service.pipeline.types import (
     LENGTH_PRESETS,
     MAX_SENTENCES_RANGE,
@@ -29,9 +31,10 @@ from service.pipeline.types import (
     TranslateJob,
 )
 from service.text.detect import Detection, LanguageDetector, describe_shares
-from service.text.html import html_to_text
+from service.text.html import article_text
 from service.text.languages import language_name, normalize_language
 from service.text.normalize import clean_text
+from service.text.terminology import NO_TERMINOLOGY, Terminology
 
 # Detections below this confidence are reported as uncertain.
 CONFIDENT = 0.80
@@ -52,6 +55,7 @@ class Plan:
     pivot: Route | None = None
     # The summary's way into each other target, in the order asked.
     routes: tuple[Route, ...] = ()
+    terminology: Terminology = NO_TERMINOLOGY
 
     def route_to(self, target: str) -> Route:
         return next(route for route in self.routes if route.target == target)
@@ -65,6 +69,7 @@ class TranslationPlan:
     source: SourceLanguage
     targets: tuple[str, ...]
     routes: tuple[Route, ...]  # into each target other than the source, in the order asked
+    terminology: Terminology = NO_TERMINOLOGY
 
     def route_to(self, target: str) -> Route:
         return next(route for route in self.routes if route.target == target)
@@ -97,7 +102,8 @@ class Planner:
         if not cleaned:
             raise InvalidInputError("text", "is empty", reason=Reason.EMPTY_TEXT)
         self._check_size(cleaned, "text")
-        return self.detector.detect(cleaned)
+        with telemetry.current().stage(telemetry.DETECT):
+            return self.detector.detect(cleaned)
 
     def plan(self, job: SummarizeJob) -> Plan:
         """Validate a request and decide which models make which language."""
@@ -115,8 +121,18 @@ class Planner:
             )
 
         routes = self._routes_into(summary.language, targets, unreachable)
+        terminology = validate_terminology(job.terminology)
         return Plan(
-            job, text, source, summary.language, targets, params, summary.summarizer, summary.pivot, routes
+            job,
+            text,
+            source,
+            summary.language,
+            targets,
+            params,
+            summary.summarizer,
+            summary.pivot,
+            routes,
+            terminology,
         )
 
     def plan_translation(self, job: TranslateJob) -> TranslationPlan:
@@ -133,7 +149,11 @@ class Planner:
             return f"profile {self.profile!r} cannot translate {source.language!r} into {target!r}"
 
         return TranslationPlan(
-            texts, source, targets, self._routes_into(source.language, targets, unreachable)
+            texts,
+            source,
+            targets,
+            self._routes_into(source.language, targets, unreachable),
+            validate_terminology(job.terminology),
         )
 
     # -- text ----------------------------------------------------------------------------------
@@ -141,7 +161,7 @@ class Planner:
     def _article_text(self, job: SummarizeJob) -> str:
         text = clean_text(job.text, "text")
         if job.is_html:  # entities can spell invisible controls too
-            text = clean_text(html_to_text(text), "text")
+            text = clean_text(article_text(text), "text")
         text = text.strip()
         if not text:
             raise InvalidInputError(
@@ -184,8 +204,11 @@ class Planner:
         """Detection, cached by the text's hash: a repeated article skips the detector."""
         key = ("detect", text_key(text))
         hit = self.cache.get(key)
+        observer = telemetry.current()
+        observer.cache("detection", hit is not None)
         if hit is None:
-            hit = self.detector.detect(text, field=field)
+            with observer.stage(telemetry.DETECT):
+                hit = self.detector.detect(text, field=field)
             self.cache.put(key, hit, 64)
         return hit
 

@@ -1,9 +1,12 @@
 """Running a summarization plan: the base summary, its translations, and the events that carry them.
 
 The base summary is made once, in the summary language (map-reduce over an article longer than
-the summarizer reads), then translated into the other targets batch by batch. Both are cached,
+the summarizer reads), grounded in the article's sentences, then translated into the other targets
+batch by batch, sentence by sentence (`grounding` owns how the sources carry over). Both are cached,
 keyed by everything that shapes them, so that a repeated request can be answered from the cache
 alone. Events are built by one helper whether they come from the models or from the cache.
+Each part of the answer is reported to the call's observer once: a cache hit or miss, and the
+stage (summarize, translate) and target languages that made it.
 """
 
 from __future__ import annotations
@@ -11,18 +14,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+from service import telemetry
 from service.errors import DeadlineError, ModelError, RequestCancelledError, SummarizerError
-from service.models.base import BatchSummarizer, GenerationParams, Span, Summarizer, SummaryText
+from service.models.base import BatchSummarizer, GenerationParams, Summarizer, SummaryText
+from service.pipeline import grounding
 from service.pipeline.cache import ResultCache, text_key
 from service.pipeline.planning import Plan
 from service.pipeline.routes import Route, TranslationBatch, batches
 from service.pipeline.stopping import StopCheck, check_stop, checkpoint, never_stop
-from service.pipeline.translate import translate_batch, translate_text
+from service.pipeline.terminology import term_reports
+from service.pipeline.translate import translate_sentences_batch
 from service.pipeline.types import LanguageFailure, LanguageSummary, Mode, SummaryEvent
 from service.text.chunking import chunk_sentences
-from service.text.normalize import STRIPPED_CHARACTERS
 from service.text.scripts import joiner
 from service.text.sentences import split_sentences
 
@@ -38,6 +43,8 @@ class BaseSummary:
 
     summary: SummaryText
     models: tuple[str, ...]
+    # Its sentences, each with its sources in the submitted text; translations follow them one by one.
+    sentences: tuple[grounding.GroundedSentence, ...] = ()
 
 
 class SummaryRunner:
@@ -53,7 +60,7 @@ class SummaryRunner:
         target; the others follow in the order asked. Cancellation and deadlines end the run.
         """
         yield plan.source
-        params = dataclasses.replace(plan.params, should_stop=should_stop)
+        params = dataclasses.replace(plan.params, should_stop=should_stop, terminology=plan.terminology)
         started = time.perf_counter()
         try:
             base = self._base_summary(plan, params)
@@ -64,7 +71,7 @@ class SummaryRunner:
             yield from (LanguageFailure(target, error) for target in plan.targets)
             return
         if plan.summary_language in plan.targets:
-            yield language_summary(plan, base, plan.summary_language, base.summary.text, _ms_since(started))
+            yield language_summary(plan, base, plan.summary_language, (), _ms_since(started))
         for batch in batches(plan.routes):
             check_stop(should_stop)
             yield from self._batch_events(plan, base, batch, params)
@@ -76,12 +83,16 @@ class SummaryRunner:
             return None
         events: list[SummaryEvent] = [plan.source]
         if plan.summary_language in plan.targets:
-            events.append(language_summary(plan, base, plan.summary_language, base.summary.text, 0.0))
+            events.append(language_summary(plan, base, plan.summary_language, (), 0.0))
         for route in plan.routes:
-            translated = self.cache.get(translation_key(base.summary.text, route, plan.params.num_beams))
+            translated = self.cache.get(translation_key(plan, base, route))
             if translated is None:
-                return None
+                return None  # the run looks again, and reports, part by part
             events.append(language_summary(plan, base, route.target, translated, 0.0))
+        observer = telemetry.current()
+        observer.cache("summary", True)
+        for _route in plan.routes:
+            observer.cache("translation", True)
         return events
 
     def _batch_events(
@@ -89,7 +100,13 @@ class SummaryRunner:
     ) -> list[SummaryEvent]:
         started = time.perf_counter()
         try:
-            texts = self._translations(base.summary.text, batch, params)
+            with telemetry.current().stage(
+                telemetry.TRANSLATE,
+                source_language=batch.source,
+                target_languages=batch.targets,
+                models=batch.model_names,
+            ):
+                texts = self._translations(plan, base, batch, params)
         except (RequestCancelledError, DeadlineError):
             raise
         except Exception as exc:
@@ -101,40 +118,65 @@ class SummaryRunner:
     def _base_summary(self, plan: Plan, params: GenerationParams) -> BaseSummary:
         key = summary_key(plan)
         hit = self.cache.get(key)
+        telemetry.current().cache("summary", hit is not None)
         if hit is not None:
             return hit
         result = _summarize_plan(plan, params)
         self.cache.put(key, result, len(result.summary.text) + 64)
         return result
 
-    def _translations(self, text: str, batch: TranslationBatch, params: GenerationParams) -> dict[str, str]:
-        out: dict[str, str] = {}
+    def _translations(
+        self, plan: Plan, base: BaseSummary, batch: TranslationBatch, params: GenerationParams
+    ) -> dict[str, tuple[str, ...]]:
+        """The summary's sentences translated into each target of the batch, sentence i as item i."""
+        out: dict[str, tuple[str, ...]] = {}
+        observer = telemetry.current()
         for route in batch.routes:
-            hit = self.cache.get(translation_key(text, route, params.num_beams))
+            hit = self.cache.get(translation_key(plan, base, route))
+            observer.cache("translation", hit is not None)
             if hit is not None:
                 out[route.target] = hit
+                with observer.languages((route.target,), cache_hit=True):
+                    pass  # the language is answered too, in no time
         missing = tuple(route for route in batch.routes if route.target not in out)
         if missing:
-            fresh = translate_batch(text, TranslationBatch(missing, batch.translator), params)
+            sentences = [sentence.text for sentence in base.sentences]
+            fresh = translate_sentences_batch(sentences, TranslationBatch(missing, batch.translator), params)
             for route in missing:
-                translated = fresh[route.target]
-                self.cache.put(
-                    translation_key(text, route, params.num_beams), translated, len(translated) + 64
-                )
-            out.update(fresh)
+                translated = out[route.target] = tuple(fresh[route.target])
+                size = sum(len(t) for t in translated) + 64
+                self.cache.put(translation_key(plan, base, route), translated, size)
         return out
 
 
 def language_summary(
-    plan: Plan, base: BaseSummary, language: str, text: str, duration_ms: float
+    plan: Plan, base: BaseSummary, language: str, translated: Sequence[str], duration_ms: float
 ) -> LanguageSummary:
-    """The event for one target: the base summary itself, or its translation into `language`."""
+    """The event for one target: the base summary itself, or its sentence-by-sentence translation."""
     if language == plan.summary_language:
-        spans = source_spans(plan, base.summary.spans)
-        return LanguageSummary(language, text, base.models, "", duration_ms, spans)
+        text = base.summary.text
+        spans = grounding.submitted_spans(plan, base.summary.spans)
+        return LanguageSummary(
+            language,
+            text,
+            base.models,
+            "",
+            duration_ms,
+            spans,
+            term_reports(plan.terminology, plan.text, language, text),
+            grounding.summary_sentences(text, base.sentences),
+        )
     route = plan.route_to(language)
+    text = grounding.join_translations(translated, language)
     return LanguageSummary(
-        language, text, (*base.models, *route.model_names), plan.summary_language, duration_ms
+        language,
+        text,
+        (*base.models, *route.model_names),
+        plan.summary_language,
+        duration_ms,
+        (),
+        term_reports(plan.terminology, base.summary.text, language, text),
+        grounding.translated_sentences(text, translated, base.sentences),
     )
 
 
@@ -150,24 +192,58 @@ def summary_key(plan: Plan) -> tuple[object, ...]:
         plan.params.max_sentences,
         plan.summarizer.name,
         plan.pivot.model_names if plan.pivot is not None else (),
+        _terminology_key(plan),
     )
 
 
-def translation_key(text: str, route: Route, num_beams: int) -> tuple[object, ...]:
-    return ("translation", text_key(text), route.source, route.target, num_beams, route.model_names)
+def translation_key(plan: Plan, base: BaseSummary, route: Route) -> tuple[object, ...]:
+    return (
+        "translation",
+        text_key(base.summary.text),
+        route.source,
+        route.target,
+        plan.params.num_beams,
+        route.model_names,
+        _terminology_key(plan),
+    )
+
+
+def _terminology_key(plan: Plan) -> str:
+    return text_key(repr(plan.terminology.key())) if plan.terminology else ""
 
 
 def _summarize_plan(plan: Plan, params: GenerationParams) -> BaseSummary:
+    observer = telemetry.current()
+    # The summary is itself one of the answers when its language is a target.
+    answered = (plan.summary_language,) if plan.summary_language in plan.targets else ()
     if plan.job.options.mode is Mode.EXTRACTIVE:
-        summary = plan.summarizer.summarize(plan.text, plan.source.language, params)
-        return BaseSummary(summary, (plan.summarizer.name,))
+        with (
+            observer.stage(telemetry.SUMMARIZE, model=plan.summarizer.name, language=plan.source.language),
+            observer.languages(answered),
+        ):
+            summary = plan.summarizer.summarize(plan.text, plan.source.language, params)
+        return BaseSummary(summary, (plan.summarizer.name,), grounding.ground_summary(plan, summary))
     text = plan.text
     models: tuple[str, ...] = ()
+    pivot = None
     if plan.pivot is not None:
-        text = translate_text(text, plan.pivot, params)
+        with observer.stage(
+            telemetry.TRANSLATE,
+            source_language=plan.pivot.source,
+            target_languages=(plan.pivot.target,),
+            models=plan.pivot.model_names,
+            pivot=True,
+        ):
+            pivot = grounding.translate_article(text, plan.source.language, plan.pivot, params)
+        text = pivot.text
         models = plan.pivot.model_names
-    summary = summarize_long(plan.summarizer, text, plan.summary_language, params)
-    return BaseSummary(summary, (*models, plan.summarizer.name))
+    with (
+        observer.stage(telemetry.SUMMARIZE, model=plan.summarizer.name, language=plan.summary_language),
+        observer.languages(answered),
+    ):
+        summary = summarize_long(plan.summarizer, text, plan.summary_language, params)
+    grounded = grounding.ground_summary(plan, summary, pivot)
+    return BaseSummary(summary, (*models, plan.summarizer.name), grounded)
 
 
 def summarize_long(summarizer: Summarizer, text: str, language: str, params: GenerationParams) -> SummaryText:
@@ -199,22 +275,6 @@ def _summarize_chunks(
         check_stop(params.should_stop)
         partials.append(summarizer.summarize(chunk, language, params).text)
     return partials
-
-
-def source_spans(plan: Plan, spans: tuple[Span, ...]) -> tuple[Span, ...]:
-    """Spans into the text as submitted: undo the removal of invisible characters and outer space.
-
-    For HTML input, spans index the text after markup removal, as the API documents.
-    """
-    if not spans or plan.job.is_html:
-        return spans
-    original = plan.job.text
-    kept = [i for i, ch in enumerate(original) if ch not in STRIPPED_CHARACTERS]
-    lead = 0
-    while lead < len(kept) and original[kept[lead]].isspace():
-        lead += 1
-    positions = kept[lead:]
-    return tuple(Span(positions[s.start], positions[s.end - 1] + 1) for s in spans if s.end > s.start)
 
 
 def as_domain_error(exc: Exception, what: str) -> SummarizerError:

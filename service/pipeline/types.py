@@ -8,6 +8,7 @@ from enum import StrEnum
 from service.config import Settings
 from service.models.base import ModelDescription, Span
 from service.text.detect import LanguageShare
+from service.text.terminology import NO_TERMINOLOGY, Terminology, TermReport
 
 
 class Mode(StrEnum):
@@ -62,6 +63,7 @@ class SummarizeJob:
     options: SummaryOptions = SummaryOptions()
     request_id: str = ""
     is_html: bool = False
+    terminology: Terminology = NO_TERMINOLOGY
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,16 @@ class SourceLanguage:
 
 
 @dataclass(frozen=True)
+class SummarySentence:
+    """One sentence of a summary (`span` in the summary's text) and the article sentences behind it."""
+
+    span: Span
+    sources: tuple[Span, ...]  # into the submitted text
+    support: float
+    unsupported: bool
+
+
+@dataclass(frozen=True)
 class LanguageSummary:
     language: str
     text: str
@@ -82,6 +94,8 @@ class LanguageSummary:
     translated_from: str = ""
     duration_ms: float = 0.0
     spans: tuple[Span, ...] = ()
+    terms: tuple[TermReport, ...] = ()
+    sentences: tuple[SummarySentence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,7 @@ class TranslateJob:
     target_languages: tuple[str, ...]
     source_language: str = ""
     request_id: str = ""
+    terminology: Terminology = NO_TERMINOLOGY
 
 
 @dataclass(frozen=True)
@@ -107,6 +122,7 @@ class TranslationItem:
     language: str
     text: str
     models: tuple[str, ...]
+    terms: tuple[TermReport, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 Each test starts `python -m service` on 127.0.0.1 and measures it from outside, as an operator would:
 - a client that never reads its stream loses its running slot after the send timeout;
 - concurrent large requests stay within the memory budget (peak RSS read with psutil);
-- short summaries beside a busy neighbour stay within twice the quiet latency, measured in the same test;
+- once the callers' deadlines pass, the server stops computing for them (its CPU time, read with psutil);
+- short summaries beside a busy neighbour (a process spinning on one core) stay within twice the quiet
+  latency, measured in the same test;
 - a port already in use stops the start with one line;
 - at SIGTERM, queued calls are refused at once with UNAVAILABLE, running ones finish, and the log
   has no ERROR line;
@@ -34,6 +36,7 @@ import pytest
 
 from summarizer.v1 import summarizer_service_pb2 as pb
 from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
+from summarizer_client.errors import from_rpc_error
 from tests.integration.conftest import ROOT, ServerProcess
 from tests.integration.stalled_reader import StalledReader
 from tests.integration.test_process import wait_serving
@@ -74,7 +77,7 @@ def figure(name: str, **values: object) -> None:
 def start(tmp: Path, *args: str, env: dict[str, str] | None = None) -> tuple[ServerProcess, str]:
     server = ServerProcess(tmp, "--profile", "tiny", *args, env=env)
     try:
-        target = server.wait_port(timeout=120)
+        target = server.wait_port(timeout_s=120)
         wait_serving(target, timeout=600)
     except BaseException:
         server.kill()
@@ -137,7 +140,7 @@ def test_a_stalled_reader_loses_its_running_slot_after_the_send_timeout(tmp_path
         assert waited < 45, waited  # the stalled stream let go after ~3 s, not at the caller's deadline
         assert "took no message for 3.0 s" in server.output()
     finally:
-        assert server.terminate(timeout=60) == 0, server.output()
+        assert server.terminate(timeout_s=60) == 0, server.output()
 
 
 # -- memory under concurrent large requests ------------------------------------------------------
@@ -160,7 +163,8 @@ class PeakRss(threading.Thread):
 
 
 def summarize_retrying(target: str, request: pb.SummarizeRequest, until: float) -> tuple[str, int]:
-    """Summarize, retrying RESOURCE_EXHAUSTED after its RetryInfo-sized pause; (final code, tries)."""
+    """Summarize, retrying RESOURCE_EXHAUSTED with RetryInfo after the pause it asks for; (final code, tries).
+    A refusal without RetryInfo (REQUEST_TOO_LARGE) is final."""
     tries = 0
     with grpc.insecure_channel(target) as channel:
         stub = pb_grpc.SummarizerServiceStub(channel)
@@ -170,39 +174,42 @@ def summarize_retrying(target: str, request: pb.SummarizeRequest, until: float) 
                 stub.Summarize(request, timeout=max(1.0, until - time.monotonic()))
                 return "OK", tries
             except grpc.RpcError as exc:
-                if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or time.monotonic() > until:
+                retry_after = from_rpc_error(exc).retry_after
+                if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or retry_after is None:
                     return exc.code().name, tries
-                time.sleep(1.0)
+                if time.monotonic() > until:
+                    return exc.code().name, tries
+                time.sleep(min(max(retry_after, 0.2), 5.0))
 
 
 CONCURRENT = 8
 LARGE_CHARS = 5_500  # one prompt of ~1,300 tokens each: ~300 MB of model working set per request in flight
+LONG_CHARS = 30_000  # five such chunks: one request's batch of them alone used to pass 1.5 GB
 MEMORY_BUDGET_MB = 1_200
 RSS_LIMIT = 1.5 * 2**30
 
 
 def test_concurrent_large_requests_stay_within_the_memory_budget(tmp_path):
+    """Memory follows the budget, not the requests' sizes: a model batch takes at most a third of the
+    budget, and a request is charged at most one batch, so an article at the text cap is admitted."""
     server, target = start(tmp_path, env={"SUMMARIZER_MEMORY_BUDGET_MB": str(MEMORY_BUDGET_MB)})
     try:
-        # A request larger than the whole budget is refused at once, with a reason that says so.
+        # An article at the text cap is admitted, where its size alone used to refuse it (REQUEST_TOO_LARGE):
+        # it runs until its deadline.
         with grpc.insecure_channel(target) as channel:
             stub = pb_grpc.SummarizerServiceStub(channel)
-            started = time.monotonic()
             try:
-                stub.Summarize(pb.SummarizeRequest(text=fresh(100_000), source_language="en"), timeout=30)
-                huge = "OK"
+                stub.Summarize(pb.SummarizeRequest(text=fresh(100_000), source_language="en"), timeout=10)
+                capped = "OK"
             except grpc.RpcError as exc:
-                huge = exc.code().name
-                huge_message = exc.details() or ""
-            huge_s = time.monotonic() - started
+                capped = exc.code().name
         sampler = PeakRss(server.process.pid)
         loaded = sampler.peak
         sampler.start()
         outcomes: list[tuple[str, int]] = []
         until = time.monotonic() + 1500
-        requests = [
-            pb.SummarizeRequest(text=fresh(LARGE_CHARS), source_language="en") for _ in range(CONCURRENT)
-        ]
+        sizes = [LONG_CHARS] + [LARGE_CHARS] * (CONCURRENT - 1)
+        requests = [pb.SummarizeRequest(text=fresh(size), source_language="en") for size in sizes]
         threads = [
             threading.Thread(target=lambda r=r: outcomes.append(summarize_retrying(target, r, until)))
             for r in requests
@@ -214,20 +221,78 @@ def test_concurrent_large_requests_stay_within_the_memory_budget(tmp_path):
             thread.join()
         sampler.done.set()
         figure(
-            f"{CONCURRENT} x {LARGE_CHARS} chars at once, budget {MEMORY_BUDGET_MB} MB",
+            f"1 x {LONG_CHARS} + {CONCURRENT - 1} x {LARGE_CHARS} chars, budget {MEMORY_BUDGET_MB} MB",
             loaded_mb=loaded >> 20,
             peak_mb=sampler.peak >> 20,
             wall_s=round(time.monotonic() - started, 1),
             outcomes=sorted(outcomes),
-            huge=huge,
-            huge_s=round(huge_s, 2),
+            text_cap_call=capped,
         )
-        assert huge == "RESOURCE_EXHAUSTED" and huge_s < 5
-        assert "budget" in huge_message
+        assert capped == "DEADLINE_EXCEEDED"
         assert [code for code, _ in outcomes] == ["OK"] * CONCURRENT
         assert sampler.peak < RSS_LIMIT, f"peak RSS {sampler.peak >> 20} MB"
     finally:
-        assert server.terminate(timeout=120) == 0, server.output()
+        assert server.terminate(timeout_s=120) == 0, server.output()
+
+
+# -- work for callers that are gone ----------------------------------------------------------------------
+
+SHORT_DEADLINE_S = 20.0
+IDLE_WINDOW_S = 2.0
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def cpu_until_idle(process: psutil.Process, limit_s: float = 600) -> tuple[float, float]:
+    """CPU seconds the process spends from now until it idles (under 0.05 s of CPU in IDLE_WINDOW_S), and
+    how long that took."""
+    start = time.monotonic()
+    samples = [(start, cpu_seconds(process))]
+    while True:
+        time.sleep(0.25)
+        now, used = time.monotonic(), cpu_seconds(process)
+        samples.append((now, used))
+        window = [sample for sample in samples if sample[0] <= now - IDLE_WINDOW_S]
+        if window and used - window[-1][1] < 0.05:
+            return window[-1][1] - samples[0][1], window[-1][0] - start
+        if now - start > limit_s:
+            return used - samples[0][1], now - start
+
+
+def test_work_stops_when_the_callers_deadlines_pass(tmp_path):
+    """Eight articles at the text cap with short deadlines: after the last deadline the server's CPU
+    time grows by well under a second, where it used to split, chunk and prefill on for minutes.
+
+    The budget is large, as on a big machine, so that all eight run at once rather than queue."""
+    server, target = start(tmp_path, env={"SUMMARIZER_MEMORY_BUDGET_MB": "64000"})
+    try:
+        process = psutil.Process(server.process.pid)
+        calls = [
+            Call(target, pb.SummarizeRequest(text=fresh(100_000), source_language="en"), SHORT_DEADLINE_S)
+            for _ in range(CONCURRENT)
+        ]
+        before = cpu_seconds(process)
+        for call in calls:
+            call.start()
+        for call in calls:
+            call.join(timeout=SHORT_DEADLINE_S + 60)
+        at_deadline = cpu_seconds(process)
+        after_s, busy_s = cpu_until_idle(process)
+        figure(
+            f"{CONCURRENT} x 100,000 chars, {SHORT_DEADLINE_S:.0f} s deadlines",
+            cpu_before_deadline_s=round(at_deadline - before, 2),
+            cpu_after_deadline_s=round(after_s, 2),
+            busy_after_s=round(busy_s, 1),
+            codes=sorted(c.code.name if c.code else "?" for c in calls),
+        )
+        assert all(call.code == grpc.StatusCode.DEADLINE_EXCEEDED for call in calls)
+        # Target under 1 s; the bound leaves room for a crowded machine, far from the 20+ s it was.
+        assert after_s < 3.0, f"{after_s:.1f} s of CPU after the last deadline"
+    finally:
+        assert server.terminate(timeout_s=120) == 0, server.output()
 
 
 # -- a busy neighbour --------------------------------------------------------------------------------
@@ -247,22 +312,27 @@ def latencies(target: str, count: int) -> list[float]:
 
 
 def test_short_summaries_beside_a_busy_neighbour_stay_within_twice_the_quiet_latency(tmp_path):
-    """Quiet and busy rounds alternate, so that a change in the machine's own load hits both sides."""
+    """Quiet and busy rounds alternate, so that a change in the machine's own load hits both sides.
+
+    The neighbour is one process that spins on one core: the situation of a pod whose node has another busy
+    tenant. One spinner per core would leave the server a fair share of half the machine, and so twice the
+    quiet latency before any waiting policy is in play: that case is measured by
+    `python -m bench.neighbour`, not asserted here.
+    """
     server, target = start(tmp_path)
     try:
         latencies(target, 2)  # the first calls after warm-up are not typical
         quiet: list[float] = []
         busy: list[float] = []
-        for _ in range(3):
+        for _ in range(4):
             quiet += latencies(target, 2)
-            spinners = [subprocess.Popen([sys.executable, "-c", SPINNER]) for _ in range(2)]
+            spinner = subprocess.Popen([sys.executable, "-c", SPINNER])
             try:
                 time.sleep(0.5)
                 busy += latencies(target, 2)
             finally:
-                for spinner in spinners:
-                    spinner.kill()
-                    spinner.wait()
+                spinner.kill()
+                spinner.wait()
         quiet_s, busy_s = statistics.median(quiet), statistics.median(busy)
         figure(
             "short summaries, median (all)",
@@ -274,7 +344,7 @@ def test_short_summaries_beside_a_busy_neighbour_stay_within_twice_the_quiet_lat
         assert busy_s <= 2 * quiet_s, (quiet, busy)
         assert max(busy) <= 4 * max(quiet), (quiet, busy)  # no call stuck behind spinning threads
     finally:
-        assert server.terminate(timeout=60) == 0, server.output()
+        assert server.terminate(timeout_s=60) == 0, server.output()
 
 
 # -- start-up ------------------------------------------------------------------------------------------

@@ -41,10 +41,12 @@ def words(text: str) -> int:
 
 
 def test_splitting_stops_between_paragraphs():
+    text = ARTICLE + "\n\nA paragraph no other test splits."  # recent splits are cached: this one is not
     stop = StopAfter(3)
     with pytest.raises(RequestCancelledError):
-        split_sentences(ARTICLE, "en", checkpoint(stop))
+        split_sentences(text, "en", checkpoint(stop))
     assert stop.after == 1  # raised at the first check after the stop, not at the end of the text
+    assert split_sentences(text, "en")[-1].text == "A paragraph no other test splits."  # nothing half-cached
 
 
 def test_chunking_stops_between_sentences():
