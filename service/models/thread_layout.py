@@ -65,8 +65,8 @@ def configured_layout(
     """The layout the spec's options fix, the rule's when they ask for none, or None when they ask for a
     measurement (`thread_layout = "measure"`)."""
     mode = str(spec_options.get("thread_layout", RULE))
-    inter = spec_options.get("inter_threads")
-    intra = spec_options.get("intra_threads")
+    inter: Any = spec_options.get("inter_threads")
+    intra: Any = spec_options.get("intra_threads")
     if mode not in (RULE, MEASURE):
         raise ModelLoadError(f'model {model!r}: thread_layout must be "rule" or "measure", not {mode!r}')
     if inter is None and intra is None:

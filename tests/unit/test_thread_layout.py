@@ -87,3 +87,13 @@ def test_a_near_tie_keeps_fewer_batches_side_by_side():
 def test_nothing_to_measure_is_an_error():
     with pytest.raises(ValueError):
         fastest_layout([], FakeEngine({}))
+
+
+def test_split_batches_are_balanced_and_sorted_by_prompt_length():
+    from service.models.batching import Job, _split
+
+    jobs = [Job([0] * n, 4) for n in (5, 1, 9, 3, 7)]
+    parts = _split(jobs, 2)
+    assert [[len(job.prompt) for job in part] for part in parts] == [[1, 3, 5], [7, 9]]
+    assert _split(jobs[:1], 4) == [jobs[:1]]
+    assert len(_split(jobs, 8)) == 5
