@@ -6,7 +6,7 @@ The choice is made per model when it loads, in this order:
 1. The model spec's options `inter_threads` and `intra_threads` (both, or one with the other derived).
 2. `thread_layout = "measure"`: each candidate layout decodes the same warm-up batches side by side and
    the one with the most tokens per second wins (a few seconds at start, once per process).
-3. The rule below, from measurements on 2-core x86 machines (bench/THREADS.md):
+3. The rule below, from measurements of raw CTranslate2 int8 on a 2-core x86 machine (full-size shapes):
    - on a GPU: one batch at a time (`1 x 1`); the device does the parallel work;
    - an encoder-decoder on the CPU: one batch per core, one thread each (`cores x 1`). At 16-row batches
      the Marian decoder gained nothing from a second core inside one batch, while two batches side by
