@@ -26,6 +26,7 @@ from .types import (
     LanguageSummary,
     ModelInfo,
     ModelsInfo,
+    OutputIssue,
     SourceLanguage,
     StreamEvent,
     SummarizeResult,
@@ -33,6 +34,7 @@ from .types import (
     TextSpan,
     TranslateResult,
     Translation,
+    TranslationFailure,
 )
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "LanguageSummary",
     "ModelInfo",
     "ModelsInfo",
+    "OutputIssue",
     "ResourceExhaustedError",
     "SourceLanguage",
     "StreamEvent",
@@ -57,5 +60,6 @@ __all__ = [
     "TextSpan",
     "Translation",
     "TranslateResult",
+    "TranslationFailure",
     "UnavailableError",
 ]

@@ -94,11 +94,16 @@ class SummarizerClient:
         max_tokens: int | None = None,
         max_sentences: int | None = None,
         num_beams: int | None = None,
+        min_confidence: float | None = None,
         html: bool = False,
         request_id: str | None = None,
         timeout: float | None = None,
     ) -> SummarizeResult:
-        """Summarize `text` into every language of `targets` (empty: the source language)."""
+        """Summarize `text` into every language of `targets` (empty: the source language).
+
+        A language whose summary is less confident than `min_confidence` (0..1) comes back in
+        `failures` (FAILED_PRECONDITION) instead of `summaries`.
+        """
         request = pb.SummarizeRequest(
             text=text,
             source_language=source_language,
@@ -109,6 +114,7 @@ class SummarizerClient:
                 max_tokens=max_tokens,
                 max_sentences=max_sentences,
                 num_beams=num_beams,
+                min_confidence=min_confidence,
             ),
             request_id=request_id or "",
             input_format=_convert.input_format(html),
@@ -127,6 +133,7 @@ class SummarizerClient:
         max_tokens: int | None = None,
         max_sentences: int | None = None,
         num_beams: int | None = None,
+        min_confidence: float | None = None,
         html: bool = False,
         request_id: str | None = None,
         timeout: float | None = None,
@@ -147,6 +154,7 @@ class SummarizerClient:
                 max_tokens=max_tokens,
                 max_sentences=max_sentences,
                 num_beams=num_beams,
+                min_confidence=min_confidence,
             ),
             request_id=request_id or "",
             input_format=_convert.input_format(html),
@@ -159,15 +167,20 @@ class SummarizerClient:
         targets: str | Iterable[str],
         *,
         source_language: str = "",
+        min_confidence: float | None = None,
         request_id: str | None = None,
         timeout: float | None = None,
     ) -> TranslateResult:
-        """Translate each text into each target language."""
+        """Translate each text into each target language.
+
+        Translations less confident than `min_confidence` (0..1) come back in `failures` instead.
+        """
         request = pb.TranslateRequest(
             texts=[texts] if isinstance(texts, str) else list(texts),
             source_language=source_language,
             target_languages=_convert.language_list(targets),
             request_id=request_id or "",
+            min_confidence=_convert.threshold(min_confidence),
         )
         return _convert.translate_result(self._unary(self._stub.Translate, request, timeout))
 
