@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     requests.add_argument(
         "--max-receive-bytes", type=int, help="largest request message, in bytes (default 4 MiB)"
     )
+    requests.add_argument(
+        "--max-repair-attempts",
+        type=int,
+        help="model calls that may repair one output failing its integrity checks, 0..8 (default 2; "
+        "0: report the findings, never repair)",
+    )
     limits = parser.add_argument_group("admission (Summarize, StreamSummarize and Translate)")
     limits.add_argument("--max-concurrent-requests", type=int, help="requests running at once (default 16)")
     limits.add_argument(

@@ -110,6 +110,8 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         stop = StopSignal(context)
         async with self.admission.admit(stop):
             result = await self.runner.model(translate, job, stop, stop=stop)
+        if result.failures and not result.items:  # every translation withheld: nothing to return
+            raise result.failures[0].error
         return convert.translate_response(request_id, result, (time.perf_counter() - started) * 1000)
 
     async def DetectLanguage(

@@ -14,6 +14,7 @@ from service.pipeline.types import (
     SummaryOptions,
     TranslateJob,
     TranslateResult,
+    TranslationFailure,
     TranslationItem,
 )
 
@@ -31,5 +32,6 @@ __all__ = [
     "SummaryOptions",
     "TranslateJob",
     "TranslateResult",
+    "TranslationFailure",
     "TranslationItem",
 ]

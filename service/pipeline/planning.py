@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from service.errors import InvalidInputError, Reason, UnsupportedLanguageError
 from service.models.base import GenerationParams, Summarizer
 from service.pipeline.cache import ResultCache, text_key
+from service.pipeline.evidence import check_min_confidence
 from service.pipeline.routes import Route, RouteTable, SummaryRoute
 from service.pipeline.types import (
     LENGTH_PRESETS,
@@ -65,6 +66,8 @@ class TranslationPlan:
     source: SourceLanguage
     targets: tuple[str, ...]
     routes: tuple[Route, ...]  # into each target other than the source, in the order asked
+    min_confidence: float = 0.0
+    submitted: tuple[str, ...] = ()  # the texts as the caller sent them, for offsets into them
 
     def route_to(self, target: str) -> Route:
         return next(route for route in self.routes if route.target == target)
@@ -122,6 +125,7 @@ class Planner:
     def plan_translation(self, job: TranslateJob) -> TranslationPlan:
         """Validate a Translate request and find the route into each target."""
         texts = self._texts(job.texts)
+        min_confidence = check_min_confidence(job.min_confidence, "min_confidence")
         if not job.target_languages:
             raise InvalidInputError(
                 "target_languages", "is empty; give at least one language", reason=Reason.EMPTY
@@ -133,7 +137,12 @@ class Planner:
             return f"profile {self.profile!r} cannot translate {source.language!r} into {target!r}"
 
         return TranslationPlan(
-            texts, source, targets, self._routes_into(source.language, targets, unreachable)
+            texts,
+            source,
+            targets,
+            self._routes_into(source.language, targets, unreachable),
+            min_confidence,
+            tuple(job.texts),
         )
 
     # -- text ----------------------------------------------------------------------------------
@@ -286,6 +295,7 @@ def generation_params(options: SummaryOptions) -> GenerationParams:
     _check_range("max_tokens", options.max_tokens, MAX_TOKENS_RANGE)
     _check_range("max_sentences", options.max_sentences, MAX_SENTENCES_RANGE)
     _check_range("num_beams", options.num_beams, NUM_BEAMS_RANGE)
+    check_min_confidence(options.min_confidence, "options.min_confidence")
     preset_tokens, preset_sentences = LENGTH_PRESETS[options.length]
     return GenerationParams(
         max_new_tokens=options.max_tokens or preset_tokens,

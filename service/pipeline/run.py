@@ -4,6 +4,10 @@ The base summary is made once, in the summary language (map-reduce over an artic
 the summarizer reads), then translated into the other targets batch by batch. Both are cached,
 keyed by everything that shapes them, so that a repeated request can be answered from the cache
 alone. Events are built by one helper whether they come from the models or from the cache.
+
+Every output is cached with its evidence (`evidence.py`): the base summary checked against the
+article, each translation checked against the base summary and repaired if it fails (`repair.py`).
+An output below the request's `min_confidence` becomes that language's failure.
 """
 
 from __future__ import annotations
@@ -16,13 +20,23 @@ from collections.abc import Iterator
 from service.errors import DeadlineError, ModelError, RequestCancelledError, SummarizerError
 from service.models.base import BatchSummarizer, GenerationParams, Span, Summarizer, SummaryText
 from service.pipeline.cache import ResultCache, text_key
+from service.pipeline.evidence import (
+    CheckedOutput,
+    Evidence,
+    ScoredText,
+    screen,
+    summary_evidence,
+    translated_summary_evidence,
+)
 from service.pipeline.planning import Plan
+from service.pipeline.repair import TranslationChecker
 from service.pipeline.routes import Route, TranslationBatch, batches
 from service.pipeline.stopping import StopCheck, check_stop, never_stop
 from service.pipeline.translate import translate_batch, translate_text
 from service.pipeline.types import LanguageFailure, LanguageSummary, Mode, SummaryEvent
 from service.text.chunking import chunk_sentences
-from service.text.normalize import STRIPPED_CHARACTERS
+from service.text.languages import language_name
+from service.text.normalize import submitted_positions
 from service.text.scripts import joiner
 from service.text.sentences import split_sentences
 
@@ -38,13 +52,15 @@ class BaseSummary:
 
     summary: SummaryText
     models: tuple[str, ...]
+    evidence: Evidence = Evidence()
 
 
 class SummaryRunner:
     """Runs plans against the models, through the result cache."""
 
-    def __init__(self, cache: ResultCache) -> None:
+    def __init__(self, cache: ResultCache, checker: TranslationChecker) -> None:
         self.cache = cache
+        self.checker = checker
 
     def run(self, plan: Plan, should_stop: StopCheck = never_stop) -> Iterator[SummaryEvent]:
         """Yield the source language, then each target's summary (or failure) as soon as it is ready.
@@ -64,7 +80,7 @@ class SummaryRunner:
             yield from (LanguageFailure(target, error) for target in plan.targets)
             return
         if plan.summary_language in plan.targets:
-            yield language_summary(plan, base, plan.summary_language, base.summary.text, _ms_since(started))
+            yield language_summary(plan, base, plan.summary_language, None, _ms_since(started))
         for batch in batches(plan.routes):
             check_stop(should_stop)
             yield from self._batch_events(plan, base, batch, params)
@@ -76,7 +92,7 @@ class SummaryRunner:
             return None
         events: list[SummaryEvent] = [plan.source]
         if plan.summary_language in plan.targets:
-            events.append(language_summary(plan, base, plan.summary_language, base.summary.text, 0.0))
+            events.append(language_summary(plan, base, plan.summary_language, None, 0.0))
         for route in plan.routes:
             translated = self.cache.get(translation_key(base.summary.text, route, plan.params.num_beams))
             if translated is None:
@@ -103,12 +119,14 @@ class SummaryRunner:
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        result = _summarize_plan(plan, params)
+        result = _summarize_plan(plan, params, self.checker)
         self.cache.put(key, result, len(result.summary.text) + 64)
         return result
 
-    def _translations(self, text: str, batch: TranslationBatch, params: GenerationParams) -> dict[str, str]:
-        out: dict[str, str] = {}
+    def _translations(
+        self, text: str, batch: TranslationBatch, params: GenerationParams
+    ) -> dict[str, CheckedOutput]:
+        out: dict[str, CheckedOutput] = {}
         for route in batch.routes:
             hit = self.cache.get(translation_key(text, route, params.num_beams))
             if hit is not None:
@@ -117,25 +135,36 @@ class SummaryRunner:
         if missing:
             fresh = translate_batch(text, TranslationBatch(missing, batch.translator), params)
             for route in missing:
-                translated = fresh[route.target]
+                checked = self.checker.checked(text, fresh[route.target], route, params)
                 self.cache.put(
-                    translation_key(text, route, params.num_beams), translated, len(translated) + 64
+                    translation_key(text, route, params.num_beams), checked, len(checked.text) + 64
                 )
-            out.update(fresh)
+                out[route.target] = checked
         return out
 
 
 def language_summary(
-    plan: Plan, base: BaseSummary, language: str, text: str, duration_ms: float
-) -> LanguageSummary:
-    """The event for one target: the base summary itself, or its translation into `language`."""
-    if language == plan.summary_language:
+    plan: Plan, base: BaseSummary, language: str, translated: CheckedOutput | None, duration_ms: float
+) -> LanguageSummary | LanguageFailure:
+    """The event for one target: the base summary itself, or its translation into `language`;
+    a failure instead when its confidence is below the request's `min_confidence`."""
+    if translated is None:
         spans = source_spans(plan, base.summary.spans)
-        return LanguageSummary(language, text, base.models, "", duration_ms, spans)
-    route = plan.route_to(language)
-    return LanguageSummary(
-        language, text, (*base.models, *route.model_names), plan.summary_language, duration_ms
-    )
+        event = LanguageSummary(
+            language, base.summary.text, base.models, "", duration_ms, spans, base.evidence
+        )
+    else:
+        event = LanguageSummary(
+            language,
+            translated.text,
+            (*base.models, *translated.models(plan.route_to(language).model_names)),
+            plan.summary_language,
+            duration_ms,
+            evidence=translated_summary_evidence(base.evidence, translated.evidence),
+        )
+    what = f"the {language_name(language)} ({language!r}) summary"
+    withheld = screen(event.evidence, plan.job.options.min_confidence, what)
+    return event if withheld is None else LanguageFailure(language, withheld)
 
 
 def summary_key(plan: Plan) -> tuple[object, ...]:
@@ -157,17 +186,20 @@ def translation_key(text: str, route: Route, num_beams: int) -> tuple[object, ..
     return ("translation", text_key(text), route.source, route.target, num_beams, route.model_names)
 
 
-def _summarize_plan(plan: Plan, params: GenerationParams) -> BaseSummary:
-    if plan.job.options.mode is Mode.EXTRACTIVE:
-        summary = plan.summarizer.summarize(plan.text, plan.source.language, params)
-        return BaseSummary(summary, (plan.summarizer.name,))
+def _summarize_plan(plan: Plan, params: GenerationParams, checker: TranslationChecker) -> BaseSummary:
+    """The base summary, checked against the article in the summary's language."""
     text = plan.text
     models: tuple[str, ...] = ()
-    if plan.pivot is not None:
-        text = translate_text(text, plan.pivot, params)
-        models = plan.pivot.model_names
-    summary = summarize_long(plan.summarizer, text, plan.summary_language, params)
-    return BaseSummary(summary, (*models, plan.summarizer.name))
+    if plan.job.options.mode is Mode.EXTRACTIVE:
+        summary = plan.summarizer.summarize(text, plan.source.language, params)
+    else:
+        if plan.pivot is not None:
+            text = translate_text(text, plan.pivot, params)
+            models = plan.pivot.model_names
+        summary = summarize_long(plan.summarizer, text, plan.summary_language, params)
+    scored = ScoredText(summary.text)
+    evidence = summary_evidence(text, scored, plan.summary_language, checker.detector)
+    return BaseSummary(summary, (*models, plan.summarizer.name), evidence)
 
 
 def summarize_long(summarizer: Summarizer, text: str, language: str, params: GenerationParams) -> SummaryText:
@@ -204,12 +236,7 @@ def source_spans(plan: Plan, spans: tuple[Span, ...]) -> tuple[Span, ...]:
     """
     if not spans or plan.job.is_html:
         return spans
-    original = plan.job.text
-    kept = [i for i, ch in enumerate(original) if ch not in STRIPPED_CHARACTERS]
-    lead = 0
-    while lead < len(kept) and original[kept[lead]].isspace():
-        lead += 1
-    positions = kept[lead:]
+    positions = submitted_positions(plan.job.text)
     return tuple(Span(positions[s.start], positions[s.end - 1] + 1) for s in spans if s.end > s.start)
 
 

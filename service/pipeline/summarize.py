@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from service.models.base import Summarizer, Translator
 from service.pipeline.cache import ResultCache
 from service.pipeline.planning import Plan, Planner
+from service.pipeline.repair import TranslationChecker
 from service.pipeline.routes import RouteTable
 from service.pipeline.run import SummaryRunner
 from service.pipeline.stopping import StopCheck, never_stop
@@ -63,7 +64,9 @@ class SummarizationPipeline:
             limits=limits,
             cache=cache,
         )
-        self._runner = SummaryRunner(cache)
+        # Checks every output against its source, and repairs the translations that fail.
+        self._checker = TranslationChecker(self._routes, detector, limits.max_repair_attempts)
+        self._runner = SummaryRunner(cache, self._checker)
 
     # -- description -------------------------------------------------------------------------
 
@@ -107,4 +110,4 @@ class SummarizationPipeline:
         return self._runner.cached_events(plan)
 
     def translate(self, job: TranslateJob, should_stop: StopCheck = never_stop) -> TranslateResult:
-        return run_translation(self._planner.plan_translation(job), should_stop)
+        return run_translation(self._planner.plan_translation(job), self._checker, should_stop)

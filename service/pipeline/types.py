@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from service.config import Settings
 from service.models.base import ModelDescription, Span
+from service.pipeline.evidence import Evidence
 from service.text.detect import LanguageShare
 
 
@@ -40,6 +41,7 @@ class SummaryOptions:
     max_tokens: int | None = None
     max_sentences: int | None = None
     num_beams: int | None = None
+    min_confidence: float = 0.0  # withhold summaries less confident than this; 0: none
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class Limits:
     max_text_chars: int = 100_000
     max_targets: int = 16
     max_translate_texts: int = 64
+    # Model calls a repair may make on one output that fails its checks; 0: report, never repair.
+    max_repair_attempts: int = 2
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -82,6 +86,7 @@ class LanguageSummary:
     translated_from: str = ""
     duration_ms: float = 0.0
     spans: tuple[Span, ...] = ()
+    evidence: Evidence = Evidence()
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ class TranslateJob:
     target_languages: tuple[str, ...]
     source_language: str = ""
     request_id: str = ""
+    min_confidence: float = 0.0  # withhold translations less confident than this; 0: none
 
 
 @dataclass(frozen=True)
@@ -107,12 +113,23 @@ class TranslationItem:
     language: str
     text: str
     models: tuple[str, ...]
+    evidence: Evidence = Evidence()
+
+
+@dataclass(frozen=True)
+class TranslationFailure:
+    """A translation not returned, and why (a confidence below the request's threshold)."""
+
+    text_index: int
+    language: str
+    error: Exception
 
 
 @dataclass(frozen=True)
 class TranslateResult:
     source: SourceLanguage
     items: tuple[TranslationItem, ...]
+    failures: tuple[TranslationFailure, ...] = ()
 
 
 @dataclass(frozen=True)

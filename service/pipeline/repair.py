@@ -1,0 +1,171 @@
+"""Checking a translation before it is returned, and repairing what the checks flag.
+
+A translation that fails a check is not returned as is if something better can be had cheaply.
+The sentences the findings point at are translated again, each alone: first through the same
+route, then through each alternative route of the pair (another translator, or the pivot through
+English). Each sentence keeps the better candidate by the checks (`service.checks.pick_better`),
+and the rebuilt text replaces the first one only if the checks on the whole text prefer it too.
+What no attempt fixes stays in the findings: a repair never hides a problem, it only removes the
+ones it fixed.
+
+Which sentences: when source and output split into as many sentences, they are paired in order,
+and a finding marks the sentence its span falls in (in the output, or in the source for what the
+output lacks); a finding about the whole text marks them all. When the counts differ (a sentence
+was dropped or merged), there is nothing to pair: every source sentence is translated alone and
+the pieces joined. A one-sentence source through the same route would only be the same input
+again, which a model decodes the same way, so that attempt is skipped.
+
+The work is bounded: at most `max_attempts` model calls (one per route, each carrying every
+sentence still to repair) per output, and the caller's stop signal is checked before each.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from service.checks import CheckedText, Finding, check_translation, pick_better
+from service.checks.script import sentences
+from service.models.base import GenerationParams
+from service.pipeline.evidence import CheckedOutput, ScoredText, evidence_of, joined_log_prob
+from service.pipeline.routes import Route, RouteTable
+from service.pipeline.stopping import check_stop
+from service.pipeline.translate import translate_each
+from service.text.detect import LanguageDetector
+from service.text.scripts import joiner
+from service.text.sentences import Sentence
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Piece:
+    """One sentence of the translation being rebuilt: its source sentence, and its best translation
+    so far with that translation's findings (None until an attempt translates it)."""
+
+    source: str
+    text: ScoredText | None = None
+    findings: tuple[Finding, ...] = ()
+    route: Route | None = None  # the route that wrote `text`; None for the first translation
+
+    @property
+    def needs_work(self) -> bool:
+        return self.text is None or bool(self.findings)
+
+    def offer(self, text: ScoredText, findings: tuple[Finding, ...], route: Route) -> None:
+        """Keep `text` if the checks prefer it to what the piece has (anything beats nothing)."""
+        if self.text is not None:
+            kept = CheckedText(self.text.text, self.findings)
+            if pick_better(kept, CheckedText(text.text, findings)) is kept:
+                return
+        self.text, self.findings, self.route = text, findings, route
+
+
+@dataclass(frozen=True)
+class _Repair:
+    text: ScoredText
+    findings: tuple[Finding, ...]
+    models: tuple[str, ...]  # of the other routes that wrote some of it
+
+
+class TranslationChecker:
+    """Checks translations against their sources and repairs the flagged sentences, within a budget."""
+
+    def __init__(self, routes: RouteTable, detector: LanguageDetector | None, max_attempts: int) -> None:
+        self.routes = routes
+        self.detector = detector
+        self.max_attempts = max_attempts
+
+    def check(self, source: str, output: str, route: Route) -> tuple[Finding, ...]:
+        return tuple(check_translation(source, output, route.source, route.target, detector=self.detector))
+
+    def checked(
+        self, source: str, first: ScoredText, route: Route, params: GenerationParams
+    ) -> CheckedOutput:
+        """`first`, a translation of `source` along `route`, with its evidence; repaired if it can be."""
+        findings = self.check(source, first.text, route)
+        if not findings or self.max_attempts < 1:
+            return CheckedOutput(first.text, evidence_of(findings, first.log_prob))
+        attempts, repair = self._repair(source, first, findings, route, params)
+        if repair is None:
+            return CheckedOutput(first.text, evidence_of(findings, first.log_prob, attempts=attempts))
+        log.debug(
+            "repaired a %s->%s translation in %d attempts: %d findings -> %d",
+            route.source,
+            route.target,
+            attempts,
+            len(findings),
+            len(repair.findings),
+        )
+        return CheckedOutput(
+            repair.text.text,
+            evidence_of(repair.findings, repair.text.log_prob, repaired=True, attempts=attempts),
+            repair.models,
+        )
+
+    def _repair(
+        self,
+        source: str,
+        first: ScoredText,
+        findings: tuple[Finding, ...],
+        route: Route,
+        params: GenerationParams,
+    ) -> tuple[int, _Repair | None]:
+        """The model calls made, and the rebuilt translation when the checks prefer it to `first`."""
+        source_sentences = sentences(source, route.source)
+        output_sentences = sentences(first.text, route.target)
+        if not source_sentences:
+            return 0, None
+        routes = [route, *self.routes.alternatives(route.source, route.target)]
+        pieces = [_Piece(s.text) for s in source_sentences]
+        if len(source_sentences) == len(output_sentences):
+            flagged = _flagged(findings, source_sentences, output_sentences, len(first.text))
+            for index, (piece, output) in enumerate(zip(pieces, output_sentences, strict=True)):
+                piece.text = ScoredText(output.text, first.log_prob)
+                if index in flagged:
+                    piece.findings = self.check(piece.source, output.text, route)
+        # else nothing to pair with: every source sentence is translated again
+        attempts = 0
+        for attempt_route in routes:
+            todo = [piece for piece in pieces if piece.needs_work]
+            if not todo or attempts >= self.max_attempts:
+                break
+            if attempt_route is route and [piece.source for piece in todo] == [source.strip()]:
+                continue  # the same input through the same route: the same output again
+            check_stop(params.should_stop)
+            attempts += 1
+            fresh = translate_each([piece.source for piece in todo], attempt_route, params)
+            for piece, text in zip(todo, fresh, strict=True):
+                piece.offer(text, self.check(piece.source, text.text, attempt_route), attempt_route)
+        done = [piece.text for piece in pieces if piece.text is not None]
+        if attempts == 0 or len(done) < len(pieces):
+            return attempts, None
+        rebuilt = ScoredText(joiner(route.target).join(t.text.strip() for t in done), joined_log_prob(done))
+        if rebuilt.text == first.text:
+            return attempts, None
+        rebuilt_findings = self.check(source, rebuilt.text, route)
+        first_checked = CheckedText(first.text, findings)
+        if pick_better(first_checked, CheckedText(rebuilt.text, rebuilt_findings)) is first_checked:
+            return attempts, None
+        others = [p.route.model_names for p in pieces if p.route is not None and p.route is not route]
+        models = tuple(dict.fromkeys(name for names in others for name in names))
+        return attempts, _Repair(rebuilt, rebuilt_findings, models)
+
+
+def _flagged(
+    findings: Sequence[Finding],
+    source_sentences: Sequence[Sentence],
+    output_sentences: Sequence[Sentence],
+    output_length: int,
+) -> set[int]:
+    """The indices of the sentence pairs the findings point at; all of them for a whole-text finding."""
+    everything = set(range(len(source_sentences)))
+    marked: set[int] = set()
+    for finding in findings:
+        if finding.span is None or (not finding.in_source and finding.span == (0, output_length)):
+            return everything
+        start, end = finding.span
+        parts = source_sentences if finding.in_source else output_sentences
+        marked.update(i for i, s in enumerate(parts) if s.start < end and start < s.end)
+    return marked or everything
