@@ -51,6 +51,8 @@ class Evidence:
     repaired: bool = False
     # Model calls a repair made on the output (0: it passed the checks, or could not be retried).
     repair_attempts: int = 0
+    # The model's factor of `confidence` (1: no scores); the rest is the check score.
+    certainty: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def evidence_of(
     findings: Iterable[Finding], log_prob: float | None, *, repaired: bool = False, attempts: int = 0
 ) -> Evidence:
     issues = tuple(findings)
-    return Evidence(issues, certainty(log_prob) * check_score(issues), repaired, attempts)
+    model = certainty(log_prob)
+    return Evidence(issues, model * check_score(issues), repaired, attempts, model)
 
 
 def joined_log_prob(pieces: Sequence[ScoredText]) -> float | None:
@@ -115,6 +118,7 @@ def translated_summary_evidence(base: Evidence, translation: Evidence) -> Eviden
         base.confidence * translation.confidence,
         translation.repaired,
         translation.repair_attempts,
+        base.certainty * translation.certainty,
     )
 
 

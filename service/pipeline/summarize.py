@@ -18,7 +18,7 @@ from service.models.base import Summarizer, Translator
 from service.pipeline.cache import ResultCache
 from service.pipeline.planning import Plan, Planner
 from service.pipeline.repair import TranslationChecker
-from service.pipeline.routes import RouteTable
+from service.pipeline.routes import Route, RouteTable
 from service.pipeline.run import SummaryRunner
 from service.pipeline.stopping import StopCheck, never_stop
 from service.pipeline.translate import run_translation
@@ -91,6 +91,15 @@ class SummarizationPipeline:
         """The translators that take `source` to `target`: one directly, or two through English."""
         route = self._routes.route(source, target)
         return route.translators if route is not None else None
+
+    def translation_route(self, source: str, target: str) -> Route | None:
+        """The route itself, for a caller that translates step by step (the evaluation does)."""
+        return self._routes.route(source, target)
+
+    @property
+    def checker(self) -> TranslationChecker:
+        """The checks and repairs every output goes through."""
+        return self._checker
 
     # -- requests ----------------------------------------------------------------------------
 
