@@ -4,10 +4,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
+# From the buf-bin wheel (dev extras).
+BUF ?= $(VENV)/bin/buf
 PROFILE ?= embedded
 PORT ?= 50151
 
-.PHONY: setup protos demo test lint typecheck bench eval serve clean
+.PHONY: setup protos docs proto-baseline client demo test lint typecheck bench eval serve clean
 
 # The stamp is rebuilt when the dependencies change.
 $(VENV)/.setup-done: pyproject.toml scripts/setup_models.py protos/summarizer/v1/summarizer_service.proto
@@ -26,8 +28,22 @@ $(VENV)/.setup-done: pyproject.toml scripts/setup_models.py protos/summarizer/v1
 
 setup: $(VENV)/.setup-done
 
+# gen/ (the server's stubs) and clients/gen/ (the client distribution's, committed).
 protos:
 	$(PY) scripts/gen_protos.py
+
+# docs/api.md from the proto comments.
+docs:
+	$(PY) scripts/gen_api_docs.py
+
+# The descriptor set `buf breaking` compares against: rebuild it only when a release makes the
+# current API the one to stay compatible with.
+proto-baseline: setup
+	$(BUF) build protos --exclude-source-info -o protos/summarizer_v1.binpb
+
+# The client distribution alone (grpc, the generated stubs, rich), as a wheel in dist/.
+client: setup
+	$(PIP) wheel -q --no-deps -w dist ./clients
 
 demo: setup
 	$(PY) scripts/demo.py --profile $(PROFILE) --target en --target fr --target de --target es
@@ -42,6 +58,9 @@ lint: setup
 	$(VENV)/bin/ruff check service clients tests bench scripts
 	$(VENV)/bin/ruff format --check service clients tests bench scripts
 	$(VENV)/bin/mypy
+	$(BUF) lint protos
+	$(BUF) breaking protos --against protos/summarizer_v1.binpb
+	$(PY) scripts/gen_api_docs.py --check
 
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)

@@ -1,4 +1,4 @@
-"""A thin, synchronous client for the multilingual summarizer gRPC service.
+"""A thin client for the multilingual summarizer gRPC service, blocking or asyncio.
 
 from summarizer_client import SummarizerClient
 
@@ -6,11 +6,19 @@ with SummarizerClient("127.0.0.1:50051") as client:
     client.wait_ready(60)
     for event in client.stream_summarize(article, ["fr", "de"]):
         ...
+
+`AsyncSummarizerClient` offers the same calls on grpc.aio. Both retry UNAVAILABLE (a replica
+draining or restarting), spread calls over every address of the target (round robin), and raise
+`SummarizerClientError` subclasses that carry what the server sent: `.reason`,
+`.field_violations`, `.retry_after` and `.request_id`.
 """
 
+from ._channel import tls_credentials
+from .aio import AsyncSummarizerClient
 from .client import SummarizerClient
 from .errors import (
     DeadlineExceededError,
+    FieldViolation,
     InvalidArgumentError,
     ResourceExhaustedError,
     SummarizerClientError,
@@ -38,9 +46,11 @@ from .types import (
 )
 
 __all__ = [
+    "AsyncSummarizerClient",
     "DeadlineExceededError",
     "DetectedLanguage",
     "Detection",
+    "FieldViolation",
     "InvalidArgumentError",
     "LanguageFailed",
     "LanguageFailure",
@@ -62,4 +72,5 @@ __all__ = [
     "TranslateResult",
     "TranslationFailure",
     "UnavailableError",
+    "tls_credentials",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 
@@ -79,6 +79,55 @@ def threshold(value: float | None) -> float:
 
 def input_format(html: bool) -> pb.InputFormat:
     return pb.INPUT_FORMAT_HTML if html else pb.INPUT_FORMAT_TEXT
+
+
+def summarize_fields(
+    text: str,
+    targets: str | Iterable[str],
+    *,
+    source_language: str,
+    mode: str | None,
+    length: str | None,
+    max_tokens: int | None,
+    max_sentences: int | None,
+    num_beams: int | None,
+    html: bool,
+    request_id: str | None,
+    min_confidence: float | None = None,
+) -> dict[str, Any]:
+    """The fields SummarizeRequest and StreamSummarizeRequest share; bad options raise ValueError now."""
+    return {
+        "text": text,
+        "source_language": source_language,
+        "target_languages": language_list(targets),
+        "options": summary_options(
+            mode=mode,
+            length=length,
+            max_tokens=max_tokens,
+            max_sentences=max_sentences,
+            num_beams=num_beams,
+            min_confidence=min_confidence,
+        ),
+        "request_id": request_id or "",
+        "input_format": input_format(html),
+    }
+
+
+def translate_request(
+    texts: str | Iterable[str],
+    targets: str | Iterable[str],
+    *,
+    source_language: str,
+    request_id: str | None,
+    min_confidence: float | None = None,
+) -> pb.TranslateRequest:
+    return pb.TranslateRequest(
+        texts=[texts] if isinstance(texts, str) else list(texts),
+        source_language=source_language,
+        target_languages=language_list(targets),
+        request_id=request_id or "",
+        min_confidence=threshold(min_confidence),
+    )
 
 
 def _lookup(name: str, table: Mapping[str, _T], value: str) -> _T:

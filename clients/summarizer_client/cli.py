@@ -1,7 +1,7 @@
-"""The `summarizer-client` command: summarize, translate, detect, models, health.
+"""The `summarizer-client` command: summarize, batch, translate, detect, models, health, completion.
 
-Exit codes: 0 success, 1 the server answered with an error (or is not SERVING),
-2 bad usage or an unreadable input file.
+Exit codes: 0 success, 1 the server answered with an error (or is not SERVING, or an article
+of a batch failed), 2 bad usage or an unreadable input file, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -12,12 +12,15 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
 
-from .client import DEFAULT_TARGET, SummarizerClient
+from ._channel import DEFAULT_TARGET
+from .aio import AsyncSummarizerClient
+from .client import SummarizerClient
 from .errors import SummarizerClientError
 from .types import (
     DetectedLanguage,
@@ -35,38 +38,118 @@ TOKEN_ENV = "SUMMARIZER_TOKEN"
 
 
 class _InputError(Exception):
-    """An input file or stdin could not be read."""
+    """An input file, a TLS file or stdin could not be read."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach the server, from the flags and the environment; PEM files are read already."""
+
+    target: str
+    timeout: float
+    token: str | None = None
+    tls: bool = False
+    ca_cert: bytes | None = None
+    client_cert: bytes | None = None
+    client_key: bytes | None = None
+    server_name: str | None = None
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {
+            "timeout": self.timeout,
+            "token": self.token,
+            "tls": self.tls,
+            "ca_cert": self.ca_cert,
+            "client_cert": self.client_cert,
+            "client_key": self.client_key,
+            "server_name": self.server_name,
+        }
+
+    def client(self, **options: Any) -> SummarizerClient:
+        return SummarizerClient(self.target, **self._kwargs(), **options)
+
+    def async_client(self, **options: Any) -> AsyncSummarizerClient:
+        """An asyncio client; make it inside the event loop that will use it."""
+        return AsyncSummarizerClient(self.target, **self._kwargs(), **options)
+
+
+Handler = Callable[[argparse.Namespace, Connection], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_usage(sys.stderr)
+            return 2
+        if (getattr(args, "client_cert", None) is None) != (getattr(args, "client_key", None) is None):
+            parser.error("--client-cert and --client-key go together")
+        if getattr(args, "tls_server_name", None) and not _wants_tls(args):
+            parser.error("--tls-server-name needs TLS (--tls or --ca-cert)")
     except SystemExit as exc:  # argparse exits on --help (0) and on bad usage (2)
         return exc.code if isinstance(exc.code, int) else 2
-    if args.command is None:
-        parser.print_usage(sys.stderr)
-        return 2
 
-    # Flags win over the environment, read now rather than at import time.
-    server = getattr(args, "server", None) or os.environ.get(SERVER_ENV) or DEFAULT_TARGET
-    token = getattr(args, "token", None) or os.environ.get(TOKEN_ENV) or None
-    timeout = getattr(args, "timeout", DEFAULT_TIMEOUT_S)
-    handler: Callable[[SummarizerClient, argparse.Namespace], int] = args.handler
+    handler: Handler = args.handler
     try:
-        with SummarizerClient(server, timeout=timeout, token=token) as client:
-            return handler(client, args)
+        return handler(args, _connection(args))
     except _InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except SummarizerClientError as err:
-        message = f"error: {err.code.name}: {err.details}"
-        if err.request_id and err.request_id not in err.details:
-            message += f" (request id {err.request_id})"
-        print(message, file=sys.stderr)
+        print(f"error: {_describe_error(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _connection(args: argparse.Namespace) -> Connection:
+    # Flags win over the environment, read now rather than at import time.
+    return Connection(
+        target=getattr(args, "server", None) or os.environ.get(SERVER_ENV) or DEFAULT_TARGET,
+        timeout=getattr(args, "timeout", DEFAULT_TIMEOUT_S),
+        token=getattr(args, "token", None) or os.environ.get(TOKEN_ENV) or None,
+        tls=_wants_tls(args),
+        ca_cert=_read_pem(getattr(args, "ca_cert", None)),
+        client_cert=_read_pem(getattr(args, "client_cert", None)),
+        client_key=_read_pem(getattr(args, "client_key", None)),
+        server_name=getattr(args, "tls_server_name", None),
+    )
+
+
+def _wants_tls(args: argparse.Namespace) -> bool:
+    # A CA or a client certificate only makes sense over TLS: either one turns it on.
+    return bool(
+        getattr(args, "tls", False) or getattr(args, "ca_cert", None) or getattr(args, "client_cert", None)
+    )
+
+
+def _read_pem(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return Path(path).expanduser().read_bytes()
+    except OSError as err:
+        raise _InputError(f"cannot read {path}: {err.strerror or err}") from err
+
+
+def _describe_error(err: SummarizerClientError) -> str:
+    message = f"{err.code.name}: {err.details}"
+    if err.request_id and err.request_id not in err.details:
+        message += f" (request id {err.request_id})"
+    if err.retry_after is not None:
+        message += f"; the server asks to retry after {err.retry_after:g} s"
+    return message
+
+
+def _blocking(command: Callable[[SummarizerClient, argparse.Namespace], int]) -> Handler:
+    """A handler that runs `command` with a blocking client, closed afterwards."""
+
+    def run(args: argparse.Namespace, connection: Connection) -> int:
+        with connection.client() as client:
+            return command(client, args)
+
+    return run
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -96,7 +179,14 @@ def _summarize(client: SummarizerClient, args: argparse.Namespace) -> int:
             _print_failure(failure)
         return 0
 
-    for event in client.stream_summarize(text, args.targets, **kwargs):
+    events = client.stream_summarize(text, args.targets, **kwargs)
+    console = None if args.json else _terminal_console()
+    if console is not None:
+        from . import _live  # rich loads only for a terminal
+
+        _live.show(console, events, args.targets)
+        return 0
+    for event in events:
         if args.json:
             _print_json(_event_json(event))
         elif isinstance(event, SourceLanguage):
@@ -106,6 +196,32 @@ def _summarize(client: SummarizerClient, args: argparse.Namespace) -> int:
             _print_summary(event.summary)
         else:
             _print_failure(event.failure)
+    return 0
+
+
+def _run_batch(args: argparse.Namespace, connection: Connection) -> int:
+    from . import _batch as batch  # rich loads only for the commands that draw with it
+
+    return batch.run(
+        batch.BatchOptions(
+            articles=args.articles,
+            out=Path(args.out),
+            targets=list(args.targets),
+            concurrency=args.concurrency,
+            source_language=args.source,
+            mode=args.mode,
+            length=args.length,
+            html=args.html,
+            retry_errors=args.retry_errors,
+        ),
+        connection.async_client,
+    )
+
+
+def _print_completion(args: argparse.Namespace, connection: Connection) -> int:
+    from . import _completion as completion
+
+    sys.stdout.write(completion.script(_build_parser(), args.shell))
     return 0
 
 
@@ -167,6 +283,15 @@ def _health(client: SummarizerClient, args: argparse.Namespace) -> int:
 
 
 # -- output --------------------------------------------------------------------------------
+
+
+def _terminal_console() -> Any:
+    """A rich Console on stdout when stdout is a terminal; None when it is piped or redirected."""
+    if not sys.stdout.isatty():
+        return None
+    from rich.console import Console
+
+    return Console()
 
 
 def _out(line: str) -> None:
@@ -284,9 +409,12 @@ def _build_parser() -> argparse.ArgumentParser:
     group = connection.add_argument_group("connection")
     group.add_argument(
         "--server",
-        metavar="HOST:PORT",
+        metavar="TARGET",
         default=argparse.SUPPRESS,
-        help=f"server address (default: ${SERVER_ENV} or {DEFAULT_TARGET})",
+        help=(
+            "host:port, dns:///host:port or a comma list of addresses (calls are spread over "
+            f"them); default: ${SERVER_ENV} or {DEFAULT_TARGET}"
+        ),
     )
     group.add_argument(
         "--timeout",
@@ -300,6 +428,36 @@ def _build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help=f"bearer token sent as the authorization header (default: ${TOKEN_ENV})",
     )
+    group.add_argument(
+        "--tls", action="store_true", default=argparse.SUPPRESS, help="dial TLS, trusting the system's CAs"
+    )
+    _files(
+        group.add_argument(
+            "--ca-cert",
+            metavar="FILE",
+            default=argparse.SUPPRESS,
+            help="PEM bundle of the CA that signed the server's certificate (implies --tls)",
+        )
+    )
+    _files(
+        group.add_argument(
+            "--client-cert",
+            metavar="FILE",
+            default=argparse.SUPPRESS,
+            help="PEM client certificate, for servers that require one (mutual TLS); with --client-key",
+        )
+    )
+    _files(
+        group.add_argument(
+            "--client-key", metavar="FILE", default=argparse.SUPPRESS, help="PEM key of --client-cert"
+        )
+    )
+    group.add_argument(
+        "--tls-server-name",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help="check the server's certificate against NAME instead of the target's host",
+    )
 
     parser = argparse.ArgumentParser(
         prog="summarizer-client",
@@ -309,17 +467,21 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     summarize = commands.add_parser(
-        "summarize", parents=[connection], help="summarize an article into one or more languages"
+        "summarize",
+        parents=[connection],
+        help="summarize an article into one or more languages",
+        description=(
+            "Summarize an article. On a terminal each language shows up as soon as it is ready; "
+            "piped, the output is plain text (or JSON lines with --json)."
+        ),
     )
-    summarize.add_argument(
-        "file", nargs="?", default="-", metavar="FILE", help="the article; - or none: stdin"
+    _files(
+        summarize.add_argument(
+            "file", nargs="?", default="-", metavar="FILE", help="the article; - or none: stdin"
+        )
     )
     _add_targets(summarize, required=False, help="a language to summarize into (default: the source's)")
-    summarize.add_argument(
-        "--source", default="", metavar="LANG", help="the article's language (default: detect)"
-    )
-    summarize.add_argument("--mode", choices=["abstractive", "extractive"], help="(default: the server's)")
-    summarize.add_argument("--length", choices=["short", "medium", "long"], help="(default: the server's)")
+    _add_summary_options(summarize)
     summarize.add_argument("--max-tokens", type=_positive_int, metavar="N", help="bound on generated tokens")
     summarize.add_argument("--sentences", type=_positive_int, metavar="N", help="sentences, extractive mode")
     summarize.add_argument("--beams", type=_positive_int, metavar="N", help="beam width, seq2seq models")
@@ -329,7 +491,48 @@ def _build_parser() -> argparse.ArgumentParser:
     summarize.add_argument(
         "--no-stream", action="store_true", help="one Summarize call: print everything at the end"
     )
-    summarize.set_defaults(handler=_summarize)
+    summarize.set_defaults(handler=_blocking(_summarize))
+
+    batch = commands.add_parser(
+        "batch",
+        parents=[connection],
+        help="summarize every article of a folder or glob into a JSON-lines file",
+        description=(
+            "Summarize many articles, several at a time, appending one JSON line per article to "
+            "--out: the file, the request id, the languages, and the summaries or the error. A run "
+            "skips the articles --out already holds, so running the same command again resumes "
+            "an interrupted batch. Ctrl-C stops at once and keeps every line written. Articles "
+            "named *.html or *.htm are sent as HTML. The exit status is 1 when an article failed."
+        ),
+    )
+    _files(
+        batch.add_argument(
+            "articles",
+            metavar="DIR_OR_GLOB",
+            help="a folder (its files, not its subfolders), a file, or a glob such as 'news/**/*.txt'",
+        )
+    )
+    _add_targets(batch, required=False, help="a language to summarize into (default: the source's)")
+    _files(
+        batch.add_argument(
+            "--out", required=True, metavar="FILE", help="the JSON-lines file to append the results to"
+        )
+    )
+    batch.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="articles in flight at once (default: 4)",
+    )
+    _add_summary_options(batch)
+    batch.add_argument("--html", action="store_true", help="send every article as HTML")
+    batch.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help="summarize again the articles whose line in --out holds an error (the line is replaced)",
+    )
+    batch.set_defaults(handler=_run_batch)
 
     translate = commands.add_parser("translate", parents=[connection], help="translate texts")
     translate.add_argument("texts", nargs="+", metavar="TEXT", help="a text to translate; - reads stdin")
@@ -338,16 +541,16 @@ def _build_parser() -> argparse.ArgumentParser:
         "--source", default="", metavar="LANG", help="the texts' language (default: detect)"
     )
     translate.add_argument("--json", action="store_true", help="print JSON")
-    translate.set_defaults(handler=_translate)
+    translate.set_defaults(handler=_blocking(_translate))
 
     detect = commands.add_parser("detect", parents=[connection], help="identify a text's language")
     detect.add_argument("text", metavar="TEXT", help="the text; - reads stdin")
     detect.add_argument("--json", action="store_true", help="print JSON")
-    detect.set_defaults(handler=_detect)
+    detect.set_defaults(handler=_blocking(_detect))
 
     models = commands.add_parser("models", parents=[connection], help="describe the loaded models")
     models.add_argument("--json", action="store_true", help="print JSON")
-    models.set_defaults(handler=_models)
+    models.set_defaults(handler=_blocking(_models))
 
     health = commands.add_parser(
         "health", parents=[connection], help="print the health status; exit 1 unless SERVING"
@@ -356,8 +559,34 @@ def _build_parser() -> argparse.ArgumentParser:
     health.add_argument(
         "--wait", type=_positive_float, metavar="SECONDS", help="poll until SERVING, at most this long"
     )
-    health.set_defaults(handler=_health)
+    health.set_defaults(handler=_blocking(_health))
+
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script",
+        description=(
+            "Print a completion script. bash: source <(summarizer-client completion bash). "
+            "zsh: source <(summarizer-client completion zsh), or save it as _summarizer-client "
+            "in a folder on $fpath."
+        ),
+    )
+    completion.add_argument("shell", choices=["bash", "zsh"], help="the shell to complete in")
+    completion.set_defaults(handler=_print_completion)
     return parser
+
+
+def _add_summary_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source", default="", metavar="LANG", help="the article's language (default: detect)"
+    )
+    parser.add_argument("--mode", choices=["abstractive", "extractive"], help="(default: the server's)")
+    parser.add_argument("--length", choices=["short", "medium", "long"], help="(default: the server's)")
+
+
+def _files(action: argparse.Action) -> argparse.Action:
+    """Mark an argument whose value is a path, for the completion scripts."""
+    action.complete_paths = True  # type: ignore[attr-defined]
+    return action
 
 
 def _add_targets(parser: argparse.ArgumentParser, *, required: bool, help: str) -> None:
