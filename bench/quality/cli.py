@@ -3,6 +3,7 @@
 python -m bench.quality --profile tiny                   # a few minutes
 python -m bench.quality --profile embedded --max-cases 4 # en, fr, de, zh
 python -m bench.quality --cases my/cases --profile tiny --pivot
+python -m bench.quality --profile embedded --data DIR   # also confidence and repairs on DIR's references
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 from bench.quality.cases import DEFAULT_CASES, ROOT, CaseError, load_cases
+from bench.quality.confidence import measure
 from bench.quality.report import LEGEND, render_markdown, render_text
 from bench.quality.runner import EvalOptions, ProfileReport, evaluate, running_server
 from summarizer_client import SummarizerClient, SummarizerClientError
@@ -46,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         "(the whole article is translated first: minutes per case on the tiny profile)",
     )
     parser.add_argument("--no-translations", action="store_true", help="skip the translation references")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="a folder with translation.jsonl: after each profile's cases, measure its confidence and "
+        "repairs on these references in process (bench.quality.confidence)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where quality-<profile>.md goes")
     parser.add_argument("--start-timeout", type=float, default=900.0, help="seconds for a server to be ready")
     parser.add_argument("--call-timeout", type=float, default=900.0, help="deadline of each call, seconds")
@@ -102,9 +110,17 @@ def main(argv: list[str] | None = None) -> int:
         failed = failed or bool(report.errors)
         args.out.mkdir(parents=True, exist_ok=True)
         markdown = args.out / f"quality-{profile}.md"
-        markdown.write_text(
-            render_markdown(report, cases_folder=_shown(args.cases), command=command), encoding="utf-8"
-        )
+        text = render_markdown(report, cases_folder=_shown(args.cases), command=command)
+        if args.data is not None:  # the server has stopped: the profile loads in process now
+            progress(f"[{profile}] confidence and repairs on {args.data}")
+            confidence = measure(args.data, profile)
+            print(confidence)
+            # Its headings one level down, under this report's title.
+            text += "\n" + "\n".join(
+                "#" + line if line.startswith("#") else line for line in confidence.splitlines()
+            )
+
+        markdown.write_text(text, encoding="utf-8")
         progress(f"[{profile}] wrote {markdown}")
     if reports:
         print()

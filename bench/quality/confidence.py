@@ -20,7 +20,6 @@ writes them to bench/CONFIDENCE.md (or --out). The data's text is never written.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from collections import defaultdict
@@ -305,30 +304,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--documents", type=int, default=3, help="sentences per document (1: none)")
     parser.add_argument("--concurrency", type=int, default=8, help="translations in flight (default 8)")
     args = parser.parse_args(argv)
-    return run(
-        args.data,
-        args.profile,
-        args.out,
-        limit=args.limit,
-        documents=args.documents,
-        concurrency=args.concurrency,
-    )
-
-
-def run(
-    data: Path,
-    profile: str,
-    out: Path | None,
-    *,
-    limit: int | None = None,
-    documents: int = 3,
-    concurrency: int = 8,
-) -> int:
-    from service.config import settings_from_env
-    from service.loader import build_pipeline
     from service.logging_setup import configure_logging
 
     configure_logging("WARNING")
+    text = measure(
+        args.data, args.profile, limit=args.limit, documents=args.documents, concurrency=args.concurrency
+    )
+    print(text)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def measure(
+    data: Path, profile: str, *, limit: int | None = None, documents: int = 3, concurrency: int = 8
+) -> str:
+    """Load `profile`, run the evaluation on DATA/translation.jsonl, and return the Markdown report."""
+    from service.config import settings_from_env
+    from service.loader import build_pipeline
+
     items = load_translations(data / "translation.jsonl")
     if limit is not None:
         kept: dict[str, int] = defaultdict(int)
@@ -347,19 +341,13 @@ def run(
         print(f"[confidence {profile}] {message}", file=sys.stderr, flush=True)
 
     outcomes = evaluate(pipeline, items, document_size=documents, concurrency=concurrency, progress=progress)
-    text = render(
+    return render(
         outcomes,
         profile=profile,
         data=str(data),
         seconds=time.perf_counter() - started,
         attempts=settings.max_repair_attempts,
     )
-    print(text)
-    if out is not None:
-        out.write_text(text, encoding="utf-8")
-        print(f"written to {out}", file=sys.stderr)
-    logging.shutdown()
-    return 0
 
 
 if __name__ == "__main__":

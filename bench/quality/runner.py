@@ -4,7 +4,8 @@ For each case: an abstractive summary (Summarize), an extractive one (Summarize,
 EXTRACTIVE), the first three sentences of the article (lead-3, computed here), each scored with
 ROUGE against the case's references; the case's sentences translated (Translate) and scored with
 chrF and BLEU; and, where the case gives reference summaries in other languages, the service's
-summary in those languages scored with chrF.
+summary in those languages scored with chrF. Every output's evidence (its issues, whether it was
+repaired, its confidence) is recorded as the service returned it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from bench.perf import ServerProcess
 from bench.quality.cases import Case
 from bench.quality.metrics import CHARACTER_LANGUAGES, Rouge, TranslationScore, chrf, rouge, translation_score
 from service.text.sentences import split_sentences
-from summarizer_client import ModelsInfo, SummarizerClient, SummarizerClientError
+from summarizer_client import ModelsInfo, SummarizerClient, SummarizerClientError, Summary, Translation
 from summarizer_client.client import Length
 
 LEAD = 3
@@ -44,6 +45,17 @@ class TranslationItem:
     references: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class OutputEvidence:
+    """What the service said about one of its outputs: the kinds of its issues, a repair, a confidence."""
+
+    what: str  # "summary" or "translation"
+    language: str
+    issues: tuple[str, ...]
+    repaired: bool
+    confidence: float
+
+
 @dataclass
 class CaseResult:
     case_id: str
@@ -54,6 +66,7 @@ class CaseResult:
     translations: list[TranslationItem] = field(default_factory=list)
     summary_translations: dict[str, float] = field(default_factory=dict)  # language -> chrF
     outputs: dict[str, str] = field(default_factory=dict)  # what the service wrote, by kind
+    evidence: list[OutputEvidence] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -214,6 +227,7 @@ def evaluate_case(
         )
         result.errors.extend(f"abstractive [{f.language}]: {f.message}" for f in response.failures)
         for summary in response.summaries:
+            result.evidence.append(evidence_of("summary", summary))
             key = "abstractive" if summary.language == case.language else f"abstractive [{summary.language}]"
             result.outputs[key] = summary.text
             if summary.language == case.language:
@@ -240,6 +254,7 @@ def evaluate_case(
             timeout=options.call_timeout,
         )
         for translation in response.translations:
+            result.evidence.append(evidence_of("translation", translation))
             item = items[translation.text_index]
             refs = item.references.get(translation.language)
             if refs:
@@ -263,6 +278,12 @@ def evaluate_case(
             call(f"translations from {source_language}", functools.partial(translate, source_language))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def evidence_of(what: str, output: Summary | Translation) -> OutputEvidence:
+    return OutputEvidence(
+        what, output.language, tuple(i.kind for i in output.issues), output.repaired, output.confidence
+    )
 
 
 @contextmanager
