@@ -55,8 +55,8 @@ test: setup
 	$(PY) -m pytest -q tests
 
 lint: setup
-	$(VENV)/bin/ruff check service clients tests bench scripts
-	$(VENV)/bin/ruff format --check service clients tests bench scripts
+	$(VENV)/bin/ruff check service clients tests bench scripts devkit
+	$(VENV)/bin/ruff format --check service clients tests bench scripts devkit
 	$(VENV)/bin/mypy
 	$(BUF) lint protos
 	$(BUF) breaking protos --against protos/summarizer_v1.binpb

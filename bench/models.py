@@ -6,33 +6,29 @@ seed articles and padded to the checkpoints' vocabulary sizes, so that every mat
 output projection included, costs what it costs with the real weights. The text they produce is noise,
 which is why the benchmark forces every generation to a fixed number of tokens.
 
-A folder is written once under the cache directory, keyed by a hash of everything that goes into it,
-and loaded back by the service through its ordinary `source = "<folder>"` path.
+`devkit.random_models` builds them, as it builds the model tests' tiny ones. A folder is written once
+under the cache directory, keyed by a hash of everything that goes into it, and loaded back by the
+service through its ordinary `source = "<folder>"` path.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import os
 import shutil
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
+
+from devkit import random_models
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "seeds"
 # Bumped whenever a builder changes what it writes, so that stale folders are not reused.
 BUILD_VERSION = 2
-# Added to the output scores of the vocabulary's filler entries. See _ban_fillers.
-_FILLER_BIAS = -1e4
-SEED = 0
 
 # Helsinki-NLP/opus-mt-en-de, as its config.json has it.
 MARIAN_CONFIG: dict[str, Any] = {
@@ -77,8 +73,6 @@ BART_CONFIG: dict[str, Any] = {
     "forced_eos_token_id": 2,
 }
 
-BART_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-
 
 @dataclass(frozen=True)
 class BuiltModel:
@@ -92,24 +86,20 @@ def default_cache_dir() -> Path:
     return Path(base) / "summarizer" / "bench"
 
 
-def seed_lines() -> list[str]:
-    """Every non-empty line of the seed articles, wrapped so that sentencepiece accepts each one."""
-    lines: list[str] = []
-    for path in sorted(SEEDS.glob("*.txt")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            lines.extend(textwrap.wrap(line.strip(), 1000))
-    return [line for line in lines if line]
-
-
 def _fingerprint(kind: str, config: dict[str, Any], lines: list[str]) -> str:
     digest = hashlib.sha256()
-    digest.update(json.dumps([BUILD_VERSION, SEED, kind, config], sort_keys=True).encode())
+    digest.update(json.dumps([BUILD_VERSION, random_models.SEED, kind, config], sort_keys=True).encode())
     digest.update("\n".join(lines).encode())
     return digest.hexdigest()[:12]
 
 
-def _cached(cache_dir: Path, name: str, key: str, build: Callable[[Path], int]) -> BuiltModel:
-    """The folder for `name` at `key`, built with `build(tmp_folder) -> parameter count` when missing."""
+def _cached(
+    cache_dir: Path, name: str, kind: str, config: dict[str, Any], build: Callable[[Path, list[str]], int]
+) -> BuiltModel:
+    """The folder for `name`, built from the seed lines with `build(tmp_folder, lines) -> parameter count`
+    when none is cached for this config and these lines."""
+    lines = random_models.seed_lines()
+    key = _fingerprint(kind, config, lines)
     folder = cache_dir / f"{name}-{key}"
     marker = folder / ".bench-built.json"
     if marker.is_file():
@@ -121,7 +111,7 @@ def _cached(cache_dir: Path, name: str, key: str, build: Callable[[Path], int]) 
     tmp.mkdir(parents=True)
     log.info("building %s in %s (once)", name, folder)
     try:
-        parameters = build(tmp)
+        parameters = build(tmp, lines)
         (tmp / ".bench-built.json").write_text(json.dumps({"parameters": parameters, "key": key}))
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(tmp, folder)
@@ -135,151 +125,48 @@ def _cached(cache_dir: Path, name: str, key: str, build: Callable[[Path], int]) 
     return BuiltModel(name, folder, parameters)
 
 
-def _seed() -> None:
-    import torch
-
-    torch.manual_seed(SEED)
-
-
-def _ban_fillers(model: Any, first: int, end: int) -> None:
-    """Keep the random model from writing the filler entries that pad the vocabulary to full size.
-
-    A filler decodes to text the tokenizer reads back as several tokens, so a summary made of them
-    would grow about sixfold when summarized again and map-reduce over a long article would never
-    shrink it. With the fillers out of reach, outputs read back at about their own length, as real
-    summaries do. The scores are still computed over the whole vocabulary, so nothing gets cheaper;
-    both runtimes apply `final_logits_bias`.
-    """
-    import torch
-
-    with torch.no_grad():
-        model.final_logits_bias[0, first:end] = _FILLER_BIAS
-
-
 # -- Marian ------------------------------------------------------------------------------------------
 
 
-def _train_sentencepiece(lines: list[str]) -> bytes:
-    import sentencepiece as spm
-
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines),
-        model_writer=model,
-        model_type="unigram",
-        # The seeds are too small for a large vocabulary; take what they give.
-        vocab_size=8000,
-        hard_vocab_limit=False,
-        character_coverage=1.0,
-        num_threads=2,
-        minloglevel=2,
-    )
-    return model.getvalue()
-
-
 def _build_marian(folder: Path, lines: list[str]) -> int:
-    import sentencepiece as spm
-    from transformers import GenerationConfig, MarianConfig, MarianMTModel, MarianTokenizer
-
-    proto = _train_sentencepiece(lines)
-    for name in ("source.spm", "target.spm"):
-        (folder / name).write_bytes(proto)
-    processor = spm.SentencePieceProcessor(model_proto=proto)
-    # OPUS-MT layout: </s>=0, <unk>=1, the pieces, filler up to the checkpoint's size, <pad> last.
-    vocab = {"</s>": 0, "<unk>": 1}
-    for i in range(processor.get_piece_size()):
-        if not (processor.is_control(i) or processor.is_unknown(i)):
-            vocab.setdefault(processor.id_to_piece(i), len(vocab))
-    size = MARIAN_CONFIG["vocab_size"]
-    first_filler = len(vocab)
-    filler = 0
-    while len(vocab) < size - 1:
-        vocab.setdefault(f"▁x{filler}", len(vocab))
-        filler += 1
-    vocab["<pad>"] = len(vocab)
-    assert len(vocab) == size and vocab["<pad>"] == MARIAN_CONFIG["pad_token_id"]
-    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    tokenizer = MarianTokenizer(
-        source_spm=str(folder / "source.spm"),
-        target_spm=str(folder / "target.spm"),
-        vocab=str(folder / "vocab.json"),
+    # The seeds are too small for a large vocabulary: the tokenizer takes what they give, and fillers pad
+    # the vocabulary to the checkpoint's size.
+    proto = random_models.train_sentencepiece(
+        lines, vocab_size=8000, model_type="unigram", character_coverage=1.0
+    )
+    return random_models.build_marian(
+        folder,
+        proto,
+        architecture=MARIAN_CONFIG,
+        vocab_size=MARIAN_CONFIG["vocab_size"],
         model_max_length=512,
+        # Greedy by default: the benchmark compares greedy decoding on both sides.
+        generation={"bad_words_ids": [[MARIAN_CONFIG["pad_token_id"]]]},
     )
-    _seed()
-    model = MarianMTModel(MarianConfig(**MARIAN_CONFIG))
-    _ban_fillers(model, first_filler, size - 1)
-    # Greedy by default: the benchmark compares greedy decoding on both sides.
-    model.generation_config = GenerationConfig(
-        pad_token_id=MARIAN_CONFIG["pad_token_id"],
-        eos_token_id=0,
-        decoder_start_token_id=MARIAN_CONFIG["decoder_start_token_id"],
-        forced_eos_token_id=0,
-        bad_words_ids=[[MARIAN_CONFIG["pad_token_id"]]],
-    )
-    tokenizer.save_pretrained(folder)
-    model.save_pretrained(folder)
-    return sum(p.numel() for p in model.parameters())
 
 
 def build_marian(cache_dir: Path) -> BuiltModel:
     """An opus-mt-en-de-shaped Marian model. One folder serves every en->xx pair of the benchmark."""
-    lines = seed_lines()
-    key = _fingerprint("marian", MARIAN_CONFIG, lines)
-    return _cached(cache_dir, "opus-mt-en-xx", key, lambda folder: _build_marian(folder, lines))
+    return _cached(cache_dir, "opus-mt-en-xx", "marian", MARIAN_CONFIG, _build_marian)
 
 
 # -- BART --------------------------------------------------------------------------------------------
 
 
-def _train_byte_bpe(lines: list[str]) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(
-        vocab_size=BART_CONFIG["vocab_size"],
-        special_tokens=BART_SPECIALS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(lines, trainer)
-    state = json.loads(tokenizer.to_str())["model"]
-    return state["vocab"], [tuple(merge) for merge in state["merges"]]
-
-
 def _build_bart(folder: Path, lines: list[str]) -> int:
-    from transformers import BartConfig, BartForConditionalGeneration, BartTokenizer, GenerationConfig
-
-    vocab, merges = _train_byte_bpe(lines)
-    size = BART_CONFIG["vocab_size"]
-    first_filler = len(vocab)
-    # Filler entries are reachable by no merge, so they only widen the output projection, as the real
-    # vocabulary does. "Ġ" and ASCII letters are in the byte-level alphabet, so they decode cleanly.
-    filler = 0
-    while len(vocab) < size:
-        vocab.setdefault(f"Ġx{filler}", len(vocab))
-        filler += 1
-    assert [vocab[t] for t in BART_SPECIALS[:4]] == [0, 1, 2, 3]
-    # The tokenizers library's merges, as pairs; the constructor takes them as they are.
-    tokenizer = BartTokenizer(vocab=vocab, merges=cast(Any, merges), model_max_length=1024)
-    assert len(tokenizer) == size, len(tokenizer)
-    _seed()
-    model = BartForConditionalGeneration(BartConfig(**BART_CONFIG))
-    _ban_fillers(model, first_filler, size)
-    ids = {
-        k: BART_CONFIG[k] for k in ("bos_token_id", "pad_token_id", "eos_token_id", "decoder_start_token_id")
-    }
-    model.generation_config = GenerationConfig(forced_bos_token_id=0, forced_eos_token_id=2, **ids)
-    tokenizer.save_pretrained(folder)
-    model.save_pretrained(folder)
-    return sum(p.numel() for p in model.parameters())
+    return random_models.build_bart(
+        folder,
+        lines,
+        architecture=BART_CONFIG,
+        vocab_size=BART_CONFIG["vocab_size"],
+        model_max_length=1024,
+        generation={"forced_bos_token_id": 0, "forced_eos_token_id": 2},
+    )
 
 
 def build_bart(cache_dir: Path) -> BuiltModel:
     """A distilbart-cnn-12-6-shaped BART model with a byte-level BPE tokenizer."""
-    lines = seed_lines()
-    key = _fingerprint("bart", BART_CONFIG, lines)
-    return _cached(cache_dir, "distilbart-cnn-12-6", key, lambda folder: _build_bart(folder, lines))
+    return _cached(cache_dir, "distilbart-cnn-12-6", "bart", BART_CONFIG, _build_bart)
 
 
 # -- the packaged LLM --------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""Measurement primitives: latency statistics, a bounded load generator, the server as a subprocess
-(start-up time, health, peak RSS of its process tree), and a description of the machine.
+"""Measurement primitives: latency statistics, a bounded load generator, the peak RSS of a process tree,
+and a description of the machine.
 
-Nothing here knows about models; `bench.scenarios` says what to send.
+The server itself is started by `devkit.launcher`. Nothing here knows about models; `bench.scenarios`
+says what to send.
 """
 
 from __future__ import annotations
@@ -11,11 +12,6 @@ import logging
 import math
 import os
 import platform
-import re
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,7 +21,8 @@ from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
+from devkit.launcher import tree_rss
+
 log = logging.getLogger(__name__)
 
 
@@ -164,20 +161,6 @@ def timed(fn: Callable[[], object]) -> float:
 # -- memory ------------------------------------------------------------------------------------------
 
 
-def tree_rss(pid: int) -> int:
-    """Resident set size of a process and all its children, in bytes (0 once it is gone)."""
-    try:
-        process = psutil.Process(pid)
-        members = [process, *process.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    total = 0
-    for member in members:
-        with contextlib.suppress(psutil.Error):
-            total += member.memory_info().rss
-    return total
-
-
 class RssSampler:
     """Samples a process tree's RSS on a background thread while in a `with` block; keeps the peak."""
 
@@ -202,152 +185,6 @@ class RssSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-
-
-# -- the server --------------------------------------------------------------------------------------
-
-
-class ServerError(RuntimeError):
-    """The server did not start, or died; the message ends with the tail of its log."""
-
-
-# The micro-batcher's DEBUG line for each batch it runs.
-_BATCH_LINE = re.compile(r"-batcher: batch of (\d+) ")
-
-
-class ServerProcess:
-    """`python -m service ...` on 127.0.0.1 with a free port, as a context manager.
-
-    On exit the server always gets SIGTERM (then SIGKILL if it does not stop within `stop_timeout_s`).
-    Its output goes to a log file, whose tail is shown when it fails.
-    """
-
-    def __init__(
-        self, args: Sequence[str], log_path: Path, *, stop_timeout_s: float = 30.0, offline: bool = True
-    ) -> None:
-        self.args = list(args)
-        self.log_path = log_path
-        self.stop_timeout_s = stop_timeout_s
-        self.offline = offline  # HF_HUB_OFFLINE=1: models come from the cache only
-        self.process: subprocess.Popen[bytes] | None = None
-        self.port = 0
-        self.startup_s = math.nan
-        self._tmp = tempfile.TemporaryDirectory(prefix="bench-server-")
-        self._log_handle: object = None
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def log_offset(self) -> int:
-        return self.log_path.stat().st_size if self.log_path.exists() else 0
-
-    def batch_sizes(self, since: int) -> list[int]:
-        """Rows in each model batch the server logged after `since` (it runs at DEBUG for this)."""
-        with self.log_path.open("rb") as log:
-            log.seek(since)
-            text = log.read().decode("utf-8", "replace")
-        return [int(n) for n in _BATCH_LINE.findall(text)]
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def start(self, timeout_s: float) -> float:
-        """Start the server and wait until its health says SERVING. Returns the seconds that took."""
-        from summarizer_client import SummarizerClient
-
-        port_file = Path(self._tmp.name) / "port"
-        command = [
-            sys.executable,
-            "-m",
-            "service",
-            *self.args,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--port-file",
-            str(port_file),
-        ]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
-        if self.offline:
-            env["HF_HUB_OFFLINE"] = "1"
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.log_path.open("wb")
-        self._log_handle = handle
-        handle.write(f"$ {' '.join(command)}\n".encode())
-        handle.flush()
-        started = time.perf_counter()
-        # A session of its own: a Ctrl-C in the terminal reaches only the benchmark, which stops the server.
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        deadline = started + timeout_s
-        while not port_file.exists():
-            self._check_alive()
-            if time.perf_counter() > deadline:
-                raise ServerError(f"no port after {timeout_s:.0f} s{self.log_tail()}")
-            time.sleep(0.05)
-        self.port = int(port_file.read_text().strip())
-        with SummarizerClient(self.target, timeout=30) as client:
-            while True:
-                self._check_alive()
-                remaining = deadline - time.perf_counter()
-                if remaining <= 0:
-                    raise ServerError(f"not SERVING after {timeout_s:.0f} s{self.log_tail()}")
-                try:
-                    client.wait_ready(min(remaining, 2.0))
-                    break
-                except Exception:  # not ready within this slice: check that it is alive, then wait on
-                    continue
-        self.startup_s = time.perf_counter() - started
-        return self.startup_s
-
-    def _check_alive(self) -> None:
-        assert self.process is not None
-        code = self.process.poll()
-        if code is not None:
-            raise ServerError(f"the server exited with code {code}{self.log_tail()}")
-
-    def rss(self) -> int:
-        return tree_rss(self.pid) if self.process is not None else 0
-
-    def stop(self) -> int | None:
-        """SIGTERM, a grace period, then SIGKILL. Returns the exit code."""
-        process = self.process
-        if process is None:
-            return None
-        try:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=self.stop_timeout_s)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
-            return process.returncode
-        finally:
-            handle = self._log_handle
-            if handle is not None:
-                handle.close()  # type: ignore[attr-defined]
-                self._log_handle = None
-
-    def log_tail(self, lines: int = 15) -> str:
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        tail = text.strip().splitlines()[-lines:]
-        return ("\n  server log (" + str(self.log_path) + "):\n    " + "\n    ".join(tail)) if tail else ""
-
-    def __enter__(self) -> ServerProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-        self._tmp.cleanup()
 
 
 # -- the machine -------------------------------------------------------------------------------------

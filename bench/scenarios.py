@@ -29,7 +29,8 @@ import psutil
 from bench import workloads
 from bench.baseline import LLMBaseline, Seq2SeqBaseline
 from bench.models import BuiltModel, llm_conversion_cached, packaged_llm_folder
-from bench.perf import RssSampler, Run, ServerProcess, run_load, torch_threads
+from bench.perf import RssSampler, Run, run_load, torch_threads
+from devkit.launcher import ServerProcess
 from service.models.base import ModelSpec
 from service.profiles import get_profile
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean
 
-from bench.perf import ServerProcess
 from bench.quality.cases import Case
 from bench.quality.metrics import CHARACTER_LANGUAGES, Rouge, TranslationScore, chrf, rouge, translation_score
+from devkit.launcher import ServerProcess
 from service.text.sentences import split_sentences
 from summarizer_client import ModelsInfo, SummarizerClient, SummarizerClientError, Summary, Translation
 from summarizer_client.client import Length

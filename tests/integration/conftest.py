@@ -1,12 +1,9 @@
-"""Real servers on 127.0.0.1 with port 0: in a thread (fake or real pipelines) or as a subprocess."""
+"""Real servers on 127.0.0.1 with port 0: in a thread (fake or real pipelines) or as a subprocess
+(through `devkit.launcher`)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +12,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from devkit import launcher
 from service.config import Settings
 from service.pipeline import Limits, SummarizationPipeline
 from service.server import Server, build_server
@@ -66,56 +64,21 @@ def stub(fake_server: ServerThread) -> Iterator[pb_grpc.SummarizerServiceStub]:
         yield pb_grpc.SummarizerServiceStub(channel)
 
 
-class ServerProcess:
-    """`python -m service` as a child process on a free loopback port."""
+class ServerProcess(launcher.ServerProcess):
+    """The launcher as these tests use it: launched at once, this checkout first on the child's PYTHONPATH,
+    its output in a log under `tmp`. A test waits for the port and for SERVING itself, watching the health
+    statuses on the way, and stops it with `terminate()` (or `kill()` once it has signalled it itself).
 
-    def __init__(self, tmp: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        self.port_file = tmp / f"port-{time.monotonic_ns()}"
-        self.log = tmp / f"server-{time.monotonic_ns()}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "service",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--port-file",
-            str(self.port_file),
-            *args,
-        ]
-        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "gen"), str(ROOT / "clients")])
-        self._log_handle = self.log.open("w")
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=full_env, stdout=self._log_handle, stderr=subprocess.STDOUT
+    It stays in the test run's process group, so that a `timeout` that ends the run ends it too.
+    """
+
+    def __init__(self, tmp: Path, *args: str) -> None:
+        super().__init__(
+            args,
+            tmp / f"server-{time.monotonic_ns()}.log",
+            stop_timeout_s=60.0,
+            offline=False,
+            pythonpath=True,
+            own_session=False,
         )
-
-    def wait_port(self, timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        while not self.port_file.exists():
-            if self.process.poll() is not None:
-                raise AssertionError(f"server exited {self.process.returncode}:\n{self.output()}")
-            if time.monotonic() > deadline:
-                raise AssertionError("server did not bind a port in time")
-            time.sleep(0.05)
-        return f"127.0.0.1:{self.port_file.read_text().strip()}"
-
-    def output(self) -> str:
-        if not self._log_handle.closed:
-            self._log_handle.flush()
-        return self.log.read_text(errors="replace")
-
-    def terminate(self, timeout: float = 60) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=timeout)
-        finally:
-            self._log_handle.close()
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self._log_handle.close()
+        self.launch()
