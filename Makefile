@@ -65,8 +65,11 @@ lint: setup
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)
 
+# `make eval EVAL_PROFILES=embedded EVAL_DATA=DIR`: one profile, and confidence and repairs measured on
+# DIR/translation.jsonl (bench.quality.confidence) after its cases.
+EVAL_PROFILES ?= tiny embedded
 eval: setup
-	$(PY) -m bench.quality --profile tiny --profile embedded
+	$(PY) -m bench.quality $(foreach p,$(EVAL_PROFILES),--profile $(p)) $(if $(EVAL_DATA),--data $(EVAL_DATA))
 
 clean:
 	rm -rf gen/summarizer $(VENV) .pytest_cache .mypy_cache .ruff_cache
