@@ -20,6 +20,7 @@ writes them to bench/CONFIDENCE.md (or --out). The data's text is never written.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import defaultdict
@@ -124,6 +125,25 @@ def evaluate(
 
 
 # -- figures ---------------------------------------------------------------------------------------
+
+
+def figures_of(outcome: Outcome) -> dict[str, object]:
+    """One output's numbers, by item id: what a calibration needs, and none of the text."""
+    evidence = outcome.returned.evidence
+    return {
+        "id": outcome.item_id,
+        "unit": outcome.unit,
+        "language": outcome.language,
+        "certainty": evidence.certainty,
+        "check_score": check_score(evidence.issues),
+        "confidence": evidence.confidence,
+        "issues": [issue.kind.value for issue in evidence.issues],
+        "first_issues": [finding.kind.value for finding in outcome.first_findings],
+        "repair_attempts": evidence.repair_attempts,
+        "repaired": evidence.repaired,
+        "chrf_first": outcome.chrf_first,
+        "chrf_returned": outcome.chrf_returned,
+    }
 
 
 def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
@@ -303,12 +323,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="only the first N items of each target language")
     parser.add_argument("--documents", type=int, default=3, help="sentences per document (1: none)")
     parser.add_argument("--concurrency", type=int, default=8, help="translations in flight (default 8)")
+    parser.add_argument(
+        "--figures", type=Path, help="also write each output's figures (no text) to this JSON Lines file"
+    )
     args = parser.parse_args(argv)
     from service.logging_setup import configure_logging
 
     configure_logging("WARNING")
     text = measure(
-        args.data, args.profile, limit=args.limit, documents=args.documents, concurrency=args.concurrency
+        args.data,
+        args.profile,
+        limit=args.limit,
+        documents=args.documents,
+        concurrency=args.concurrency,
+        figures=args.figures,
     )
     print(text)
     args.out.write_text(text, encoding="utf-8")
@@ -317,7 +345,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def measure(
-    data: Path, profile: str, *, limit: int | None = None, documents: int = 3, concurrency: int = 8
+    data: Path,
+    profile: str,
+    *,
+    limit: int | None = None,
+    documents: int = 3,
+    concurrency: int = 8,
+    figures: Path | None = None,
 ) -> str:
     """Load `profile`, run the evaluation on DATA/translation.jsonl, and return the Markdown report."""
     from service.config import settings_from_env
@@ -341,6 +375,8 @@ def measure(
         print(f"[confidence {profile}] {message}", file=sys.stderr, flush=True)
 
     outcomes = evaluate(pipeline, items, document_size=documents, concurrency=concurrency, progress=progress)
+    if figures is not None:
+        figures.write_text("".join(json.dumps(figures_of(o)) + "\n" for o in outcomes), encoding="utf-8")
     return render(
         outcomes,
         profile=profile,
