@@ -86,7 +86,7 @@ class LLMBaseline:
         self.load_s = time.perf_counter() - started
 
     def summarize(self, article: str, language: str, sentences: int, max_new_tokens: int) -> Generated:
-        from service.models.llm import summarize_messages
+        from service.models.llm_prompts import summarize_messages
 
         ids = self.tokenizer.apply_chat_template(
             summarize_messages(article, language, sentences),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from service.errors import ConfigurationError
+from service.resources import available_cpus, cgroup_memory_limit, physical_memory
 
 ENV_PREFIX = "SUMMARIZER_"
 #: Hugging Face's own switch for "no network"; `offline` follows it unless SUMMARIZER_OFFLINE is set.
@@ -47,7 +48,9 @@ class Settings:
     runtime: str = (
         "ctranslate2"  # default runtime for seq2seq and llm backends; transformers is the reference
     )
-    threads: int = 0  # intra-op threads for inference; 0 means one per core
+    threads: int = (
+        0  # intra-op threads for inference; 0: the cores this process may use (affinity, CPU quota)
+    )
     device: str = "cpu"  # "cpu", "cuda" or "cuda:N"; the loader checks that the device exists
     # Models come from local folders and caches only, never the network. Defaults from HF_HUB_OFFLINE.
     offline: bool = False
@@ -58,6 +61,12 @@ class Settings:
     # running requests together, so this is also the largest batch concurrent requests can form.
     max_concurrent_requests: int = 16
     max_queue: int = 32  # waiting for a slot; past running + queued, RESOURCE_EXHAUSTED at once
+    # The memory the whole server may use, models included; requests are admitted by their estimated
+    # cost against what the loaded models leave of it. 0: 90% of the cgroup memory limit when there is
+    # one, else half of the physical RAM.
+    memory_budget_mb: int = 0
+    # A stream whose client takes no message for this long is cancelled and its slot freed.
+    stream_send_timeout_s: float = 30.0
     # Security: bearer token (inline or in a file) and TLS; all off by default
     auth_token: str | None = field(default=None, repr=False)
     auth_token_file: Path | None = None
@@ -72,7 +81,16 @@ class Settings:
 
     @property
     def inference_threads(self) -> int:
-        return self.threads or os.cpu_count() or 1
+        return self.threads or available_cpus()
+
+    @property
+    def memory_budget_bytes(self) -> int:
+        if self.memory_budget_mb:
+            return self.memory_budget_mb << 20
+        limit = cgroup_memory_limit()
+        if limit is not None:
+            return int(limit * 0.9)
+        return physical_memory() // 2
 
     def validate(self) -> Settings:
         if not 0 <= self.port <= 65535:
@@ -107,6 +125,14 @@ class Settings:
             )
         if self.max_queue < 0:
             raise ConfigurationError(f"max_queue must be 0 or more, got {self.max_queue}")
+        if self.memory_budget_mb < 0:
+            raise ConfigurationError(
+                f"memory_budget_mb must be 0 (derived from the machine) or more, got {self.memory_budget_mb}"
+            )
+        if not self.stream_send_timeout_s > 0:
+            raise ConfigurationError(
+                f"stream_send_timeout_s must be positive, got {self.stream_send_timeout_s}"
+            )
 
     def _validate_inference(self) -> None:
         if self.runtime not in ("transformers", "ctranslate2"):
@@ -114,7 +140,7 @@ class Settings:
         if not _DEVICE.fullmatch(self.device):
             raise ConfigurationError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         if self.threads < 0:
-            raise ConfigurationError("threads must be 0 (one per core) or more")
+            raise ConfigurationError("threads must be 0 (the cores this process may use) or more")
 
     def _validate_security(self) -> None:
         if self.auth_token is not None and self.auth_token_file is not None:

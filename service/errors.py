@@ -7,7 +7,8 @@ SummarizerError
 ├── InvalidInputError             INVALID_ARGUMENT   (names the field and the reason)
 │   ├── UnsupportedLanguageError
 │   └── UndeterminedLanguageError
-├── OverloadedError               RESOURCE_EXHAUSTED
+├── OverloadedError               RESOURCE_EXHAUSTED (with RetryInfo)
+├── RequestTooLargeError          RESOURCE_EXHAUSTED (more memory than the server's whole budget)
 ├── NotReadyError                 UNAVAILABLE
 ├── DeadlineError                 DEADLINE_EXCEEDED
 ├── RequestCancelledError         CANCELLED
@@ -42,6 +43,7 @@ class Reason(StrEnum):
     MALFORMED_REQUEST = "MALFORMED_REQUEST"  # the request bytes are not a valid message
     # Other codes
     OVERLOADED = "OVERLOADED"  # RESOURCE_EXHAUSTED: retry after the RetryInfo delay
+    REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"  # RESOURCE_EXHAUSTED: more than the server's memory budget
     NOT_READY = "NOT_READY"  # UNAVAILABLE: loading or draining
     DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"  # DEADLINE_EXCEEDED
     CANCELLED = "CANCELLED"  # CANCELLED
@@ -99,6 +101,15 @@ class OverloadedError(SummarizerError):
     def __init__(self, message: str, *, retry_after_s: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class RequestTooLargeError(SummarizerError):
+    """The request would need more memory than the server may use for all requests together.
+
+    Retrying the same request cannot help: it needs a shorter text or fewer targets.
+    """
+
+    reason = Reason.REQUEST_TOO_LARGE
 
 
 class NotReadyError(SummarizerError):

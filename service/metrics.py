@@ -1,4 +1,4 @@
-"""The server's own counters: admission, stopped generations, refused credentials.
+"""The server's own counters: admission, stopped generations, stalled streams, refused credentials.
 
 Plain integers behind a lock, so that the event loop and the model thread can both bump them.
 No grpc and no exporter here: the server keeps one `Counters` and tests (or a future metrics
@@ -20,6 +20,9 @@ COUNTER_NAMES = (
     "requests_admitted",  # got a running slot (at once or after queueing)
     "requests_rejected",  # refused at once: running slots and queue both full
     "requests_expired_in_queue",  # dropped before running: the deadline passed while it waited
+    "requests_too_large",  # refused at once: its estimated memory is more than the whole budget
+    "requests_refused_draining",  # refused with UNAVAILABLE: queued (or arriving) when the drain began
+    "streams_send_timed_out",  # streams let go of: the client took no message within the send timeout
     "generations_stopped",  # model work that stopped early on a deadline or cancellation
     "auth_failures",  # calls refused for a missing or wrong bearer token
 )

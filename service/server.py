@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import logging
+import os
 import signal
+import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +27,7 @@ from service.api.servicer import SummarizerServicer
 from service.config import Settings
 from service.metrics import Counters
 from service.pipeline import SummarizationPipeline
+from service.resources import resident_memory
 from summarizer.v1 import summarizer_service_pb2 as pb
 from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
 
@@ -43,6 +48,7 @@ class Server:
         health_servicer: health.aio.HealthServicer,
         runner: Runner,
         metrics: Counters | None = None,
+        memory_budget_bytes: int | None = None,
     ) -> None:
         self.grpc = server
         self.port = port
@@ -50,18 +56,55 @@ class Server:
         self.health = health_servicer
         self.runner = runner
         self.metrics = metrics if metrics is not None else Counters()
+        self.memory_budget_bytes = memory_budget_bytes
 
     async def set_serving(self, pipeline: SummarizationPipeline) -> None:
+        if self.memory_budget_bytes is not None:
+            self._limit_request_memory(self.memory_budget_bytes)
         self.servicer.attach(pipeline)
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("serving on port %d", self.port)
 
+    def _limit_request_memory(self, budget: int) -> None:
+        """Requests are charged against what the loaded models leave of the budget."""
+        admission = self.servicer.admission
+        held = resident_memory()
+        pool = budget - held
+        smallest = admission.costs.summary(0, 1)
+        if pool < smallest:
+            log.warning(
+                "memory budget %.0f MB: the loaded server already holds %.0f MB; requests get the "
+                "minimum of %.0f MB, one at a time (raise --memory-budget-mb)",
+                budget / 2**20,
+                held / 2**20,
+                smallest / 2**20,
+            )
+            pool = smallest
+        admission.limit_memory(pool)
+        log.info(
+            "memory budget %.0f MB: %.0f MB held after loading, %.0f MB for requests",
+            budget / 2**20,
+            held / 2**20,
+            pool / 2**20,
+        )
+
     async def stop(self, grace: float) -> None:
-        """Health goes NOT_SERVING, new calls are refused, in-flight calls get `grace` seconds."""
+        """Health goes NOT_SERVING, queued and new calls are refused, running calls get `grace` seconds.
+
+        Queued calls are refused at once (UNAVAILABLE) rather than at the end of the grace period, so
+        that their callers can retry on another replica now. gRPC cancels what still runs after
+        `grace`; this returns by `grace` + 1 s even if gRPC is slower to let go.
+        """
         self.servicer.draining = True
+        refused = self.servicer.admission.drain()
+        if refused:
+            log.info("refused %d queued call(s): the server is draining", refused)
         await self.health.enter_graceful_shutdown()
-        await self.grpc.stop(grace)
+        stopping = asyncio.ensure_future(self.grpc.stop(grace))
+        done, _ = await asyncio.wait((stopping,), timeout=grace + 1.0)
+        if not done:
+            log.warning("gRPC had not stopped 1 s after the grace period; going on without it")
         self.runner.shutdown()
 
 
@@ -80,7 +123,11 @@ async def build_server(settings: Settings, pipeline: SummarizationPipeline | Non
     token = settings.bearer_token()
     if token is not None:
         interceptors.append(BearerTokenInterceptor(token, metrics=metrics))
-    interceptors.append(ErrorInterceptor((SERVICE_NAME,)))
+    interceptors.append(
+        ErrorInterceptor(
+            (SERVICE_NAME,), stream_send_timeout_s=settings.stream_send_timeout_s, metrics=metrics
+        )
+    )
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[
@@ -96,14 +143,18 @@ async def build_server(settings: Settings, pipeline: SummarizationPipeline | Non
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     address = f"{settings.host}:{settings.port}"
-    if credentials is not None:
-        port = server.add_secure_port(address, credentials)
-    else:
-        port = server.add_insecure_port(address)
+    _check_port_free(settings.host, settings.port)
+    try:
+        if credentials is not None:
+            port = server.add_secure_port(address, credentials)
+        else:
+            port = server.add_insecure_port(address)
+    except RuntimeError:  # gRPC's "Failed to bind to address ..."
+        port = 0
     if port == 0:
-        raise OSError(f"cannot listen on {address}")
+        raise OSError(f"cannot listen on {address}: the address is not available or the port is in use")
     await server.start()
-    wrapped = Server(server, port, servicer, health_servicer, runner, metrics)
+    wrapped = Server(server, port, servicer, health_servicer, runner, metrics, settings.memory_budget_bytes)
     if pipeline is not None:
         await wrapped.set_serving(pipeline)
     return wrapped
@@ -147,8 +198,47 @@ async def serve(
         await waiter
     log.info("shutting down: draining in-flight calls for up to %.0f s", settings.grace_s)
     await server.stop(settings.grace_s)
+    busy = server.runner.busy_workers
+    if busy:
+        # Work abandoned at the end of the grace period (a step that does not check the stop signal)
+        # would hold interpreter exit for as long as it runs: the worker threads are joined at exit.
+        log.warning("stopped; %d worker thread(s) still busy with abandoned work: exiting without them", busy)
+        exit_now(0)
     log.info("stopped")
     return 0
+
+
+def exit_now(code: int) -> None:
+    """End the process at once, after flushing the logs: nothing is joined, nothing more runs."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Name a port already in use in one line, before gRPC fails on it with a long log line of its own."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return  # gRPC reports an address it cannot resolve
+    for family, kind, proto, _, sockaddr in infos:
+        try:
+            probe = socket.socket(family, kind, proto)
+        except OSError:
+            continue  # an address family this machine lacks: gRPC skips it too
+        with probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(sockaddr)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise OSError(f"port {port} on {host} is already in use") from None
 
 
 def freeze_heap() -> None:

@@ -1,19 +1,22 @@
-"""Cross-cutting RPC concerns: request ids, access logs, and domain exceptions -> gRPC status."""
+"""Cross-cutting RPC concerns: request ids, access logs, domain exceptions -> gRPC status, and
+streams whose client stopped reading."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
 
 from service.api.status import STATUS_DETAILS_KEY, rich_status, status_code_for
-from service.errors import InvalidInputError, Reason
+from service.errors import InvalidInputError, Reason, RequestCancelledError
+from service.metrics import Counters
 from service.request_context import request_id_var
 
 log = logging.getLogger("service.access")
@@ -110,10 +113,19 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Gives every call a request id and turns domain exceptions into statuses via one table.
 
     Only the services named in `services` are wrapped; health and reflection pass straight through.
+    A streaming call whose client takes no message for `stream_send_timeout_s` is let go of.
     """
 
-    def __init__(self, services: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        services: tuple[str, ...],
+        *,
+        stream_send_timeout_s: float = 30.0,
+        metrics: Counters | None = None,
+    ) -> None:
         self._prefixes = tuple(f"/{name}/" for name in services)
+        self._stream_send_timeout_s = stream_send_timeout_s
+        self._metrics = metrics
 
     async def intercept_service(
         self,
@@ -133,7 +145,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(name, handler.unary_stream),
+                _wrap_stream(name, handler.unary_stream, self._stream_send_timeout_s, self._metrics),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
@@ -158,19 +170,74 @@ def _wrap_unary(name: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[
     return wrapped
 
 
-def _wrap_stream(name: str, behavior: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
-    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+def _wrap_stream(
+    name: str,
+    behavior: Callable[..., AsyncGenerator[Any, None]],
+    send_timeout_s: float,
+    metrics: Counters | None,
+) -> Callable[..., Awaitable[None]]:
+    """The streaming handler, writing each message itself so that a write can be timed.
+
+    A client that stops reading (its HTTP/2 window at zero) leaves a write pending for ever, and the
+    call holding its running slot with it. After `send_timeout_s` the call lets go: the handler's
+    generator is closed (the admission slot is released and the model work stopped) and the event
+    is logged and counted. gRPC cannot take back a message it has started to send, so the call
+    itself ends when that write does (the client reads again: it gets CANCELLED), the client
+    leaves, or the server stops.
+    """
+
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> None:
         call = _Call(name, request, context)
+        messages = behavior(request, context)
+        write: asyncio.Future[None] | None = None
         try:
             call.begin()
             _check_parsed(name, request)
-            async for message in behavior(request, context):
-                yield message
+            async for message in messages:
+                write = asyncio.ensure_future(context.write(message))
+                done, _ = await asyncio.wait((write,), timeout=send_timeout_s)
+                if not done:
+                    await _let_go_of_stalled_stream(call, messages, write, send_timeout_s, metrics)
+                    return
+                write.result()
         except grpc.aio.AbortError:
             raise
         except Exception as exc:
             await call.fail(exc)
             raise
+        finally:
+            if write is not None and not write.done():
+                write.cancel()  # the call ended under it (client gone, server stopping)
+            await messages.aclose()
         call.finish(grpc.StatusCode.OK)
 
     return wrapped
+
+
+async def _let_go_of_stalled_stream(
+    call: _Call,
+    messages: AsyncGenerator[Any, None],
+    write: asyncio.Future[None],
+    waited_s: float,
+    metrics: Counters | None,
+) -> None:
+    await messages.aclose()  # releases the running slot and stops the model work now
+    if metrics is not None:
+        metrics.add("streams_send_timed_out")
+    log.warning(
+        "%s: the client took no message for %.1f s; stream cancelled, its slot freed",
+        call.method,
+        waited_s,
+    )
+    call.finish(grpc.StatusCode.CANCELLED)
+    try:
+        await write  # until the client reads again; a client that leaves cancels this call instead
+    except Exception:  # the call ended under the write (the server stopping): nothing more to send
+        return
+    await _abort(
+        call.context,
+        RequestCancelledError(
+            f"the server cancelled the stream: the client took no message for {waited_s:.1f} s"
+        ),
+        call.request_id,
+    )

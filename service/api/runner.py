@@ -12,7 +12,7 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -54,17 +54,37 @@ class Runner:
     def __init__(self, model_workers: int = 4, light_workers: int = 2) -> None:
         self.model_pool = ThreadPoolExecutor(max_workers=model_workers, thread_name_prefix="model")
         self.light_pool = ThreadPoolExecutor(max_workers=light_workers, thread_name_prefix="light")
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+
+    @property
+    def busy_workers(self) -> int:
+        """Worker threads running a piece of work now; the server checks it before exiting."""
+        with self._busy_lock:
+            return self._busy
+
+    def _counted(self, fn: Callable[..., T]) -> Callable[..., T]:
+        def run(*args: object) -> T:
+            with self._busy_lock:
+                self._busy += 1
+            try:
+                return fn(*args)
+            finally:
+                with self._busy_lock:
+                    self._busy -= 1
+
+        return run
 
     async def light(self, fn: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.light_pool, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self.light_pool, self._counted(fn), *args)
 
     async def model(self, fn: Callable[..., T], *args: object, stop: StopSignal) -> T:
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.model_pool, fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(self.model_pool, self._counted(fn), *args)
         except RequestCancelledError as exc:
             raise stop.translate(exc) from exc
 
-    async def iterate(self, iterator: Iterator[T], *, stop: StopSignal) -> AsyncIterator[T]:
+    async def iterate(self, iterator: Iterator[T], *, stop: StopSignal) -> AsyncGenerator[T, None]:
         """Async-iterate a blocking generator, advancing it on a model worker one item at a time.
 
         Steps never overlap: each waits for the one before, and closing waits for a step that is
@@ -74,7 +94,7 @@ class Runner:
         step: concurrent.futures.Future[object] | None = None
         try:
             while True:
-                step = self.model_pool.submit(next, iterator, _DONE)
+                step = self.model_pool.submit(self._counted(next), iterator, _DONE)
                 try:
                     item = await asyncio.wrap_future(step)
                 except RequestCancelledError as exc:
@@ -86,7 +106,7 @@ class Runner:
             stop.set()  # a consumer that stops early (client gone) stops the model too
             pending = step
             try:
-                await loop.run_in_executor(self.light_pool, _close_after, pending, iterator)
+                await loop.run_in_executor(self.light_pool, self._counted(_close_after), pending, iterator)
             except RuntimeError:  # the pools are already shut down: the process is exiting
                 pass
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 
 import grpc
 
@@ -14,8 +15,10 @@ from service.errors import NotReadyError
 from service.pipeline import (
     LanguageFailure,
     LanguageSummary,
+    Mode,
     SourceLanguage,
     SummarizationPipeline,
+    SummarizeJob,
     SummaryEvent,
 )
 from service.pipeline.summarize import Plan
@@ -57,15 +60,16 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         pipeline = self.pipeline
         job = convert.summarize_job(request, request_id)
         stop = StopSignal(context)
-        async with self.admission.admit(stop):
+        async with self.admission.admit(stop, self._summary_cost(job)):
             plan = await self.runner.light(pipeline.plan, job)
             source: SourceLanguage | None = None
             results: list[LanguageSummary | LanguageFailure] = []
-            async for event in self._events(pipeline, plan, stop):
-                if isinstance(event, SourceLanguage):
-                    source = event
-                else:
-                    results.append(event)
+            async with aclosing(self._events(pipeline, plan, stop)) as events:
+                async for event in events:
+                    if isinstance(event, SourceLanguage):
+                        source = event
+                    else:
+                        results.append(event)
         assert source is not None
         if results and all(isinstance(r, LanguageFailure) for r in results):
             # Nothing could be made: the call fails with the (shared) cause.
@@ -82,14 +86,22 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         pipeline = self.pipeline
         job = convert.summarize_job(request, request_id)
         stop = StopSignal(context)
-        async with self.admission.admit(stop):
+        async with self.admission.admit(stop, self._summary_cost(job)):
             plan = await self.runner.light(pipeline.plan, job)
-            async for event in self._events(pipeline, plan, stop):
-                yield convert.stream_event(event, request_id)
+            # Closed here, not whenever the collector gets to it: a stream given up on mid-way (client
+            # gone, or not reading) stops its model work and frees its slot at once.
+            async with aclosing(self._events(pipeline, plan, stop)) as events:
+                async for event in events:
+                    yield convert.stream_event(event, request_id)
+
+    def _summary_cost(self, job: SummarizeJob) -> int:
+        """An extractive summary sends no text to a model: only its translations cost memory."""
+        chars = len(job.text) if job.options.mode is Mode.ABSTRACTIVE else 0
+        return self.admission.costs.summary(chars, len(job.target_languages))
 
     async def _events(
         self, pipeline: SummarizationPipeline, plan: Plan, stop: StopSignal
-    ) -> AsyncIterator[SummaryEvent]:
+    ) -> AsyncGenerator[SummaryEvent, None]:
         """A fully cached answer comes straight back; anything else runs on the model workers."""
         cached = pipeline.cached_events(plan)
         if cached is not None:
@@ -97,8 +109,9 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
                 yield event
             return
         run = self.admission.metrics.count_stops(pipeline.run(plan, stop))
-        async for event in self.runner.iterate(run, stop=stop):
-            yield event
+        async with aclosing(self.runner.iterate(run, stop=stop)) as events:
+            async for event in events:
+                yield event
 
     async def Translate(
         self, request: pb.TranslateRequest, context: grpc.aio.ServicerContext
@@ -108,7 +121,10 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         translate = self.admission.metrics.count_stops_of(self.pipeline.translate)
         job = convert.translate_job(request, request_id)
         stop = StopSignal(context)
-        async with self.admission.admit(stop):
+        cost = self.admission.costs.translation(
+            sum(len(text) for text in request.texts), len(request.target_languages)
+        )
+        async with self.admission.admit(stop, cost):
             result = await self.runner.model(translate, job, stop, stop=stop)
         if result.failures and not result.items:  # every translation withheld: nothing to return
             raise result.failures[0].error

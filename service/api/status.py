@@ -16,6 +16,7 @@ STATUS_DETAILS_KEY = "grpc-status-details-bin"
 STATUS_TABLE: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (errors.InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.OverloadedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.RequestTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.NotReadyError, grpc.StatusCode.UNAVAILABLE),
     (errors.DeadlineError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (errors.RequestCancelledError, grpc.StatusCode.CANCELLED),

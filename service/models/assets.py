@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.errors import ModelLoadError
+from service.models.convert_cache import short_hash, stat_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +121,7 @@ def _locate(package: str, relative: str, weights: PackagedWeights) -> Path:
 
 
 def _stamp_path(target: Path, stamp_dir: Path) -> Path:
-    st = target.stat()
-    key = hashlib.sha256(f"{target.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    return stamp_dir / f"{target.name}.{key}.ok"
+    return stamp_dir / f"{target.name}.{short_hash(stat_fingerprint(target))}.ok"
 
 
 def _stamp(target: Path, weights: PackagedWeights, stamp_dir: Path) -> None:

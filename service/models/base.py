@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from service.errors import ModelLoadError
-
 SUMMARIZE = "summarize"
 TRANSLATE = "translate"
 TASKS = frozenset({SUMMARIZE, TRANSLATE})
@@ -35,13 +33,14 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class LoadContext:
-    """Where and how backends load their weights."""
+    """Where and how backends load their weights. Backends take these from here and nowhere else (not from
+    the environment): Settings fills them in once, at start-up."""
 
     cache_dir: Path
     threads: int = 1
-    device: str = "cpu"
+    device: str = "cpu"  # "cpu", "cuda" or "cuda:N"
     runtime: str = "transformers"  # default runtime; a spec's options may override it
-    offline: bool = False
+    offline: bool = False  # never ask the Hugging Face hub; use what its cache holds
 
 
 @dataclass(frozen=True)
@@ -141,21 +140,3 @@ def expand_pairs(spec: ModelSpec) -> tuple[tuple[str, str], ...]:
         langs = spec.languages
         return tuple((a, b) for a in langs for b in langs if a != b)
     return spec.pairs
-
-
-def forced_output_tokens(spec: ModelSpec) -> int | None:
-    """The spec's `force_output_tokens` option, for benchmarks only: every generation writes exactly
-    that many tokens (the end token is held back until then), so that both sides of a comparison do
-    the same work."""
-    value = spec.options.get("force_output_tokens")
-    if value is None:
-        return None
-    try:
-        tokens = int(value)
-    except (TypeError, ValueError):
-        tokens = 0
-    if tokens < 1:
-        raise ModelLoadError(
-            f"model {spec.name!r}: force_output_tokens must be a positive integer, got {value!r}"
-        )
-    return tokens

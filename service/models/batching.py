@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.errors import ModelLoadError, RequestCancelledError
+from service.models.decoding import generation_stopped
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +77,7 @@ class RowStops:
     def resolve(self, outputs: Sequence[list[int]]) -> None:
         for index, (job, output) in enumerate(zip(self._jobs, outputs, strict=True)):
             if index in self._stopped:
-                job.future.set_exception(
-                    RequestCancelledError(
-                        "generation stopped: the request was cancelled or its deadline passed"
-                    )
-                )
+                job.future.set_exception(generation_stopped())
             else:
                 job.future.set_result(output[: job.max_new_tokens])
 
@@ -118,13 +115,14 @@ class BatchPolicy:
 class MicroBatcher:
     """Runs `run_batch(jobs)` on one worker thread over jobs gathered from many callers.
 
-    `run_batch` must resolve every job's future (a result or an exception).
+    `run_batch` must resolve every job's future (a result or an exception). It stays a public attribute, so
+    that a test can watch the batches go by.
     """
 
     def __init__(
         self, run_batch: RunBatch, policy: BatchPolicy = BatchPolicy(), name: str = "batcher"
     ) -> None:
-        self._run_batch = run_batch
+        self.run_batch = run_batch
         self.policy = policy
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._held: deque[Job] = deque()  # taken from the queue but of another group; worker-only
@@ -232,7 +230,7 @@ class MicroBatcher:
                 )
             running = time.monotonic()
             try:
-                self._run_batch(live)
+                self.run_batch(live)
             except BaseException as exc:  # the whole batch failed: every caller hears of it
                 log.exception("batch of %d failed", len(live))
                 for job in live:

@@ -1,5 +1,9 @@
 """Converted model folders kept under the cache directory: keyed by what they were made from, built once.
 
+Every conversion of every backend goes through here. An entry's name carries a hash of the source's identity
+(a hub revision, or the path, size and modification time of local files: `stat_fingerprint`) and of the
+converter's revision, so that neither a changed source nor a changed converter reuses a stale folder.
+
 A conversion is written into a temporary sibling folder and moved into place with one `os.replace`, under
 a file lock, so that concurrent starts (servers, builds, tests) neither convert twice nor read half a folder.
 Only the standard library here: the backends bring the converters.
@@ -39,23 +43,34 @@ def safe_name(name: str) -> str:
     return _UNSAFE.sub("_", name).strip("._") or "model"
 
 
-def folder_key(folder: Path, *, revision: str | None = None, salt: str = "") -> str:
-    """A short hash that changes whenever the model in `folder` does.
+def stat_fingerprint(path: Path) -> str:
+    """One file version: its resolved path, size and modification time. Cheap, and changes on any rewrite."""
+    stat = path.stat()
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
 
-    A hub snapshot is named by its revision, which is enough. A local folder is identified by its path and
-    the name, size and modification time of each file in it: the config and weights, and the tokenizer
-    files too, since a conversion carries the vocabulary.
+
+def short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def folder_identity(folder: Path, *, revision: str | None = None) -> str:
+    """What identifies the model in `folder`, changing whenever the model does.
+
+    A hub snapshot is named by its revision, which is enough. A local folder is identified by the
+    fingerprint of each file in it: the config and weights, and the tokenizer files too, since a conversion
+    carries the vocabulary.
     """
-    digest = hashlib.sha256(salt.encode())
     if revision is not None:
-        digest.update(f"revision|{revision}".encode())
-    else:
-        digest.update(f"folder|{folder.resolve()}".encode())
-        for path in sorted(folder.iterdir()):
-            if path.is_file():
-                stat = path.stat()
-                digest.update(f"|{path.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()[:16]
+        return f"revision|{revision}"
+    files = (stat_fingerprint(path) for path in sorted(folder.iterdir()) if path.is_file())
+    return "|".join([f"folder|{folder.resolve()}", *files])
+
+
+def cache_entry(cache_dir: Path, backend: str, name: str, identity: str, revision: int) -> Path:
+    """The folder under `cache_dir` for what `backend` converts from the source `identity` with the converter
+    at `revision`: named after the model, keyed by both."""
+    key = short_hash(f"{backend}|converter {revision}|{identity}")
+    return cache_dir / backend / f"{safe_name(name)}-{key}"
 
 
 def build_once(target: Path, build: Callable[[Path], None]) -> bool:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from service.errors import ModelLoadError, RequestCancelledError
+from service.errors import ModelLoadError
+from service.models.torch_support import Stopping, use_threads
 
 
 def dequantize_gguf(name: str, gguf: Path, folder: Path) -> None:
@@ -35,32 +35,27 @@ def dequantize_gguf(name: str, gguf: Path, folder: Path) -> None:
     tokenizer.save_pretrained(folder)
 
 
-class _Stop(StoppingCriteria):
-    def __init__(self, should_stop: Callable[[], bool]) -> None:
-        self.should_stop = should_stop
-        self.triggered = False
-
-    def __call__(
-        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
-    ) -> torch.BoolTensor:
-        if self.should_stop():
-            self.triggered = True
-        return torch.full((input_ids.shape[0],), self.triggered, dtype=torch.bool)  # type: ignore[return-value]
-
-
 class TorchRuntime:
     """The reference runtime: transformers generate(), one sequence at a time, one call at a time."""
 
     name = "transformers"
 
-    def __init__(self, folder: Path, threads: int, eos_ids: Sequence[int], repetition_penalty: float) -> None:
-        torch.set_num_threads(threads)
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        device: str,
+        threads: int,
+        eos_ids: Sequence[int],
+        repetition_penalty: float,
+    ) -> None:
+        use_threads(threads)
         self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-        self.model.eval()
+        self.model.to(torch.device(device)).eval()  # type: ignore[arg-type]
         self.eos_ids = list(eos_ids)
         self.repetition_penalty = repetition_penalty
         self._lock = threading.Lock()  # torch already uses every core for one sequence
-        self.min_new_tokens = 0
+        self.min_new_tokens = 0  # the end token is held back until then (force_output_tokens)
 
     def generate(
         self,
@@ -71,9 +66,9 @@ class TorchRuntime:
     ) -> list[list[int]]:
         outputs = []
         for prompt in prompts:  # one at a time: no padding effects on the reference runtime
-            stop = _Stop(should_stop) if should_stop else None
+            stopping = Stopping(should_stop)
             with self._lock, torch.inference_mode():
-                ids = torch.tensor([prompt], dtype=torch.long)
+                ids = torch.tensor([prompt], dtype=torch.long, device=self.model.device)
                 out = self.model.generate(  # type: ignore[misc]
                     input_ids=ids,
                     attention_mask=torch.ones_like(ids),
@@ -83,11 +78,8 @@ class TorchRuntime:
                     repetition_penalty=self.repetition_penalty,
                     eos_token_id=self.eos_ids,
                     pad_token_id=self.eos_ids[0],
-                    stopping_criteria=StoppingCriteriaList([stop]) if stop else None,
+                    stopping_criteria=stopping.criteria,
                 )
-            if stop is not None and stop.triggered:
-                raise RequestCancelledError(
-                    "generation stopped: the request was cancelled or its deadline passed"
-                )
+            stopping.raise_if_stopped()
             outputs.append(out[0, len(prompt) :].tolist())
         return outputs

@@ -1,4 +1,4 @@
-"""The seq2seq backend's transformers runtime: the reference, and the only part that imports torch.
+"""The seq2seq backend's transformers runtime: the reference, and the only seq2seq part that imports torch.
 
 `service.models.seq2seq` imports this module only for a model whose runtime is "transformers" (and to
 check a CTranslate2 conversion), so a server whose models all run on CTranslate2 never loads torch.
@@ -7,34 +7,33 @@ check a CTranslate2 conversion), so a server whose models all run on CTranslate2
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import torch
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-from service.errors import ModelLoadError, RequestCancelledError
 from service.models.base import LoadContext, ModelSpec
-from service.models.seq2seq import (
-    _check_source,
-    _Decode,
-    _decoder_start,
-    _end_ids,
-    _first_line,
-    _hint,
-    _offline,
-)
+from service.models.decoding import Decode, decoder_start, end_ids
+from service.models.sources import load_failure, transformers_location
+from service.models.torch_support import Stopping, use_threads
 
 
 def load_model(spec: ModelSpec, context: LoadContext, *, forced_length: bool) -> tuple[Any, Any]:
-    """Tokenizer and model, ready for TorchRuntime.
+    """Tokenizer and model, on the context's device, ready for TorchRuntime.
 
     `forced_length`: every generation will be held to one length (the benchmarks' forced output).
     """
-    if context.threads > 0:
-        torch.set_num_threads(context.threads)
-    tokenizer, model = _load(spec, context)
+    use_threads(context.threads)
+    where = transformers_location(spec)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=context.offline)
+        model = AutoModelForSeq2SeqLM.from_pretrained(
+            where, local_files_only=context.offline, dtype=torch.float32
+        )
+    except Exception as err:
+        raise load_failure(spec, err) from err
     model.to(torch.device(context.device)).eval()
     # The service's GenerationParams decide output lengths. The checkpoint's own would be overridden
     # anyway, but generate() warns on every call while they are set.
@@ -47,9 +46,10 @@ def load_model(spec: ModelSpec, context: LoadContext, *, forced_length: bool) ->
 
 
 def teacher_forced_scores(hf_folder: Path, source: list[int], output: list[int]) -> Any:
-    """transformers' fp32 scores (a numpy array, one row per output step) for `output` given `source`."""
+    """transformers' fp32 scores on the CPU (a numpy array, one row per output step) for `output` given
+    `source`: the reference a CTranslate2 conversion is checked against."""
     model = AutoModelForSeq2SeqLM.from_pretrained(hf_folder, dtype=torch.float32).eval()
-    decoder = [_decoder_start(model.config, model.generation_config), *output[:-1]]
+    decoder = [decoder_start(model.config, model.generation_config), *output[:-1]]
     with torch.inference_mode():
         logits = model(
             input_ids=torch.tensor([source]),
@@ -59,20 +59,6 @@ def teacher_forced_scores(hf_folder: Path, source: list[int], output: list[int])
     return logits.float().numpy()
 
 
-class StopWhenAsked(StoppingCriteria):
-    """Polls the caller's `should_stop` after every decoding step and ends generation when it says so."""
-
-    def __init__(self, should_stop: Callable[[], bool]) -> None:
-        self._should_stop = should_stop
-        self.triggered = False
-
-    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
-        if not self.triggered and self._should_stop():
-            self.triggered = True
-        done = torch.full((input_ids.shape[0],), self.triggered, dtype=torch.bool, device=input_ids.device)
-        return cast(torch.BoolTensor, done)
-
-
 class TorchRuntime:
     """transformers' generate(): the reference. The checkpoint's generation config applies as it is."""
 
@@ -80,15 +66,15 @@ class TorchRuntime:
 
     def __init__(self, model: Any, pad_id: int) -> None:
         self._model = model
-        self._start = _decoder_start(model.config, model.generation_config)
-        self._end = _end_ids(model.config, model.generation_config)
+        self._start = decoder_start(model.config, model.generation_config)
+        self._end = end_ids(model.config, model.generation_config)
         self._pad = pad_id
         # One generate() at a time: torch already spreads one call over every core, and the
         # service's pipeline workers may call in concurrently.
         self._busy = threading.Lock()
 
     def generate(
-        self, sources: Sequence[list[int]], prefixes: Sequence[list[int]], decode: _Decode
+        self, sources: Sequence[list[int]], prefixes: Sequence[list[int]], decode: Decode
     ) -> list[list[int]]:
         """Output ids per source, opening with its prefix, without the decoder start and end tokens.
 
@@ -100,7 +86,7 @@ class TorchRuntime:
         mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in sources], device=device)
         forced = len(prefixes[0])
         decoder_ids = torch.tensor([[self._start, *prefix] for prefix in prefixes], device=device)
-        stop = StopWhenAsked(decode.should_stop) if decode.should_stop is not None else None
+        stopping = Stopping(decode.should_stop)
         with self._busy, torch.inference_mode():
             ids = self._model.generate(
                 input_ids=input_ids,
@@ -110,30 +96,12 @@ class TorchRuntime:
                 min_new_tokens=max(0, decode.min_tokens - forced),
                 num_beams=decode.num_beams,
                 do_sample=False,
-                stopping_criteria=StoppingCriteriaList([stop] if stop is not None else []),
+                stopping_criteria=stopping.criteria,
             )
-        if stop is not None and stop.triggered:
-            raise RequestCancelledError(
-                "generation stopped: the request was cancelled or its deadline passed"
-            )
+        stopping.raise_if_stopped()
         rows = []
         for row in ids.tolist():
             row = row[1:]
             end = next((i for i in range(forced, len(row)) if row[i] in self._end), len(row))
             rows.append(row[:end])
         return rows
-
-
-def _load(spec: ModelSpec, context: LoadContext) -> tuple[Any, Any]:
-    """Tokenizer and model for the transformers runtime, from a folder or through the hub cache."""
-    source, local = _check_source(spec)
-    offline = _offline(context)
-    where = str(local) if local.exists() else source
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=offline)
-        model = AutoModelForSeq2SeqLM.from_pretrained(where, local_files_only=offline, dtype=torch.float32)
-    except Exception as err:
-        raise ModelLoadError(
-            f"model {spec.name!r}: cannot load {source} ({_first_line(err)}); {_hint(source, local)}"
-        ) from err
-    return tokenizer, model

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -11,7 +15,7 @@ from service.config import settings_from_env
 from service.errors import ModelLoadError, RequestCancelledError
 from service.loader import load_context
 from service.models.base import GenerationParams, LoadContext, ModelSpec
-from service.models.llm import clean_output, summarize_messages
+from service.models.llm_prompts import clean_output, summarize_messages
 from service.models.registry import create_model
 from service.profiles import get_profile
 
@@ -70,11 +74,69 @@ def test_second_load_reuses_the_converted_cache():
     assert model.runtime_name == "ctranslate2"
 
 
+def test_a_local_folder_is_converted_again_when_it_changes(tmp_path):
+    """A conversion is keyed by what it was made from, not by the model's name."""
+    packaged = create_model(SPEC, context("ctranslate2"))
+    entry = next(
+        e
+        for e in (context("ctranslate2").cache_dir / "llm").glob("smollm2-135m-instruct-*")
+        if (e / "hf" / "config.json").is_file()
+    )
+    folder = tmp_path / "smollm2"
+    folder.mkdir()
+    for path in (entry / "hf").iterdir():
+        (folder / path.name).symlink_to(path)
+    spec = ModelSpec("local-smollm2", "llm", source=str(folder), languages=("en",))
+    cache = LoadContext(cache_dir=tmp_path / "cache", runtime="ctranslate2")
+    create_model(spec, cache)
+    create_model(spec, cache)
+    assert len(list((tmp_path / "cache" / "llm").iterdir())) == 1
+    config = folder / "config.json"
+    text = config.read_text(encoding="utf-8")
+    config.unlink()
+    config.write_text(text + "\n", encoding="utf-8")
+    model = create_model(spec, cache)
+    assert len(list((tmp_path / "cache" / "llm").iterdir())) == 2
+    prompt = model.prompt_ids([{"role": "user", "content": "Name three large cities in France."}])
+    assert model.runtime.generate([prompt], 6, None) == packaged.runtime.generate([prompt], 6, None)
+
+
+def test_a_converted_llm_loads_and_generates_without_importing_torch():
+    cache_dir = context("ctranslate2").cache_dir
+    create_model(SPEC, context("ctranslate2"))  # converted into the cache, unless an earlier test did it
+    # A fresh interpreter, since this one has imported torch long ago.
+    script = textwrap.dedent(
+        f"""
+        import json, os, sys
+        from pathlib import Path
+        from service.models.base import GenerationParams, LoadContext
+        from service.models.registry import create_model
+        from service.profiles import get_profile
+
+        context = LoadContext(cache_dir=Path({str(cache_dir)!r}), runtime="ctranslate2")
+        model = create_model(get_profile("tiny").models[0], context)
+        text = model.summarize("The council met on Monday.", "en", GenerationParams(max_new_tokens=8)).text
+        torch = sorted(name for name in sys.modules if name.split(".")[0] == "torch")
+        print(json.dumps({{"text": text, "torch": torch}}), flush=True)
+        # Interpreter shutdown with a live CTranslate2 model now and then aborts in its C++ destructors, which
+        # is not what this test is about: leave at once.
+        os._exit(0)
+        """
+    )
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["text"] and result["torch"] == []
+
+
 def test_ctranslate2_and_transformers_agree_on_greedy_tokens():
     """The converted model must reproduce the reference runtime, rotary base included."""
     ct2 = create_model(SPEC, context("ctranslate2"))
     ref = create_model(SPEC, context("transformers"))
-    prompt = ct2._prompt_ids([{"role": "user", "content": "Name three large cities in France."}])
+    prompt = ct2.prompt_ids([{"role": "user", "content": "Name three large cities in France."}])
     a = ref.runtime.generate([prompt], 8, None)[0]
     b = ct2.runtime.generate([prompt], 8, None)[0]
     assert a[:3] == b[:3]
@@ -143,7 +205,7 @@ def test_force_output_tokens_holds_the_end_token_back(runtime):
     """The benchmarks' equal-work mode: exactly that many new tokens, whatever the request asks."""
     spec = ModelSpec(**{**SPEC.__dict__, "options": {**SPEC.options, "force_output_tokens": 24}})
     model = create_model(spec, context(runtime))
-    prompt = model._prompt_ids([{"role": "user", "content": "What is 2 + 2? Answer with the number only."}])
+    prompt = model.prompt_ids([{"role": "user", "content": "What is 2 + 2? Answer with the number only."}])
     natural = create_model(SPEC, context(runtime)).runtime.generate([prompt], 24, None)[0]
     assert len(natural) < 24  # the model ends on its own well before: the option is what holds it
     captured = []
@@ -162,26 +224,26 @@ def test_the_shared_prompt_prefix_is_cached_without_changing_the_output():
     model = create_model(SPEC, context("ctranslate2"))
     texts = [SEED[:600], SEED[600:1200]]
     params = GenerationParams(max_new_tokens=12)
-    static = model._static_prefix(
+    static = model.static_prefix(
         ("summarize", "en", params.max_sentences),
         lambda t, _: summarize_messages(t, "en", params.max_sentences),
     )
-    prompts = [model._prompt_ids(summarize_messages(t, "en", params.max_sentences)) for t in texts]
+    prompts = [model.prompt_ids(summarize_messages(t, "en", params.max_sentences)) for t in texts]
     # The prefix holds the system message and the instruction, and every prompt opens with it.
     assert len(static) > 20 and all(p[: len(static)] == list(static) for p in prompts)
     whole = model.runtime.generate(prompts, 12, None)
     groups = []
-    run_batch = model.runtime._run_batch
+    run_batch = model.runtime.run_batch
 
     def spy(jobs):
         groups.append({job.group for job in jobs})
         run_batch(jobs)
 
-    model.runtime.batcher._run_batch = spy
+    model.runtime.batcher.run_batch = spy
     assert model.runtime.generate(prompts, 12, None, static) == whole
     assert groups == [{tuple(static)}]
     # Translations into several targets share one prefix, so they still go as one batch.
-    assert model._translation_prefix("en") == model._translation_prefix("en")
+    assert model.translation_prefix("en") == model.translation_prefix("en")
     groups.clear()
     model.translate_to_many(["Good morning."], "en", ["fr", "de"], GenerationParams(max_new_tokens=4))
     assert len(groups) == 1 and len(next(iter(groups[0]))) > 20
@@ -190,9 +252,9 @@ def test_the_shared_prompt_prefix_is_cached_without_changing_the_output():
 def test_the_number_of_cached_prompt_prefixes_is_bounded(monkeypatch):
     from service.models import llm
 
-    monkeypatch.setattr(llm, "_MAX_STATIC_PREFIXES", 2)
+    monkeypatch.setattr(llm, "MAX_STATIC_PREFIXES", 2)
     model = create_model(SPEC, context("ctranslate2"))
     build = lambda text, _: summarize_messages(text, "en", 3)  # noqa: E731
-    assert model._static_prefix(("a",), build) and model._static_prefix(("b",), build)
-    assert model._static_prefix(("c",), build) == ()  # a third is sent whole, not cached
-    assert model._static_prefix(("a",), build)  # the first two stay
+    assert model.static_prefix(("a",), build) and model.static_prefix(("b",), build)
+    assert model.static_prefix(("c",), build) == ()  # a third is sent whole, not cached
+    assert model.static_prefix(("a",), build)  # the first two stay

@@ -16,7 +16,7 @@ pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from service.errors import ModelLoadError, RequestCancelledError  # noqa: E402
-from service.models import seq2seq  # noqa: E402
+from service.models import seq2seq_text  # noqa: E402
 from service.models.base import (  # noqa: E402
     SUMMARIZE,
     TRANSLATE,
@@ -26,8 +26,9 @@ from service.models.base import (  # noqa: E402
     Summarizer,
     Translator,
 )
+from service.models.decoding import Request  # noqa: E402
 from service.models.registry import create_model  # noqa: E402
-from service.models.seq2seq import Seq2SeqModel, _Request  # noqa: E402
+from service.models.seq2seq import Seq2SeqModel  # noqa: E402
 
 pytestmark = [
     pytest.mark.models,
@@ -49,16 +50,16 @@ def load(folder: Path, tmp_path: Path, **fields: Any) -> Seq2SeqModel:
     return Seq2SeqModel(spec, LoadContext(cache_dir=tmp_path, threads=1, offline=True))
 
 
-def first_input_token(model: Seq2SeqModel, request: _Request) -> str:
-    return model._tokenizer.convert_ids_to_tokens(model._encode([TEXT], request)[0][0])
+def first_input_token(model: Seq2SeqModel, request: Request) -> str:
+    return model.codec.tokenizer.convert_ids_to_tokens(model.codec.encode([TEXT], request)[0][0])
 
 
-def translate(source: str, target: str) -> _Request:
-    return _Request(TRANSLATE, source, target)
+def translate(source: str, target: str) -> Request:
+    return Request(TRANSLATE, source, target)
 
 
-def summary(language: str) -> _Request:
-    return _Request(SUMMARIZE, language, language)
+def summary(language: str) -> Request:
+    return Request(SUMMARIZE, language, language)
 
 
 # -- Marian (OPUS-MT) -----------------------------------------------------------------------------------
@@ -100,12 +101,12 @@ def test_marian_input_longer_than_the_model_is_truncated_not_an_error(
     total = model.count_tokens(long_text)
     assert total > 64
 
-    with caplog.at_level(logging.DEBUG, logger=seq2seq.__name__):
-        [source] = model._encode([long_text], translate("en", "de"))
+    with caplog.at_level(logging.DEBUG, logger=seq2seq_text.__name__):
+        [source] = model.codec.encode([long_text], translate("en", "de"))
     assert len(source) == 64
     assert f"input of {total} tokens truncated to 64" in caplog.text
     # The output budget grows with the input but stays inside the decoder's 64 positions.
-    ids = model._generate_ids([long_text], translate("en", "de"), SHORT, None)
+    ids = model.generate_ids([long_text], translate("en", "de"), SHORT, None)
     assert len(ids[0]) <= 64
 
 
@@ -120,15 +121,15 @@ def test_bart_summarizes_plain_input_within_the_requested_length(bart_dir: Path,
     assert model.summarizes("en") and not model.summarizes("fr")
     assert not model.translates("en", "fr")
     assert model.max_input_tokens == 128
-    [source] = model._encode([TEXT], summary("en"))
-    assert model._tokenizer.decode(source, skip_special_tokens=True) == TEXT
+    [source] = model.codec.encode([TEXT], summary("en"))
+    assert model.codec.tokenizer.decode(source, skip_special_tokens=True) == TEXT
     # No language to force, but the checkpoint's own first token (BART's <s>) still opens the output.
-    assert model._prefix(summary("en")) == [model._tokenizer.bos_token_id]
+    assert model.codec.prefix(summary("en")) == [model.codec.tokenizer.bos_token_id]
 
     # The checkpoint asks for at least 56 tokens and 4 beams; the service's parameters win.
     params = GenerationParams(max_new_tokens=5, min_new_tokens=3, num_beams=2)
-    ids = model._generate_ids([TEXT], summary("en"), params, params.max_new_tokens)
-    assert 3 <= len(ids[0]) <= 5 and ids[0][0] == model._tokenizer.bos_token_id
+    ids = model.generate_ids([TEXT], summary("en"), params, params.max_new_tokens)
+    assert 3 <= len(ids[0]) <= 5 and ids[0][0] == model.codec.tokenizer.bos_token_id
     result = model.summarize(TEXT, "en", params)
     assert isinstance(result.text, str) and result.text
 
@@ -144,13 +145,13 @@ def test_checkpoint_lengths_do_not_warn_on_every_call(
 
 def test_count_tokens_matches_the_model_input(bart_dir: Path, tmp_path: Path) -> None:
     model = load(bart_dir, tmp_path, languages=("en",))
-    assert model.count_tokens(TEXT) == len(model._encode([TEXT], summary("en"))[0])
+    assert model.count_tokens(TEXT) == len(model.codec.encode([TEXT], summary("en"))[0])
 
 
 def test_max_input_tokens_option_lowers_the_limit(bart_dir: Path, tmp_path: Path) -> None:
     model = load(bart_dir, tmp_path, options={"max_input_tokens": 40})
     assert model.max_input_tokens == 40
-    assert len(model._encode([" ".join([TEXT] * 5)], summary("en"))[0]) == 40
+    assert len(model.codec.encode([" ".join([TEXT] * 5)], summary("en"))[0]) == 40
 
 
 # -- T5 -------------------------------------------------------------------------------------------------
@@ -158,12 +159,12 @@ def test_max_input_tokens_option_lowers_the_limit(bart_dir: Path, tmp_path: Path
 
 def test_t5_writes_the_task_prefix(t5_dir: Path, tmp_path: Path) -> None:
     model = load(t5_dir, tmp_path, tasks=(SUMMARIZE, TRANSLATE), languages=("en",), pairs=(("en", "de"),))
-    tokenizer = model._tokenizer
+    tokenizer = model.codec.tokenizer
 
     assert model.family == "t5"
-    [summary_ids] = model._encode([TEXT], summary("en"))
+    [summary_ids] = model.codec.encode([TEXT], summary("en"))
     assert tokenizer.decode(summary_ids, skip_special_tokens=True).startswith("summarize: The")
-    [translation_ids] = model._encode([TEXT], translate("en", "de"))
+    [translation_ids] = model.codec.encode([TEXT], translate("en", "de"))
     decoded = tokenizer.decode(translation_ids, skip_special_tokens=True)
     assert decoded.startswith("translate English to German: The")
 
@@ -177,9 +178,9 @@ def test_t5_writes_the_task_prefix(t5_dir: Path, tmp_path: Path) -> None:
 
 def test_family_option_overrides_detection(t5_dir: Path, tmp_path: Path) -> None:
     model = load(t5_dir, tmp_path, options={"family": "plain"})
-    [source] = model._encode([TEXT], summary("en"))
+    [source] = model.codec.encode([TEXT], summary("en"))
     assert model.family == "plain"
-    assert model._tokenizer.decode(source, skip_special_tokens=True) == TEXT
+    assert model.codec.tokenizer.decode(source, skip_special_tokens=True) == TEXT
 
 
 def test_unknown_family_option_fails_to_load(t5_dir: Path, tmp_path: Path) -> None:
@@ -193,15 +194,15 @@ def test_unknown_family_option_fails_to_load(t5_dir: Path, tmp_path: Path) -> No
 def test_m2m100_sets_the_source_and_forces_the_target_token(m2m100_dir: Path, tmp_path: Path) -> None:
     pairs = (("en", "fr"), ("en", "de"), ("en", "eo"))
     model = load(m2m100_dir, tmp_path, tasks=(SUMMARIZE, TRANSLATE), languages=("fr",), pairs=pairs)
-    tokenizer = model._tokenizer
+    tokenizer = model.codec.tokenizer
 
     assert model.family == "m2m_100"
     assert first_input_token(model, translate("en", "fr")) == "__en__"
     for target in ("fr", "de"):
-        ids = model._generate_ids([TEXT], translate("en", target), SHORT, 4)
+        ids = model.generate_ids([TEXT], translate("en", target), SHORT, 4)
         # The output opens with the forced language token.
         assert ids[0][0] == tokenizer.get_lang_id(target)
-    ids = model._generate_ids([TEXT], summary("fr"), SHORT, 4)
+    ids = model.generate_ids([TEXT], summary("fr"), SHORT, 4)
     assert ids[0][0] == tokenizer.get_lang_id("fr")
     assert first_input_token(model, summary("fr")) == "__fr__"
     # The forced token is not part of the text, even though this tokenizer does not mark it special.
@@ -215,12 +216,12 @@ def test_m2m100_sets_the_source_and_forces_the_target_token(m2m100_dir: Path, tm
 def test_mbart50_uses_its_language_codes(mbart50_dir: Path, tmp_path: Path) -> None:
     pairs = (("en", "fr"), ("de", "zh"), ("en", "sw"))
     model = load(mbart50_dir, tmp_path, tasks=(TRANSLATE,), pairs=pairs)
-    tokenizer = model._tokenizer
+    tokenizer = model.codec.tokenizer
 
     assert model.family == "mbart"
     assert first_input_token(model, translate("en", "fr")) == "en_XX"
     assert first_input_token(model, translate("de", "zh")) == "de_DE"
-    ids = model._generate_ids([TEXT], translate("de", "zh"), SHORT, 4)
+    ids = model.generate_ids([TEXT], translate("de", "zh"), SHORT, 4)
     assert ids[0][0] == tokenizer.convert_tokens_to_ids("zh_CN")
     # Swahili is not in the service's mBART-50 table.
     assert model.translates("de", "zh") and not model.translates("en", "sw")
@@ -228,11 +229,11 @@ def test_mbart50_uses_its_language_codes(mbart50_dir: Path, tmp_path: Path) -> N
 
 def test_nllb_is_told_apart_from_m2m100_by_its_tokenizer(nllb_dir: Path, tmp_path: Path) -> None:
     model = load(nllb_dir, tmp_path, tasks=(TRANSLATE,), pairs=(("en", "ru"), ("ar", "zh")))
-    tokenizer = model._tokenizer
+    tokenizer = model.codec.tokenizer
 
     assert model.family == "nllb"
     assert first_input_token(model, translate("ar", "zh")) == "arb_Arab"
-    ids = model._generate_ids([TEXT], translate("en", "ru"), SHORT, 4)
+    ids = model.generate_ids([TEXT], translate("en", "ru"), SHORT, 4)
     assert ids[0][0] == tokenizer.convert_tokens_to_ids("rus_Cyrl")
     assert len(model.translate([SENTENCE, SENTENCE], "en", "ru", SHORT)) == 2
 
@@ -324,13 +325,32 @@ def test_hub_id_offline_miss_says_how_to_fetch(monkeypatch: pytest.MonkeyPatch, 
         seen.update(kwargs, source=source)
         raise OSError("We couldn't find it in the cached files.\nMore details follow.")
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", not_cached)
     spec = ModelSpec(name="distilbart", backend="seq2seq", source="sshleifer/distilbart-cnn-12-6")
+    # Offline mode comes from the load context (Settings reads HF_HUB_OFFLINE), not from the environment.
     with pytest.raises(ModelLoadError) as caught:
-        Seq2SeqModel(spec, LoadContext(cache_dir=tmp_path, offline=False))
+        Seq2SeqModel(spec, LoadContext(cache_dir=tmp_path, offline=True))
 
     assert seen == {"source": "sshleifer/distilbart-cnn-12-6", "local_files_only": True}
     message = str(caught.value)
     assert "distilbart" in message and "hf download sshleifer/distilbart-cnn-12-6" in message
     assert "cached files" in message and "\n" not in message
+
+
+def test_offline_mode_comes_from_the_load_context_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    asked: list[bool] = []
+
+    def not_cached(source: str, **kwargs: Any) -> None:
+        asked.append(kwargs["local_files_only"])
+        raise OSError("We couldn't find it in the cached files.")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", not_cached)
+    # The environment does not decide: Settings reads it once and sets the context.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = ModelSpec(name="distilbart", backend="seq2seq", source="sshleifer/distilbart-cnn-12-6")
+    for offline in (False, True):
+        with pytest.raises(ModelLoadError):
+            Seq2SeqModel(spec, LoadContext(cache_dir=tmp_path, offline=offline))
+    assert asked == [False, True]

@@ -7,6 +7,10 @@ cancellation, and the forced output length the benchmarks use.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,7 +23,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("ctranslate2")
 
 from service.errors import ModelLoadError, RequestCancelledError  # noqa: E402
-from service.models import seq2seq  # noqa: E402
+from service.models import ct2_convert  # noqa: E402
 from service.models.base import (  # noqa: E402
     SUMMARIZE,
     TRANSLATE,
@@ -28,7 +32,8 @@ from service.models.base import (  # noqa: E402
     ModelSpec,
     MultiTargetTranslator,
 )
-from service.models.seq2seq import Seq2SeqModel, _Request  # noqa: E402
+from service.models.decoding import Request  # noqa: E402
+from service.models.seq2seq import Seq2SeqModel  # noqa: E402
 
 pytestmark = [
     pytest.mark.models,
@@ -51,10 +56,10 @@ SPECS: dict[str, dict[str, Any]] = {
     "m2m100": {"tasks": (TRANSLATE,), "pairs": (("en", "fr"), ("en", "de"))},
 }
 REQUESTS = {
-    "marian": _Request(TRANSLATE, "en", "de"),
-    "bart": _Request(SUMMARIZE, "en", "en"),
-    "t5": _Request(TRANSLATE, "en", "de"),
-    "m2m100": _Request(TRANSLATE, "en", "fr"),
+    "marian": Request(TRANSLATE, "en", "de"),
+    "bart": Request(SUMMARIZE, "en", "en"),
+    "t5": Request(TRANSLATE, "en", "de"),
+    "m2m100": Request(TRANSLATE, "en", "fr"),
 }
 FAMILIES = list(SPECS)
 
@@ -71,13 +76,13 @@ def folder_of(request: pytest.FixtureRequest) -> Any:
 def conversions(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Every conversion the backend starts during the test, by output folder."""
     seen: list[Path] = []
-    convert = seq2seq._convert_to_ct2
+    convert = ct2_convert.convert_checkpoint
 
-    def counting(hf_folder: Path, output: Path, quantization: str) -> None:
+    def counting(hf_folder: Path, output: Path, quantization: str, **kwargs: Any) -> None:
         seen.append(output)
-        convert(hf_folder, output, quantization)
+        convert(hf_folder, output, quantization, **kwargs)
 
-    monkeypatch.setattr(seq2seq, "_convert_to_ct2", counting)
+    monkeypatch.setattr(ct2_convert, "convert_checkpoint", counting)
     return seen
 
 
@@ -111,7 +116,7 @@ def test_converts_once_and_loads_from_the_cache(
     second = load(folder_of(family), family, tmp_path)
     assert len(conversions) == 1 and model_file.stat().st_mtime_ns == written
     request = REQUESTS[family]
-    assert second._generate_ids([TEXT], request, SHORT, 6) == first._generate_ids([TEXT], request, SHORT, 6)
+    assert second.generate_ids([TEXT], request, SHORT, 6) == first.generate_ids([TEXT], request, SHORT, 6)
 
 
 def test_a_changed_source_folder_is_converted_again(
@@ -159,8 +164,8 @@ def test_greedy_tokens_match_transformers(family: str, folder_of: Any, model_cac
     request = REQUESTS[family]
     texts = [TEXT, SENTENCE]
 
-    ours = converted._generate_ids(texts, request, SHORT, 8)
-    theirs = reference._generate_ids(texts, request, SHORT, 8)
+    ours = converted.generate_ids(texts, request, SHORT, 8)
+    theirs = reference.generate_ids(texts, request, SHORT, 8)
     for mine, expected in zip(ours, theirs, strict=True):
         assert mine[: len(expected)] == expected
         # OPUS-MT's checkpoint forces its end token into the last place, which CTranslate2 does not do.
@@ -190,20 +195,20 @@ def test_many_targets_go_in_one_batch_each_with_its_language_forced(
     assert not isinstance(load(marian_dir, "marian", model_cache), MultiTargetTranslator)
 
     calls: list[tuple[list[list[int]], list[list[int]]]] = []
-    generate = model._runtime.generate
+    generate = model.runtime.generate
 
     def spy(sources: Any, prefixes: Any, decode: Any) -> list[list[int]]:
         rows = generate(sources, prefixes, decode)
         calls.append((list(prefixes), rows))
         return rows
 
-    monkeypatch.setattr(model._runtime, "generate", spy)
+    monkeypatch.setattr(model.runtime, "generate", spy)
     texts = [SENTENCE, "", "Wheat harvest."]
     result = model.translate_to_many(texts, "en", ["fr", "de"], SHORT)
 
     assert list(result) == ["fr", "de"]
     [(prefixes, rows)] = calls
-    tokenizer = model._tokenizer
+    tokenizer = model.codec.tokenizer
     language_ids = {tokenizer.get_lang_id("fr"), tokenizer.get_lang_id("de")}
     assert len(rows) == 4 and {prefix[0] for prefix in prefixes} == language_ids
     for prefix, row in zip(prefixes, rows, strict=True):
@@ -229,8 +234,8 @@ def test_mbart50_and_nllb_convert_and_open_with_the_target_language(
     )
     model = Seq2SeqModel(spec, LoadContext(cache_dir=model_cache, runtime="ctranslate2", offline=True))
     assert isinstance(model, MultiTargetTranslator)
-    ids = model._generate_ids([TEXT], _Request(TRANSLATE, "en", target), SHORT, 4)
-    assert ids[0][0] == model._tokenizer.convert_tokens_to_ids(token)
+    ids = model.generate_ids([TEXT], Request(TRANSLATE, "en", target), SHORT, 4)
+    assert ids[0][0] == model.codec.tokenizer.convert_tokens_to_ids(token)
 
 
 def test_transformers_runtime_translates_to_many_the_same_way(m2m100_dir: Path, model_cache: Path) -> None:
@@ -268,7 +273,7 @@ def test_concurrent_requests_decode_in_one_batch(marian_dir: Path, model_cache: 
     model = load(marian_dir, "marian", model_cache, max_batch=4, max_batch_delay_ms=1000)
     alone = [model.translate([text], "en", "de", SHORT) for text in CONCURRENT_TEXTS]
     assert len({tuple(result) for result in alone}) >= 3  # otherwise a mix-up could not show
-    batcher = model._runtime.batcher
+    batcher = model.runtime.batcher
     before = batcher.batches_run
 
     together = run_together(
@@ -299,13 +304,13 @@ class StepCounter:
 
 def test_rows_of_one_batch_stop_at_their_own_budgets(marian_dir: Path, model_cache: Path) -> None:
     model = load(marian_dir, "marian", model_cache, max_batch=4, max_batch_delay_ms=1000)
-    request = _Request(TRANSLATE, "en", "de")
+    request = Request(TRANSLATE, "en", "de")
     budgets = [3, 9, 5, 20]
-    alone = [model._generate_ids([TEXT], request, SHORT, n)[0] for n in budgets]
-    counter = StepCounter(model._runtime._translator)
-    model._runtime._translator = counter
+    alone = [model.generate_ids([TEXT], request, SHORT, n)[0] for n in budgets]
+    counter = StepCounter(model.runtime.translator)
+    model.runtime.translator = counter
 
-    together = run_together([lambda n=n: model._generate_ids([TEXT], request, SHORT, n)[0] for n in budgets])
+    together = run_together([lambda n=n: model.generate_ids([TEXT], request, SHORT, n)[0] for n in budgets])
 
     assert together == alone
     [steps] = counter.steps
@@ -332,7 +337,7 @@ def test_a_stopped_request_leaves_its_batch_neighbours_running(marian_dir: Path,
 
     assert isinstance(stopped, RequestCancelledError) and calls == [4]
     assert finished == expected
-    assert model._runtime.batcher.largest_batch == 2
+    assert model.runtime.batcher.largest_batch == 2
 
 
 # -- cancellation ---------------------------------------------------------------------------------------
@@ -378,8 +383,48 @@ def test_force_output_tokens_writes_exactly_that_many(family: str, folder_of: An
     request = REQUESTS[family]
     for runtime in ("ctranslate2", "transformers"):
         model = load(folder_of(family), family, model_cache, runtime=runtime, force_output_tokens=7)
-        rows = model._generate_ids([TEXT, SENTENCE], request, GenerationParams(max_new_tokens=2), 2)
+        rows = model.generate_ids([TEXT, SENTENCE], request, GenerationParams(max_new_tokens=2), 2)
         assert [len(row) for row in rows] == [7, 7], runtime
+
+
+# -- no torch once converted ----------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_a_converted_model_loads_and_translates_without_importing_torch(
+    marian_dir: Path, model_cache: Path
+) -> None:
+    load(marian_dir, "marian", model_cache)  # converted into the cache, unless an earlier test did it
+    # A fresh interpreter, since this one has imported torch long ago.
+    script = textwrap.dedent(
+        f"""
+        import json, os, sys
+        from pathlib import Path
+        from service.models.base import GenerationParams, LoadContext, ModelSpec
+        from service.models.registry import create_model
+
+        spec = ModelSpec(
+            name="tiny-marian", backend="seq2seq", source={str(marian_dir)!r},
+            tasks=("translate",), pairs=(("en", "de"),),
+        )
+        context = LoadContext(cache_dir=Path({str(model_cache)!r}), runtime="ctranslate2", offline=True)
+        model = create_model(spec, context)
+        [text] = model.translate(["Wheat prices rose."], "en", "de", GenerationParams(max_new_tokens=4))
+        torch = sorted(name for name in sys.modules if name.split(".")[0] == "torch")
+        print(json.dumps({{"text": text, "torch": torch}}), flush=True)
+        # Interpreter shutdown with a live CTranslate2 model now and then aborts in its C++ destructors, which
+        # is not what this test is about: leave at once.
+        os._exit(0)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert isinstance(result["text"], str)
+    assert result["torch"] == []
 
 
 # -- configuration --------------------------------------------------------------------------------------
@@ -443,12 +488,12 @@ def test_summarize_many_batches_the_texts_and_matches_one_by_one(
     params = GenerationParams(max_new_tokens=8, min_new_tokens=2, num_beams=1)
     alone = [model.summarize(text, "en", params).text for text in texts]
     rows: list[int] = []
-    generate = model._runtime.generate
+    generate = model.runtime.generate
 
     def spy(sources: Any, prefixes: Any, decode: Any) -> list[list[int]]:
         rows.append(len(sources))
         return generate(sources, prefixes, decode)
 
-    monkeypatch.setattr(model._runtime, "generate", spy)
+    monkeypatch.setattr(model.runtime, "generate", spy)
     assert [s.text for s in model.summarize_many(texts, "en", params)] == alone
     assert rows == [2, 1]  # batch_size texts to a call

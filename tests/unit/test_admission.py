@@ -8,9 +8,15 @@ import time
 
 import pytest
 
-from service.api.admission import Admission
+from service.api.admission import Admission, CostModel
 from service.api.runner import StopSignal
-from service.errors import DeadlineError, OverloadedError, RequestCancelledError
+from service.errors import (
+    DeadlineError,
+    NotReadyError,
+    OverloadedError,
+    RequestCancelledError,
+    RequestTooLargeError,
+)
 from service.metrics import Counters
 
 
@@ -58,6 +64,9 @@ async def test_running_then_queued_then_refused_at_once():
         "requests_admitted": 5,
         "requests_rejected": 1,
         "requests_expired_in_queue": 0,
+        "requests_too_large": 0,
+        "requests_refused_draining": 0,
+        "streams_send_timed_out": 0,
         "generations_stopped": 0,
         "auth_failures": 0,
     }
@@ -212,3 +221,87 @@ def test_a_close_that_arrives_mid_step_waits_for_the_step():
         next(counted)
     counted.close()
     assert counters["generations_stopped"] == 1
+
+
+# -- memory -------------------------------------------------------------------------------------
+
+
+async def charged(
+    admission: Admission, release: asyncio.Event, order: list[int], index: int, cost: int
+) -> None:
+    async with admission.admit(signal(), cost):
+        order.append(index)
+        await release.wait()
+
+
+async def test_requests_wait_for_room_in_the_memory_pool_in_order():
+    admission = Admission(max_running=4, max_queue=4, memory_bytes=1000)
+    first_done, others_done = asyncio.Event(), asyncio.Event()
+    order: list[int] = []
+    first = asyncio.create_task(charged(admission, first_done, order, 0, 600))
+    await settle()
+    big = asyncio.create_task(charged(admission, others_done, order, 1, 600))
+    await settle()
+    small = asyncio.create_task(charged(admission, others_done, order, 2, 300))
+    await settle()
+    # The second does not fit beside the first; the third would, but does not overtake it.
+    assert (admission.running, admission.queued, admission.charged_bytes, order) == (1, 2, 600, [0])
+    first_done.set()
+    await first
+    await settle()
+    assert (admission.running, admission.queued, admission.charged_bytes, order) == (2, 0, 900, [0, 1, 2])
+    others_done.set()
+    await asyncio.gather(big, small)
+    assert (admission.running, admission.charged_bytes) == (0, 0)
+
+
+async def test_a_request_larger_than_the_whole_pool_is_refused_at_once():
+    admission = Admission(max_running=2, max_queue=2, memory_bytes=1000)
+    started = time.perf_counter()
+    with pytest.raises(RequestTooLargeError) as info:
+        async with admission.admit(signal(), 1001):
+            raise AssertionError("must not run")
+    assert time.perf_counter() - started < 0.01
+    assert "budget for requests is" in info.value.message
+    assert admission.metrics["requests_too_large"] == 1 and admission.running == 0
+
+
+async def test_an_idle_server_takes_a_request_that_fits_the_pool():
+    admission = Admission(max_running=2, max_queue=0, memory_bytes=1000)
+    async with admission.admit(signal(), 1000):
+        assert admission.charged_bytes == 1000
+    assert admission.charged_bytes == 0
+
+
+def test_the_cost_grows_with_the_text_and_the_targets():
+    costs = CostModel()
+    assert costs.summary(2_000, 1) < costs.summary(6_000, 1) < costs.summary(100_000, 1)
+    assert costs.summary(6_000, 3) > costs.summary(6_000, 1)
+    assert costs.translation(1_000, 4) > costs.translation(1_000, 1)
+    # Within the measured figures (see the module notes): ~350 MB for one 6,000-character chunk.
+    assert 300 << 20 < costs.summary(6_000, 1) < 400 << 20
+
+
+# -- draining -----------------------------------------------------------------------------------
+
+
+async def test_draining_refuses_the_queued_requests_at_once_and_every_later_one():
+    admission = Admission(max_running=1, max_queue=3)
+    release = asyncio.Event()
+    order: list[int] = []
+    running = asyncio.create_task(hold(admission, release, order, 0))
+    queued = [asyncio.create_task(hold(admission, release, order, i)) for i in (1, 2)]
+    await settle()
+    assert admission.queued == 2
+    assert admission.drain() == 2
+    for task in queued:
+        with pytest.raises(NotReadyError):
+            await task
+    with pytest.raises(NotReadyError):
+        async with admission.admit(signal()):
+            raise AssertionError("must not run")
+    release.set()
+    await running  # what was running finishes
+    assert order == [0]
+    assert (admission.running, admission.queued) == (0, 0)
+    assert admission.metrics["requests_refused_draining"] == 3

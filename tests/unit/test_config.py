@@ -104,6 +104,8 @@ def _flag_samples(tmp_path: Path) -> list[dict[str, str]]:
         "warmup": "false",
         "max_concurrent_requests": "5",
         "max_queue": "9",
+        "memory_budget_mb": "2048",
+        "stream_send_timeout_s": "4.5",
         "tls_cert": str(tmp_path / "cert.pem"),
         "tls_key": str(tmp_path / "key.pem"),
         "tls_client_ca": str(tmp_path / "ca.pem"),

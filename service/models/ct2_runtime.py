@@ -1,0 +1,214 @@
+"""CTranslate2 runtimes, for both backends: one base that batches across requests, and one subclass each
+for `ctranslate2.Translator` (encoder-decoders) and `ctranslate2.Generator` (decoder-only chat models).
+
+Every call becomes one `Job` per row and goes through a `MicroBatcher` (when the runtime has a batching
+policy), so rows of concurrent requests decode in one batch; `RowStops` stops each row at its own budget or
+its own stop signal. The subclasses only say how one gathered batch is decoded. No torch here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple, cast
+
+from service.errors import ModelLoadError
+from service.models.batching import BatchPolicy, Job, MicroBatcher, RowStops
+from service.models.decoding import Decode
+
+
+def device_and_index(device: str) -> tuple[str, int]:
+    """CTranslate2's device and device_index for "cpu", "cuda" or "cuda:N"."""
+    kind, _, index = device.partition(":")
+    return kind, int(index or 0)
+
+
+def ct2_options(device: str, compute_type: str, threads: int) -> dict[str, Any]:
+    """The constructor arguments both CTranslate2 classes take for where and how to run."""
+    kind, index = device_and_index(device)
+    return {
+        "device": kind,
+        "device_index": index,
+        "compute_type": compute_type,
+        "intra_threads": max(0, threads),
+        "inter_threads": 1,
+    }
+
+
+class CT2Runtime:
+    """Runs jobs through the batcher (or at once, without a policy) and resolves each row's output."""
+
+    name = "ctranslate2"
+
+    def __init__(self, batching: BatchPolicy | None, label: str) -> None:
+        self.batcher = (
+            MicroBatcher(self.run_batch, batching, name=f"{label}-batcher") if batching is not None else None
+        )
+
+    def run_jobs(self, jobs: list[Job]) -> list[list[int]]:
+        """Each job's output ids; raises the first job's error."""
+        if self.batcher is not None:
+            return self.batcher.submit(jobs)
+        self.run_batch(jobs)
+        return [job.future.result() for job in jobs]
+
+    def run_batch(self, jobs: list[Job]) -> None:
+        """One batched CTranslate2 call over jobs that may come from different requests."""
+        stops = RowStops(jobs)
+        stops.resolve(self.decode_batch(jobs, stops))
+
+    def decode_batch(self, jobs: list[Job], stops: RowStops) -> list[list[int]]:
+        """Output ids per job, in order. `stops` is the step callback for rows that may stop on their own."""
+        raise NotImplementedError
+
+
+class BatchKey(NamedTuple):
+    """What one translate_batch call cannot vary per row; rows batch together only when it matches."""
+
+    prefix_length: int
+    beams: int
+    min_tokens: int
+    max_tokens: int | None  # beam search has no per-row stop: its rows share the length too
+
+
+def search_options(generation: Any) -> dict[str, Any]:
+    """The checkpoint's decoding rules that transformers applies by default, spelled for CTranslate2."""
+    options: dict[str, Any] = {}
+    if generation.no_repeat_ngram_size:
+        options["no_repeat_ngram_size"] = int(generation.no_repeat_ngram_size)
+    if generation.repetition_penalty not in (None, 1.0):
+        options["repetition_penalty"] = float(generation.repetition_penalty)
+    if generation.length_penalty not in (None, 1.0):
+        options["length_penalty"] = float(generation.length_penalty)
+    return options
+
+
+class TranslatorRuntime(CT2Runtime):
+    """A converted encoder-decoder run by CTranslate2's Translator, on the HF tokenizer's token strings."""
+
+    def __init__(
+        self,
+        folder: Path,
+        to_tokens: Callable[[Sequence[int]], list[str]],
+        to_ids: Callable[[list[str]], list[int]],
+        *,
+        device: str,
+        compute_type: str,
+        threads: int,
+        generation: Any,
+        batching: BatchPolicy,
+        label: str,
+    ) -> None:
+        import ctranslate2
+
+        self.translator = ctranslate2.Translator(str(folder), **ct2_options(device, compute_type, threads))
+        self._to_tokens = to_tokens
+        self._to_ids = to_ids
+        self._options = search_options(generation)
+        super().__init__(batching, label)
+
+    def generate(
+        self, sources: Sequence[list[int]], prefixes: Sequence[list[int]], decode: Decode
+    ) -> list[list[int]]:
+        """Output ids per source, opening with its prefix, without the decoder start and end tokens."""
+        beams = max(1, decode.num_beams)
+        jobs = [
+            Job(
+                list(source),
+                decode.max_tokens,
+                decode.should_stop,
+                prefix=list(prefix),
+                group=BatchKey(
+                    len(prefix), beams, decode.min_tokens, decode.max_tokens if beams > 1 else None
+                ),
+            )
+            for source, prefix in zip(sources, prefixes, strict=True)
+        ]
+        return self.run_jobs(jobs)
+
+    def decode_batch(self, jobs: list[Job], stops: RowStops) -> list[list[int]]:
+        """Greedy rows stop at their own budget or their own stop signal (the step callback returns True
+        for that row only); beam search has no step callback, so its rows are stopped between batches."""
+        key = cast(BatchKey, jobs[0].group)
+        results = self.translator.translate_batch(
+            [self._to_tokens(job.prompt) for job in jobs],
+            [self._to_tokens(job.prefix) for job in jobs] if key.prefix_length else None,
+            beam_size=key.beams,
+            max_decoding_length=max(job.max_new_tokens for job in jobs),
+            min_decoding_length=key.min_tokens,
+            max_input_length=0,  # inputs come truncated to the model's limit
+            callback=stops if key.beams == 1 else None,
+            **self._options,
+        )
+        return [[int(i) for i in self._to_ids(result.hypotheses[0])] for result in results]
+
+
+class GeneratorRuntime(CT2Runtime):
+    """A converted decoder-only model run by CTranslate2's Generator, greedy, on its own vocabulary."""
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        device: str,
+        compute_type: str,
+        threads: int,
+        eos_ids: Sequence[int],
+        repetition_penalty: float,
+        batching: BatchPolicy | None = None,
+        label: str = "llm",
+    ) -> None:
+        import ctranslate2
+
+        self.generator = ctranslate2.Generator(str(folder), **ct2_options(device, compute_type, threads))
+        self.tokens: list[str] = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
+        self.end_tokens = [self.tokens[i] for i in eos_ids]
+        self.repetition_penalty = repetition_penalty
+        self.min_new_tokens = 0  # the end token is held back until then (force_output_tokens)
+        super().__init__(batching, label)
+
+    def generate(
+        self,
+        prompts: Sequence[list[int]],
+        max_new_tokens: int,
+        should_stop: Callable[[], bool] | None,
+        static: Sequence[int] = (),
+    ) -> list[list[int]]:
+        """A prompt that opens with `static` is sent as the rest of it, with `static` as CTranslate2's
+        static prompt: its model state is computed once and cached, and rows batch only with rows of
+        the same static prompt."""
+        jobs = []
+        for prompt in prompts:
+            if static and len(prompt) > len(static) and prompt[: len(static)] == list(static):
+                jobs.append(
+                    Job(list(prompt[len(static) :]), max_new_tokens, should_stop, group=tuple(static))
+                )
+            else:
+                jobs.append(Job(list(prompt), max_new_tokens, should_stop))
+        return self.run_jobs(jobs)
+
+    def decode_batch(self, jobs: list[Job], stops: RowStops) -> list[list[int]]:
+        """Each job stops at its own budget or its own stop signal; the others carry on."""
+        static = cast(tuple[int, ...] | None, jobs[0].group)
+        results = self.generator.generate_batch(
+            [[self.tokens[i] for i in job.prompt] for job in jobs],
+            static_prompt=[self.tokens[i] for i in static] if static else None,
+            cache_static_prompt=True,
+            max_length=max(job.max_new_tokens for job in jobs),
+            min_length=self.min_new_tokens,
+            sampling_topk=1,
+            repetition_penalty=self.repetition_penalty,
+            include_prompt_in_result=False,
+            end_token=self.end_tokens,
+            callback=stops,
+        )
+        return [list(result.sequences_ids[0]) for result in results]
+
+
+def target_vocabulary(folder: Path) -> list[str]:
+    """A converted encoder-decoder's output vocabulary, by id."""
+    for name in ("target_vocabulary.json", "shared_vocabulary.json"):
+        if (folder / name).is_file():
+            return cast(list[str], json.loads((folder / name).read_text(encoding="utf-8")))
+    raise ModelLoadError(f"{folder} holds no CTranslate2 target vocabulary")

@@ -1,0 +1,93 @@
+"""What one generate call is for and how it decodes: the plain data and interfaces every runtime shares.
+
+A backend builds token ids and hands them to a runtime (transformers or CTranslate2) through one of the two
+interfaces here: `Seq2SeqRuntime` for encoder-decoders, `CausalRuntime` for decoder-only chat models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from service.errors import ModelLoadError, RequestCancelledError
+from service.models.base import SUMMARIZE, TRANSLATE
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one generate call is for: a summary (source == target) or a translation."""
+
+    task: str
+    source: str
+    target: str
+
+    @classmethod
+    def summary(cls, language: str) -> Request:
+        return cls(SUMMARIZE, language, language)
+
+    @classmethod
+    def translation(cls, source: str, target: str) -> Request:
+        return cls(TRANSLATE, source, target)
+
+
+@dataclass(frozen=True)
+class Decode:
+    """One seq2seq generate call's controls. Lengths count output tokens, the forced prefix included."""
+
+    max_tokens: int
+    min_tokens: int
+    num_beams: int
+    should_stop: Callable[[], bool] | None
+
+
+def generation_stopped() -> RequestCancelledError:
+    """The error a runtime raises when a caller's `should_stop` ended its generation."""
+    return RequestCancelledError("generation stopped: the request was cancelled or its deadline passed")
+
+
+def decoder_start(config: Any, generation: Any) -> int:
+    """The token an encoder-decoder's output starts from, from the generation config or the model config."""
+    start = generation.decoder_start_token_id
+    if start is None:
+        start = config.decoder_start_token_id
+    if start is None:
+        raise ModelLoadError(f"{config.model_type} checkpoint names no decoder start token")
+    return int(start)
+
+
+def end_ids(config: Any, generation: Any) -> frozenset[int]:
+    """The tokens that end an output."""
+    ids = generation.eos_token_id if generation.eos_token_id is not None else config.eos_token_id
+    if ids is None:
+        return frozenset()
+    return frozenset([int(ids)] if isinstance(ids, int) else (int(i) for i in ids))
+
+
+class Seq2SeqRuntime(Protocol):
+    name: str
+
+    def generate(
+        self, sources: Sequence[list[int]], prefixes: Sequence[list[int]], decode: Decode
+    ) -> list[list[int]]:
+        """Output ids per source, opening with its prefix, without the decoder start and end tokens.
+
+        Every prefix in one call has the same length.
+        """
+        ...
+
+
+class CausalRuntime(Protocol):
+    name: str
+    min_new_tokens: int  # the end token is held back until then (force_output_tokens)
+
+    def generate(
+        self,
+        prompts: Sequence[list[int]],
+        max_new_tokens: int,
+        should_stop: Callable[[], bool] | None,
+        static: Sequence[int] = (),
+    ) -> list[list[int]]:
+        """Generated ids per prompt (prompt excluded), greedy. `static`: a prefix that many prompts
+        share, which a runtime may compute once and keep (a hint; the result is the same)."""
+        ...

@@ -1,0 +1,48 @@
+"""What the two transformers runtimes share (`seq2seq_torch`, `llm_torch`): the stopping criterion that
+polls a caller's `should_stop` between decoding steps, and how many threads torch runs on.
+
+Imports torch: only the `*_torch` modules import this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
+
+from service.models.decoding import generation_stopped
+
+
+class StopWhenAsked(StoppingCriteria):
+    """Polls the caller's `should_stop` after every decoding step and ends generation when it says so."""
+
+    def __init__(self, should_stop: Callable[[], bool]) -> None:
+        self._should_stop = should_stop
+        self.triggered = False
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+        if not self.triggered and self._should_stop():
+            self.triggered = True
+        done = torch.full((input_ids.shape[0],), self.triggered, dtype=torch.bool, device=input_ids.device)
+        return cast(torch.BoolTensor, done)
+
+
+class Stopping:
+    """The stopping criteria for one generate() call, and the check after it."""
+
+    def __init__(self, should_stop: Callable[[], bool] | None) -> None:
+        self._stop = StopWhenAsked(should_stop) if should_stop is not None else None
+        self.criteria = StoppingCriteriaList([self._stop] if self._stop is not None else [])
+
+    def raise_if_stopped(self) -> None:
+        """RequestCancelledError when the caller's stop signal ended the generation."""
+        if self._stop is not None and self._stop.triggered:
+            raise generation_stopped()
+
+
+def use_threads(threads: int) -> None:
+    """Let torch use `threads` cores; 0 keeps torch's own choice."""
+    if threads > 0:
+        torch.set_num_threads(threads)

@@ -1,0 +1,65 @@
+"""CPU and memory limits read from cgroup files (v1 and v2), laid out in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from service import resources
+from service.config import Settings
+
+
+def write(root: Path, name: str, text: str) -> None:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_cgroup_v2_quota_and_memory_limit(tmp_path: Path):
+    write(tmp_path, "cpu.max", "150000 100000\n")
+    write(tmp_path, "memory.max", "2147483648\n")
+    assert resources.cgroup_cpu_quota(tmp_path) == 1.5
+    assert resources.available_cpus(tmp_path) == min(2, len(os.sched_getaffinity(0)))
+    assert resources.cgroup_memory_limit(tmp_path) == 2 << 30
+
+
+def test_cgroup_v2_without_limits(tmp_path: Path):
+    write(tmp_path, "cpu.max", "max 100000\n")
+    write(tmp_path, "memory.max", "max\n")
+    assert resources.cgroup_cpu_quota(tmp_path) is None
+    assert resources.cgroup_memory_limit(tmp_path) is None
+    assert resources.available_cpus(tmp_path) == len(os.sched_getaffinity(0))
+
+
+def test_cgroup_v1_quota_and_memory_limit(tmp_path: Path):
+    write(tmp_path, "cpu/cpu.cfs_quota_us", "50000\n")
+    write(tmp_path, "cpu/cpu.cfs_period_us", "100000\n")
+    write(tmp_path, "memory/memory.limit_in_bytes", str(512 << 20))
+    assert resources.cgroup_cpu_quota(tmp_path) == 0.5
+    assert resources.available_cpus(tmp_path) == 1  # never fewer than one thread
+    assert resources.cgroup_memory_limit(tmp_path) == 512 << 20
+
+
+def test_cgroup_v1_unlimited(tmp_path: Path):
+    write(tmp_path, "cpu/cpu.cfs_quota_us", "-1\n")
+    write(tmp_path, "cpu/cpu.cfs_period_us", "100000\n")
+    write(tmp_path, "memory/memory.limit_in_bytes", "9223372036854771712\n")
+    assert resources.cgroup_cpu_quota(tmp_path) is None
+    assert resources.cgroup_memory_limit(tmp_path) is None
+
+
+def test_no_cgroup_files_at_all(tmp_path: Path):
+    assert resources.cgroup_cpu_quota(tmp_path) is None
+    assert resources.cgroup_memory_limit(tmp_path) is None
+    assert resources.available_cpus(tmp_path) >= 1
+
+
+def test_settings_default_to_what_the_process_may_use():
+    assert Settings().inference_threads == resources.available_cpus()
+    assert Settings(threads=3).inference_threads == 3
+    assert Settings(memory_budget_mb=1536).memory_budget_bytes == 1536 << 20
+    assert 0 < Settings().memory_budget_bytes <= resources.physical_memory()
+
+
+def test_resident_memory_is_this_process():
+    assert 10 << 20 < resources.resident_memory() < resources.physical_memory()
