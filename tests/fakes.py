@@ -18,6 +18,7 @@ from service.models.base import (
     GenerationParams,
     ModelDescription,
     ModelSpec,
+    ScoredText,
     SummaryText,
 )
 from service.models.extractive import ExtractiveSummarizer
@@ -139,16 +140,19 @@ class FakeMultiTranslator(FakeTranslator):
 class ScriptedTranslator(FakeTranslator):
     """A FakeTranslator that answers from a script: `script[(text, target)]` is what it writes for
     that text, or a list of answers given in turn (the last one repeats). Unscripted text gets the
-    FakeTranslator's "<target>(text)". Tests script real sentences, right or faulty, for the checks."""
+    FakeTranslator's "<target>(text)". Tests script real sentences, right or faulty, for the checks.
+    Every output is scored `log_prob` (None: no score, like a model that reports none)."""
 
     def __init__(
         self,
         name: str,
         pairs: Sequence[tuple[str, str]],
         script: Mapping[tuple[str, str], str | Sequence[str]],
+        log_prob: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(name, pairs, **kwargs)
+        self.log_prob = log_prob
         self.script = {
             key: [answers] if isinstance(answers, str) else list(answers) for key, answers in script.items()
         }
@@ -158,6 +162,11 @@ class ScriptedTranslator(FakeTranslator):
     ) -> list[str]:
         plain = super().translate(texts, source, target, params)
         return [self._answer(text, target, default) for text, default in zip(texts, plain, strict=True)]
+
+    def translate_scored(
+        self, texts: Sequence[str], source: str, target: str, params: GenerationParams
+    ) -> list[ScoredText]:
+        return [ScoredText(text, self.log_prob) for text in self.translate(texts, source, target, params)]
 
     def _answer(self, text: str, target: str, default: str) -> str:
         answers = self.script.get((text, target))
@@ -169,13 +178,14 @@ class ScriptedTranslator(FakeTranslator):
 class ScriptedSummarizer(FakeSummarizer):
     """A FakeSummarizer that writes the same given summary whatever the article."""
 
-    def __init__(self, summary: str, **kwargs: Any) -> None:
+    def __init__(self, summary: str, log_prob: float | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.summary = summary
+        self.log_prob = log_prob
 
     def summarize(self, text: str, language: str, params: GenerationParams) -> SummaryText:
         super().summarize(text, language, params)
-        return SummaryText(self.summary)
+        return SummaryText(self.summary, log_prob=self.log_prob)
 
 
 def _sleep_checking(seconds: float, params: GenerationParams) -> None:

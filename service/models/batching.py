@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.errors import ModelLoadError, RequestCancelledError
-from service.models.decoding import generation_stopped
+from service.models.decoding import first_ids, generation_stopped
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class RowStops:
             if index in self._stopped:
                 job.future.set_exception(generation_stopped())
             else:
-                job.future.set_result(output[: job.max_new_tokens])
+                job.future.set_result(first_ids(output, job.max_new_tokens))
 
 
 @dataclass(frozen=True)

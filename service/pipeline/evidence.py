@@ -31,15 +31,22 @@ from dataclasses import dataclass
 
 from service.checks import Finding, check_score, check_summary
 from service.errors import InvalidInputError, LowConfidenceError, Reason
+from service.models.base import ScoredText, SummaryText
+
+__all__ = [  # ScoredText is the models' type; the pipeline combines and passes it on
+    "CheckedOutput",
+    "Evidence",
+    "ScoredText",
+    "certainty",
+    "chained_log_prob",
+    "check_min_confidence",
+    "evidence_of",
+    "joined_log_prob",
+    "screen",
+    "summary_evidence",
+    "translated_summary_evidence",
+]
 from service.text.detect import LanguageDetector
-
-
-@dataclass(frozen=True)
-class ScoredText:
-    """A model's output and its mean log-probability per generated token (None: not reported)."""
-
-    text: str
-    log_prob: float | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,7 @@ def chained_log_prob(first: float | None, second: float | None) -> float | None:
 
 
 def summary_evidence(
-    article: str, summary: ScoredText, language: str, detector: LanguageDetector | None
+    article: str, summary: ScoredText | SummaryText, language: str, detector: LanguageDetector | None
 ) -> Evidence:
     """A summary checked against the article it summarizes, in the same language."""
     return evidence_of(check_summary(article, summary.text, language, detector=detector), summary.log_prob)

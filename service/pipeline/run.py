@@ -23,7 +23,6 @@ from service.pipeline.cache import ResultCache, text_key
 from service.pipeline.evidence import (
     CheckedOutput,
     Evidence,
-    ScoredText,
     screen,
     summary_evidence,
     translated_summary_evidence,
@@ -197,8 +196,7 @@ def _summarize_plan(plan: Plan, params: GenerationParams, checker: TranslationCh
             text = translate_text(text, plan.pivot, params)
             models = plan.pivot.model_names
         summary = summarize_long(plan.summarizer, text, plan.summary_language, params)
-    scored = ScoredText(summary.text)
-    evidence = summary_evidence(text, scored, plan.summary_language, checker.detector)
+    evidence = summary_evidence(text, summary, plan.summary_language, checker.detector)
     return BaseSummary(summary, (*models, plan.summarizer.name), evidence)
 
 

@@ -11,7 +11,13 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from service.models.base import GenerationParams, MultiTargetTranslator, Translator
+from service.models.base import (
+    GenerationParams,
+    MultiTargetTranslator,
+    ScoredMultiTargetTranslator,
+    ScoredTranslator,
+    Translator,
+)
 from service.pipeline.evidence import (
     CheckedOutput,
     Evidence,
@@ -87,6 +93,8 @@ def model_translate(
     translator: Translator, texts: Sequence[str], source: str, target: str, params: GenerationParams
 ) -> list[ScoredText]:
     """The translator's outputs, with their scores when it reports them."""
+    if isinstance(translator, ScoredTranslator):
+        return translator.translate_scored(texts, source, target, params)
     return [ScoredText(t) for t in translator.translate(texts, source, target, params)]
 
 
@@ -97,6 +105,8 @@ def model_translate_to_many(
     targets: Sequence[str],
     params: GenerationParams,
 ) -> dict[str, list[ScoredText]]:
+    if isinstance(translator, ScoredMultiTargetTranslator):
+        return translator.translate_to_many_scored(texts, source, targets, params)
     outputs = translator.translate_to_many(texts, source, targets, params)
     return {target: [ScoredText(t) for t in outputs[target]] for target in targets}
 

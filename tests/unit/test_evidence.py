@@ -266,6 +266,28 @@ def test_confidence_is_certainty_times_check_score():
     assert evidence_of(echo, math.log(0.8)).confidence == pytest.approx(0.8 * 0.1)
 
 
+def test_model_scores_enter_the_confidence_of_summaries_and_translations():
+    base = f"{S1} {S2}"
+    summarizer = ScriptedSummarizer(base, log_prob=math.log(0.9), languages=("en",))
+    translator = ScriptedTranslator("mt", PAIRS, {(base, "fr"): f"{F1} {F2}"}, log_prob=math.log(0.8))
+    pipeline = pipeline_with({}, translators=[translator], summarizer=summarizer)
+    plan = pipeline.plan(SummarizeJob(THREE, source_language="en", target_languages=("en", "fr")))
+    en, fr = [e for e in pipeline.run(plan) if isinstance(e, LanguageSummary)]
+    assert en.evidence.confidence == pytest.approx(0.9) and en.evidence.certainty == pytest.approx(0.9)
+    assert fr.evidence.confidence == pytest.approx(0.9 * 0.8)
+    # Through English, the two hops' certainties multiply.
+    hops = [
+        ScriptedTranslator("fr-en", [("fr", "en")], {(F1, "en"): S1}, log_prob=math.log(0.8)),
+        ScriptedTranslator("en-de", [("en", "de")], {(S1, "de"): DE1}, log_prob=math.log(0.5)),
+    ]
+    [item] = (
+        pipeline_with({}, translators=hops)
+        .translate(TranslateJob((F1,), ("de",), source_language="fr"))
+        .items
+    )
+    assert item.text == DE1 and item.evidence.confidence == pytest.approx(0.4)
+
+
 def test_log_probabilities_combine_by_length_and_across_hops():
     pieces = [ScoredText("a" * 30, -0.1), ScoredText("b" * 10, -0.5), ScoredText("c", None)]
     assert joined_log_prob(pieces) == pytest.approx((30 * -0.1 + 10 * -0.5) / 40)
