@@ -138,10 +138,12 @@ class TranslationChecker:
             fresh = translate_each([piece.source for piece in todo], attempt_route, params)
             for piece, text in zip(todo, fresh, strict=True):
                 piece.offer(text, self.check(piece.source, text.text, attempt_route), attempt_route)
-        done = [piece.text for piece in pieces if piece.text is not None]
-        if attempts == 0 or len(done) < len(pieces):
+        if attempts == 0 or any(piece.text is None for piece in pieces):
             return attempts, None
-        rebuilt = ScoredText(joiner(route.target).join(t.text.strip() for t in done), joined_log_prob(done))
+        if len(source_sentences) == len(output_sentences):
+            rebuilt = _replaced(first.text, output_sentences, pieces)
+        else:
+            rebuilt = _joined(source, source_sentences, pieces, route.target)
         if rebuilt.text == first.text:
             return attempts, None
         rebuilt_findings = self.check(source, rebuilt.text, route)
@@ -151,6 +153,29 @@ class TranslationChecker:
         others = [p.route.model_names for p in pieces if p.route is not None and p.route is not route]
         models = tuple(dict.fromkeys(name for names in others for name in names))
         return attempts, _Repair(rebuilt, rebuilt_findings, models)
+
+
+def _replaced(output: str, output_sentences: Sequence[Sentence], pieces: Sequence[_Piece]) -> ScoredText:
+    """`output` with each repaired sentence put in place of the one it replaces; the rest as it was."""
+    parts, cursor = [], 0
+    for sentence, piece in zip(output_sentences, pieces, strict=True):
+        assert piece.text is not None
+        parts += [output[cursor : sentence.start], piece.text.text.strip() if piece.route else sentence.text]
+        cursor = sentence.end
+    parts.append(output[cursor:])
+    return ScoredText("".join(parts), joined_log_prob([p.text for p in pieces if p.text is not None]))
+
+
+def _joined(
+    source: str, source_sentences: Sequence[Sentence], pieces: Sequence[_Piece], target: str
+) -> ScoredText:
+    """The sentences' translations joined as the source's sentences are: a line break where it has one."""
+    texts = [piece.text for piece in pieces if piece.text is not None]
+    parts = [texts[0].text.strip()]
+    for before, after, text in zip(source_sentences, source_sentences[1:], texts[1:], strict=False):
+        gap = source[before.end : after.start]
+        parts += ["\n\n" if "\n\n" in gap else "\n" if "\n" in gap else joiner(target), text.text.strip()]
+    return ScoredText("".join(parts), joined_log_prob(texts))
 
 
 def _flagged(

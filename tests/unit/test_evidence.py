@@ -169,6 +169,18 @@ def test_a_failing_sentence_is_translated_again_alone_and_replaced():
     assert [texts for texts, _, _ in translator.calls] == [(f"{S1} {S2}",), (S2,)]
 
 
+def test_a_repair_keeps_the_paragraphs_of_the_translation():
+    source = f"{S1}\n\n{S2}"
+    script = {(source, "fr"): f"{F1}\n\n{S2}", (S2, "fr"): F2}
+    item = translate_one(pipeline_with(script), source)
+    assert item.text == f"{F1}\n\n{F2}" and item.evidence.repaired
+    # Rebuilt from scratch (a sentence was dropped), the pieces follow the source's line breaks.
+    three = f"{S1}\n\n{S2} {S3}"
+    script = {(three, "fr"): f"{F1} {F3}", (S1, "fr"): F1, (S2, "fr"): F2, (S3, "fr"): F3}
+    item = translate_one(pipeline_with(script), three)
+    assert item.text == f"{F1}\n\n{F2} {F3}" and item.evidence.repaired
+
+
 def test_a_translator_that_fails_first_and_succeeds_second_is_repaired():
     # The same sentence, asked again alone, first loops and then comes out right.
     loop = F2[:-1] + " en avril en avril en avril."
