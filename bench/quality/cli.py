@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
         help="a folder with translation.jsonl: after each profile's cases, measure its confidence and "
         "repairs on these references in process (bench.quality.confidence)",
     )
+    parser.add_argument(
+        "--data-limit", type=int, help="with --data: only the first N items of each target language"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where quality-<profile>.md goes")
     parser.add_argument("--start-timeout", type=float, default=900.0, help="seconds for a server to be ready")
     parser.add_argument("--call-timeout", type=float, default=900.0, help="deadline of each call, seconds")
@@ -113,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         text = render_markdown(report, cases_folder=_shown(args.cases), command=command)
         if args.data is not None:  # the server has stopped: the profile loads in process now
             progress(f"[{profile}] confidence and repairs on {args.data}")
-            confidence = measure(args.data, profile)
+            confidence = measure(args.data, profile, limit=args.data_limit)
             print(confidence)
             # Its headings one level down, under this report's title.
             text += "\n" + "\n".join(

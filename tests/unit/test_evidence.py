@@ -22,6 +22,7 @@ from service.pipeline import (
     TranslationFailure,
 )
 from service.pipeline.evidence import (
+    CERTAINTY_EXPONENT,
     Evidence,
     ScoredText,
     certainty,
@@ -272,10 +273,11 @@ def test_summary_translations_are_repaired_and_the_repair_is_cached():
 
 def test_confidence_is_certainty_times_check_score():
     assert certainty(None) == 1.0 and certainty(0.0) == 1.0
-    assert certainty(math.log(0.5)) == pytest.approx(0.5)
+    assert certainty(math.log(0.5)) == pytest.approx(0.5**CERTAINTY_EXPONENT)
+    assert certainty(math.log(0.9)) > certainty(math.log(0.5)) > 0.0
     echo = (Finding(K.ECHO, "copied"),)
-    assert evidence_of((), math.log(0.8)).confidence == pytest.approx(0.8)
-    assert evidence_of(echo, math.log(0.8)).confidence == pytest.approx(0.8 * 0.1)
+    assert evidence_of((), math.log(0.8)).confidence == pytest.approx(0.8**CERTAINTY_EXPONENT)
+    assert evidence_of(echo, math.log(0.8)).confidence == pytest.approx(0.8**CERTAINTY_EXPONENT * 0.1)
 
 
 def test_model_scores_enter_the_confidence_of_summaries_and_translations():
@@ -285,8 +287,9 @@ def test_model_scores_enter_the_confidence_of_summaries_and_translations():
     pipeline = pipeline_with({}, translators=[translator], summarizer=summarizer)
     plan = pipeline.plan(SummarizeJob(THREE, source_language="en", target_languages=("en", "fr")))
     en, fr = [e for e in pipeline.run(plan) if isinstance(e, LanguageSummary)]
-    assert en.evidence.confidence == pytest.approx(0.9) and en.evidence.certainty == pytest.approx(0.9)
-    assert fr.evidence.confidence == pytest.approx(0.9 * 0.8)
+    x = CERTAINTY_EXPONENT
+    assert en.evidence.confidence == pytest.approx(0.9**x) and en.evidence.certainty == pytest.approx(0.9**x)
+    assert fr.evidence.confidence == pytest.approx((0.9 * 0.8) ** x)
     # Through English, the two hops' certainties multiply.
     hops = [
         ScriptedTranslator("fr-en", [("fr", "en")], {(F1, "en"): S1}, log_prob=math.log(0.8)),
@@ -297,7 +300,7 @@ def test_model_scores_enter_the_confidence_of_summaries_and_translations():
         .translate(TranslateJob((F1,), ("de",), source_language="fr"))
         .items
     )
-    assert item.text == DE1 and item.evidence.confidence == pytest.approx(0.4)
+    assert item.text == DE1 and item.evidence.confidence == pytest.approx(0.4**x)
 
 
 def test_log_probabilities_combine_by_length_and_across_hops():
