@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections import defaultdict
@@ -35,7 +36,7 @@ from bench.quality.metrics import chrf, translation_score
 from service.checks import Finding, check_score
 from service.models.base import GenerationParams
 from service.pipeline import SummarizationPipeline
-from service.pipeline.evidence import CheckedOutput
+from service.pipeline.evidence import CERTAINTY_EXPONENT, CheckedOutput
 from service.pipeline.translate import translate_scored
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -270,6 +271,34 @@ def ranking_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
     return rows
 
 
+EXPONENTS = (0.5, 1.0, 1.5, 2.0, 3.0)
+
+
+def exponent_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
+    """For each candidate exponent k of exp(k x mean log-probability): how close the confidence it gives
+    comes to chrF/100 (mean squared error), how well it ranks outputs by chrF, and its mean."""
+    quality = [o.chrf_returned / 100 for o in outcomes]
+    # The mean log-probability each output's certainty was made from.
+    log_probs = [math.log(max(o.returned.evidence.certainty, 1e-12)) / CERTAINTY_EXPONENT for o in outcomes]
+    rows = []
+    for k in EXPONENTS:
+        confidence = [
+            math.exp(k * lp) * check_score(o.returned.evidence.issues)
+            for lp, o in zip(log_probs, outcomes, strict=True)
+        ]
+        error = fmean((c - q) ** 2 for c, q in zip(confidence, quality, strict=True))
+        chosen = " (the service's)" if k == CERTAINTY_EXPONENT else ""
+        rows.append(
+            [
+                f"{k:g}{chosen}",
+                f"{error:.4f}",
+                _rho(spearman(confidence, quality)),
+                f"{fmean(confidence):.2f}",
+            ]
+        )
+    return rows
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = [list(header), ["---"] + ["---:"] * (len(header) - 1), *rows]
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
@@ -306,6 +335,14 @@ def render(outcomes: Sequence[Outcome], *, profile: str, data: str, seconds: flo
         "and the check score alone (+1: the same order; 0: no relation).",
         "",
         markdown_table(("outputs", "n", "confidence", "certainty", "check score"), ranking_rows(outcomes)),
+        "",
+        "## The certainty's exponent",
+        "",
+        "The confidence with the certainty exp(k x mean log-probability) for other exponents k, over every "
+        "output: its mean squared error against chrF/100, Spearman's rho with chrF, and its mean (the mean "
+        f"chrF/100 is {fmean(o.chrf_returned for o in outcomes) / 100:.2f}).",
+        "",
+        markdown_table(("k", "squared error", "rho", "mean confidence"), exponent_rows(outcomes)),
         "",
     ]
     return "\n".join(lines)

@@ -49,4 +49,4 @@ def test_a_run_reports_repairs_and_chrf_before_and_after():
     document_table = report.split("## Documents")[1].split("##")[0]
     # fr: 1 output, 100 findings per 100 first, 0 returned, 1 attempted, 1 succeeded.
     assert "| fr | 1 | 100 | 0 | 1 | 1 |" in document_table
-    assert "## Calibration" in report and "Spearman" in report
+    assert "## Calibration" in report and "Spearman" in report and "1.5 (the service's)" in report
