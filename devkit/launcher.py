@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -78,8 +78,10 @@ class ServerProcess:
         offline: bool = True,
         pythonpath: bool = False,
         own_session: bool = True,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.args = list(args)
+        self.extra_env = dict(env or {})
         self.log_path = log_path
         self.stop_timeout_s = stop_timeout_s
         self.offline = offline
@@ -107,6 +109,7 @@ class ServerProcess:
             env["HF_HUB_OFFLINE"] = "1"
         if self.pythonpath:
             env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "gen"), str(ROOT / "clients")])
+        env.update(self.extra_env)
         return env
 
     def launch(self) -> None:
@@ -118,13 +121,13 @@ class ServerProcess:
             sys.executable,
             "-m",
             "service",
-            *self.args,
             "--host",
             "127.0.0.1",
             "--port",
             "0",
             "--port-file",
             str(self._port_dir / "port"),
+            *self.args,  # after the defaults, so that a caller's --port or --host wins
         ]
         heading = f"$ {' '.join(command)}\n"
         self._launched_at = time.perf_counter()
@@ -199,8 +202,11 @@ class ServerProcess:
 
     # -- stopping --------------------------------------------------------------------------------
 
-    def terminate(self) -> int | None:
-        """SIGTERM, up to `stop_timeout_s` to drain and exit, then SIGKILL. Returns the exit code."""
+    def terminate(self, timeout_s: float | None = None) -> int | None:
+        """SIGTERM, up to `timeout_s` (default `stop_timeout_s`) to drain and exit, then SIGKILL.
+
+        Returns the exit code.
+        """
         process = self.process
         if process is None:
             return None
@@ -208,7 +214,7 @@ class ServerProcess:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
-                    process.wait(timeout=self.stop_timeout_s)
+                    process.wait(timeout=self.stop_timeout_s if timeout_s is None else timeout_s)
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait(timeout=10)

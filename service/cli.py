@@ -64,6 +64,25 @@ def _parser() -> argparse.ArgumentParser:
         help="model calls that may repair one output failing its integrity checks, 0..8 (default 2; "
         "0: report the findings, never repair)",
     )
+    fleet = parser.add_argument_group("running as one of several replicas")
+    fleet.add_argument(
+        "--prestop-s",
+        type=float,
+        help="on SIGTERM, turn readiness NOT_SERVING but keep serving this many seconds before draining, "
+        "while the replica is taken out of load balancing (default 0)",
+    )
+    fleet.add_argument(
+        "--max-connection-age-s",
+        type=float,
+        help="close client connections after this many seconds so that clients re-resolve and reach new "
+        "replicas (default 300; 0: never)",
+    )
+    fleet.add_argument(
+        "--max-connection-age-grace-s",
+        type=float,
+        help="seconds calls in flight on such a connection get to finish; longer calls fail UNAVAILABLE "
+        "(default 600)",
+    )
     limits = parser.add_argument_group("admission (Summarize, StreamSummarize and Translate)")
     limits.add_argument("--max-concurrent-requests", type=int, help="requests running at once (default 16)")
     limits.add_argument(
@@ -93,6 +112,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     parser.add_argument("--log-json", action="store_const", const=True, help="log one JSON object per line")
     parser.add_argument("--port-file", type=Path, help="write the bound port to this file once listening")
+    observe = parser.add_argument_group("observability (docs/operations.md)")
+    observe.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus /metrics over HTTP on this port (default 0: off)"
+    )
+    observe.add_argument("--metrics-host", help="address /metrics listens on (default: the same as --host)")
+    observe.add_argument(
+        "--otlp-endpoint",
+        help="send OpenTelemetry traces over OTLP/gRPC to this URL, e.g. http://collector:4317 "
+        "(default: OTEL_EXPORTER_OTLP_ENDPOINT; unset: no tracing)",
+    )
+    observe.add_argument(
+        "--log-text",
+        action="store_const",
+        const=True,
+        help="log the article text of each call at DEBUG (default off: text is never logged)",
+    )
     return parser
 
 

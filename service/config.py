@@ -1,8 +1,9 @@
 """One Settings object, built once at start-up from flags and SUMMARIZER_* variables.
 
 Every knob of the server is a field here, with a flag in `cli.py` and a SUMMARIZER_<FIELD> variable.
-The one foreign variable read is HF_HUB_OFFLINE, the default of `offline`. Bad values fail loudly,
-before anything is loaded.
+The foreign variables read are HF_HUB_OFFLINE, the default of `offline`, and OpenTelemetry's
+OTEL_EXPORTER_OTLP_ENDPOINT, the default of `otlp_endpoint` (`FALLBACK_ENV`). Bad values fail
+loudly, before anything is loaded.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from service.resources import available_cpus, cgroup_memory_limit, physical_memo
 ENV_PREFIX = "SUMMARIZER_"
 #: Hugging Face's own switch for "no network"; `offline` follows it unless SUMMARIZER_OFFLINE is set.
 HF_OFFLINE_ENV = "HF_HUB_OFFLINE"
+#: OpenTelemetry's endpoint variable; `otlp_endpoint` follows it unless SUMMARIZER_OTLP_ENDPOINT is set.
+OTLP_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
+#: The foreign variables a field falls back to when its SUMMARIZER_* variable is not set.
+FALLBACK_ENV = {"offline": HF_OFFLINE_ENV, "otlp_endpoint": OTLP_ENDPOINT_ENV}
 # The values huggingface_hub itself takes as "on"; like it, anything else means off.
 _HF_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 # What a bearer token may contain: it travels as an HTTP/2 header value.
@@ -75,9 +80,24 @@ class Settings:
     tls_client_ca: Path | None = None  # PEM CA bundle: require and verify client certificates (mTLS)
     # Lifecycle
     grace_s: float = 20.0
+    # Seconds between SIGTERM and the start of draining: readiness is NOT_SERVING at once but calls are
+    # still served, while the orchestrator takes this replica out of its endpoints. 0: drain at once.
+    prestop_s: float = 0.0
+    # Connections are closed (GOAWAY) after this age, so that clients resolve their target again and
+    # spread onto replicas that started since. 0: no limit. New calls go to a new connection at once;
+    # calls in flight on the old one get the grace period, and one still running after it fails with
+    # UNAVAILABLE, so the grace must outlast the longest call (a long article into many languages on
+    # a busy CPU takes minutes).
+    max_connection_age_s: float = 300.0
+    max_connection_age_grace_s: float = 600.0
     # Logging
     log_level: str = "INFO"
     log_json: bool = False
+    log_text: bool = False  # article text in DEBUG lines; never logged otherwise
+    # Observability: Prometheus /metrics on its own port (0: off) and OTLP traces (empty: off)
+    metrics_port: int = 0
+    metrics_host: str = ""  # empty: the same address as `host`
+    otlp_endpoint: str = ""  # http://collector:4317 (plaintext) or https://... (TLS)
 
     @property
     def inference_threads(self) -> int:
@@ -97,6 +117,7 @@ class Settings:
             raise ConfigurationError(f"port must be 0..65535, got {self.port}")
         if self.grace_s < 0:
             raise ConfigurationError("grace_s must not be negative")
+        self._validate_lifecycle()
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigurationError(
                 f"log_level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"
@@ -106,6 +127,7 @@ class Settings:
         self._validate_requests()
         self._validate_inference()
         self._validate_security()
+        self._validate_observability()
         return self
 
     def _validate_requests(self) -> None:
@@ -141,6 +163,27 @@ class Settings:
             raise ConfigurationError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         if self.threads < 0:
             raise ConfigurationError("threads must be 0 (the cores this process may use) or more")
+
+    def _validate_observability(self) -> None:
+        if not 0 <= self.metrics_port <= 65535:
+            raise ConfigurationError(f"metrics_port must be 0 (off) or 1..65535, got {self.metrics_port}")
+        if self.metrics_port and self.metrics_port == self.port:
+            raise ConfigurationError(f"metrics_port {self.metrics_port} is the gRPC port; pick another")
+        if self.otlp_endpoint and not re.fullmatch(r"https?://[^/\s]+/?", self.otlp_endpoint):
+            raise ConfigurationError(
+                "otlp_endpoint must look like http://host:4317 (plaintext) or https://host:4317 (TLS), "
+                f"got {self.otlp_endpoint!r}"
+            )
+
+    @property
+    def metrics_address(self) -> str:
+        """Where /metrics listens: `metrics_host`, else the gRPC host (reachable where the API is)."""
+        return self.metrics_host or self.host
+
+    def _validate_lifecycle(self) -> None:
+        for name in ("prestop_s", "max_connection_age_s", "max_connection_age_grace_s"):
+            if getattr(self, name) < 0:
+                raise ConfigurationError(f"{name} must not be negative, got {getattr(self, name)}")
 
     def _validate_security(self) -> None:
         if self.auth_token is not None and self.auth_token_file is not None:
@@ -215,6 +258,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
             values[f.name] = _coerce(f.name, raw, _field_type(f.name))
     if "offline" not in values and HF_OFFLINE_ENV in env:
         values["offline"] = env[HF_OFFLINE_ENV].strip().lower() in _HF_TRUE_WORDS
+    if "otlp_endpoint" not in values and env.get(OTLP_ENDPOINT_ENV):
+        values["otlp_endpoint"] = env[OTLP_ENDPOINT_ENV].strip()
     values.update({k: v for k, v in overrides.items() if v is not None})
     unknown = set(values) - {f.name for f in fields(Settings)}
     if unknown:

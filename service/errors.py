@@ -34,6 +34,7 @@ class Reason(StrEnum):
     TEXT_TOO_LONG = "TEXT_TOO_LONG"  # a text is over the server's character limit
     TOO_MANY = "TOO_MANY"  # a list has more items than the server's limit
     DUPLICATE_LANGUAGE = "DUPLICATE_LANGUAGE"  # two target tags name the same language
+    DUPLICATE_TERM = "DUPLICATE_TERM"  # two glossary pairs give one term two forms in one language
     OUT_OF_RANGE = "OUT_OF_RANGE"  # a number is outside its documented bounds
     UNKNOWN_ENUM = "UNKNOWN_ENUM"  # an enum value this server does not know
     BAD_TAG = "BAD_TAG"  # not a BCP-47 language tag

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from service.config import Settings
 from service.errors import ConfigurationError, ModelLoadError
 from service.models.base import SUMMARIZE, TRANSLATE, LoadContext, Model, ModelSpec, Summarizer, Translator
+from service.models.devices import CUDA_PROBES, cuda_device_count
 from service.models.registry import create_model
 from service.pipeline import Limits, SummarizationPipeline
 from service.profiles import get_profile
@@ -40,20 +41,17 @@ def model_runtimes(models: Iterable[ModelSpec], default: str) -> set[str]:
 def check_device(device: str, runtimes: Iterable[str]) -> None:
     """Stop the start with one line when `device` names a CUDA device that a runtime cannot see.
 
-    Each runtime is asked with its own library (loaded here, when a GPU is asked for, and only for
-    that runtime): CTranslate2 for "ctranslate2", so that a CTranslate2 server never imports torch;
-    torch for "transformers". Other runtime names are the backends' to refuse.
+    Each runtime is asked with its own library (`models/devices.py`, loaded only when a GPU is asked
+    for, and only for that runtime): CTranslate2 for "ctranslate2", so that a CTranslate2 server never
+    imports torch; torch for "transformers". Other runtime names are the backends' to refuse.
     """
     if device == "cpu":
         return
     index = int(device.partition(":")[2] or 0)
     for runtime in sorted(runtimes):
-        if runtime == "ctranslate2":
-            visible = _ctranslate2_cuda_devices(device)
-        elif runtime == "transformers":
-            visible = _torch_cuda_devices(device)
-        else:
+        if runtime not in CUDA_PROBES:
             continue
+        visible = cuda_device_count(runtime, device)
         if visible == 0:
             raise ConfigurationError(
                 f"device {device}: no CUDA device is visible to {runtime} on this machine; use --device cpu"
@@ -62,22 +60,6 @@ def check_device(device: str, runtimes: Iterable[str]) -> None:
             raise ConfigurationError(
                 f"device {device}: {runtime} sees {visible} CUDA device(s), cuda:0 to cuda:{visible - 1}"
             )
-
-
-def _ctranslate2_cuda_devices(device: str) -> int:
-    try:
-        import ctranslate2
-    except ImportError:
-        raise ConfigurationError(f"device {device}: the ctranslate2 package is not installed") from None
-    return int(ctranslate2.get_cuda_device_count())
-
-
-def _torch_cuda_devices(device: str) -> int:
-    try:
-        import torch
-    except ImportError:
-        raise ConfigurationError(f"device {device}: the torch package is not installed") from None
-    return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
 
 
 def build_pipeline(settings: Settings) -> SummarizationPipeline:

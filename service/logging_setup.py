@@ -1,4 +1,8 @@
-"""Logging, configured once by the CLI before heavy imports. Article text is never logged at INFO."""
+"""Logging, configured once by the CLI before heavy imports. Article text is never logged at INFO.
+
+Access lines (service/api/observability.py) carry their fields as a dict in the record attribute
+`ACCESS_ATTRIBUTE`: one key each in JSON mode, `key=value` after the message in text mode.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,35 @@ import sys
 import time
 
 from service.request_context import RequestIdFilter
+
+#: The log record attribute that holds an access line's fields.
+ACCESS_ATTRIBUTE = "access"
+
+
+class TextFormatter(logging.Formatter):
+    """The plain format, with an access line's fields after its message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = getattr(record, ACCESS_ATTRIBUTE, None)
+        if not fields:
+            return line
+        shown = [f"{key}={_plain(value)}" for key, value in fields.items() if key not in _IN_MESSAGE]
+        return line + " " + " ".join(shown)
+
+
+# Already in the access line's message (or, for the request id, in the prefix).
+_IN_MESSAGE = frozenset({"request_id", "rpc", "code", "duration_ms"})
+
+
+def _plain(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value) or "-"
+    return str(value)
 
 
 class JsonFormatter(logging.Formatter):
@@ -21,9 +54,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", "-"),
         }
-        for key in ("rpc_method", "rpc_code"):
-            if hasattr(record, key):
-                entry[key] = getattr(record, key)
+        entry.update(getattr(record, ACCESS_ATTRIBUTE, None) or {})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -35,9 +66,7 @@ def configure_logging(level: str = "INFO", as_json: bool = False) -> None:
     if as_json:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
-        )
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

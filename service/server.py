@@ -21,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 
 from service.api.admission import Admission
 from service.api.interceptors import ErrorInterceptor
+from service.api.observability import Observability
 from service.api.runner import Runner
 from service.api.security import BearerTokenInterceptor, describe_transport, server_credentials
 from service.api.servicer import SummarizerServicer
@@ -35,6 +36,12 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SummarizerService"].full_name
+# Readiness: NOT_SERVING until the models are warm, and again from SIGTERM on. Load balancers and
+# readiness probes ask these.
+READINESS_SERVICES = ("", SERVICE_NAME)
+# Liveness: SERVING from the moment the server listens until the process exits, through loading and
+# draining alike, so that a liveness probe restarts only a process that no longer answers.
+LIVENESS_SERVICE = "liveness"
 
 
 class Server:
@@ -49,6 +56,7 @@ class Server:
         runner: Runner,
         metrics: Counters | None = None,
         memory_budget_bytes: int | None = None,
+        observability: Observability | None = None,
     ) -> None:
         self.grpc = server
         self.port = port
@@ -57,14 +65,26 @@ class Server:
         self.runner = runner
         self.metrics = metrics if metrics is not None else Counters()
         self.memory_budget_bytes = memory_budget_bytes
+        self.observability = observability
+        self.withdrawn = False
 
     async def set_serving(self, pipeline: SummarizationPipeline) -> None:
         if self.memory_budget_bytes is not None:
             self._limit_request_memory(self.memory_budget_bytes)
         self.servicer.attach(pipeline)
-        for name in ("", SERVICE_NAME):
+        if self.observability is not None:
+            self.observability.describe(pipeline.describe())
+        if self.withdrawn:  # stopping already: the pipeline serves what still comes, readiness stays off
+            return
+        for name in READINESS_SERVICES:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("serving on port %d", self.port)
+
+    async def withdraw(self) -> None:
+        """Readiness goes NOT_SERVING for good; calls are still accepted and served."""
+        self.withdrawn = True
+        for name in READINESS_SERVICES:
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
 
     def _limit_request_memory(self, budget: int) -> None:
         """Requests are charged against what the loaded models leave of the budget."""
@@ -90,7 +110,9 @@ class Server:
         )
 
     async def stop(self, grace: float) -> None:
-        """Health goes NOT_SERVING, queued and new calls are refused, running calls get `grace` seconds.
+        """Readiness goes NOT_SERVING, queued and new calls are refused, running calls get `grace` seconds.
+
+        Liveness stays SERVING while the calls drain: the process is healthy, only leaving.
 
         Queued calls are refused at once (UNAVAILABLE) rather than at the end of the grace period, so
         that their callers can retry on another replica now. gRPC cancels what still runs after
@@ -100,26 +122,30 @@ class Server:
         refused = self.servicer.admission.drain()
         if refused:
             log.info("refused %d queued call(s): the server is draining", refused)
-        await self.health.enter_graceful_shutdown()
+        await self.withdraw()
         stopping = asyncio.ensure_future(self.grpc.stop(grace))
         done, _ = await asyncio.wait((stopping,), timeout=grace + 1.0)
         if not done:
             log.warning("gRPC had not stopped 1 s after the grace period; going on without it")
         self.runner.shutdown()
+        if self.observability is not None:
+            self.observability.close()
 
 
 async def build_server(settings: Settings, pipeline: SummarizationPipeline | None = None) -> Server:
     """Start listening at once; health says NOT_SERVING until `set_serving` (models ready).
 
     Interceptors run in order: the bearer-token check (when a token is set) before anything else,
-    then request ids and the exception -> status table. TLS, or mutual TLS with a client CA, when
-    the settings name certificate files; plaintext otherwise.
+    then request ids and the exception -> status table; outermost, the access log, metrics and
+    traces of every call (those refused for their token included). TLS, or mutual TLS with a client
+    CA, when the settings name certificate files; plaintext otherwise.
     """
     credentials = server_credentials(settings)  # bad files fail here, before anything listens
     metrics = Counters()
     runner = Runner(model_workers=settings.max_concurrent_requests)
     servicer = SummarizerServicer(runner, admission=Admission.from_settings(settings, metrics))
-    interceptors: list[grpc.aio.ServerInterceptor] = []
+    observability = Observability.from_settings(settings, (SERVICE_NAME,), metrics, servicer.admission)
+    interceptors: list[grpc.aio.ServerInterceptor] = [observability.interceptor]
     token = settings.bearer_token()
     if token is not None:
         interceptors.append(BearerTokenInterceptor(token, metrics=metrics))
@@ -134,30 +160,71 @@ async def build_server(settings: Settings, pipeline: SummarizationPipeline | Non
             ("grpc.max_receive_message_length", settings.max_receive_bytes),
             ("grpc.max_send_message_length", 16 * 1024 * 1024),
             ("grpc.so_reuseport", 0),
+            *connection_age_options(settings),
         ],
     )
     pb_grpc.add_SummarizerServiceServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME):
+    for name in READINESS_SERVICES:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    await health_servicer.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     address = f"{settings.host}:{settings.port}"
-    _check_port_free(settings.host, settings.port)
     try:
-        if credentials is not None:
-            port = server.add_secure_port(address, credentials)
-        else:
-            port = server.add_insecure_port(address)
-    except RuntimeError:  # gRPC's "Failed to bind to address ..."
-        port = 0
-    if port == 0:
-        raise OSError(f"cannot listen on {address}: the address is not available or the port is in use")
+        _check_port_free(settings.host, settings.port)
+        try:
+            if credentials is not None:
+                port = server.add_secure_port(address, credentials)
+            else:
+                port = server.add_insecure_port(address)
+        except RuntimeError:  # gRPC's "Failed to bind to address ..."
+            port = 0
+        if port == 0:
+            raise OSError(f"cannot listen on {address}: the address is not available or the port is in use")
+        observability.start()  # /metrics, once the gRPC port is ours
+    except OSError:
+        observability.close()
+        raise
     await server.start()
-    wrapped = Server(server, port, servicer, health_servicer, runner, metrics, settings.memory_budget_bytes)
+    wrapped = Server(
+        server, port, servicer, health_servicer, runner, metrics, settings.memory_budget_bytes, observability
+    )
     if pipeline is not None:
         await wrapped.set_serving(pipeline)
     return wrapped
+
+
+def connection_age_options(settings: Settings) -> list[tuple[str, int]]:
+    """gRPC core options that close each connection after a maximum age (with a GOAWAY), if one is set.
+
+    A client keeps a connection, and so a replica, for as long as the connection lives. Closing it now
+    and then makes clients resolve the service name again and spread over the replicas that exist now,
+    so that a replica added by scaling out receives traffic too. gRPC adds its own jitter of +-10%.
+    """
+    if settings.max_connection_age_s <= 0:
+        return []
+    return [
+        ("grpc.max_connection_age_ms", max(1, round(settings.max_connection_age_s * 1000))),
+        ("grpc.max_connection_age_grace_ms", round(settings.max_connection_age_grace_s * 1000)),
+    ]
+
+
+async def prestop(server: Server, seconds: float, stop_requested: asyncio.Event) -> None:
+    """Keep serving for `seconds` with readiness withdrawn, while the replica leaves the endpoints.
+
+    After SIGTERM an orchestrator removes the replica from its endpoints and load balancers, but that
+    takes a few seconds to reach every client; calls that arrive meanwhile are served rather than
+    refused. A second SIGTERM or SIGINT cuts the wait short.
+    """
+    await server.withdraw()
+    log.info("readiness withdrawn; still serving for %.1f s before draining", seconds)
+    stop_requested.clear()
+    try:
+        await asyncio.wait_for(stop_requested.wait(), timeout=seconds)
+        log.info("second stop signal: draining now")
+    except TimeoutError:
+        pass
 
 
 async def serve(
@@ -196,6 +263,8 @@ async def serve(
         freeze_heap()
         await server.set_serving(pipeline)
         await waiter
+        if settings.prestop_s > 0:
+            await prestop(server, settings.prestop_s, stop_requested)
     log.info("shutting down: draining in-flight calls for up to %.0f s", settings.grace_s)
     await server.stop(settings.grace_s)
     busy = server.runner.busy_workers

@@ -5,7 +5,9 @@ EXTRACTIVE), the first three sentences of the article (lead-3, computed here), e
 ROUGE against the case's references; the case's sentences translated (Translate) and scored with
 chrF and BLEU; and, where the case gives reference summaries in other languages, the service's
 summary in those languages scored with chrF. Every output's evidence (its issues, whether it was
-repaired, its confidence) is recorded as the service returned it.
+repaired, its confidence) is recorded as the service returned it. External data (`--data`) adds its
+articles as cases and its sentences as one translation set, translated one target language at a time
+so that each language's time per sentence is measured.
 """
 
 from __future__ import annotations
@@ -18,14 +20,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean
 
-from bench.quality.cases import Case
-from bench.quality.metrics import CHARACTER_LANGUAGES, Rouge, TranslationScore, chrf, rouge, translation_score
+from bench.quality.cases import Case, TranslationCase
+from bench.quality.metrics import (
+    CHARACTER_LANGUAGES,
+    Rouge,
+    TranslationScore,
+    characters,
+    chrf,
+    rouge,
+    translation_score,
+    unicode_words,
+)
 from devkit.launcher import ServerProcess
 from service.text.sentences import split_sentences
 from summarizer_client import ModelsInfo, SummarizerClient, SummarizerClientError, Summary, Translation
 from summarizer_client.client import Length
 
 LEAD = 3
+CASES = "cases"  # the source of a result: bench/cases (or --cases)
+DATA = "data"  # the source of a result: the external data folder (--data)
+# Sentences per Translate call for the external data: small enough for a slow profile's deadline.
+TRANSLATION_CHUNK = 10
 
 
 @dataclass(frozen=True)
@@ -56,10 +71,28 @@ class OutputEvidence:
     confidence: float
 
 
+def word_count(text: str, language: str) -> int:
+    """Words as ROUGE counts them here; characters for Chinese, Japanese and Thai."""
+    return len(characters(text) if language in CHARACTER_LANGUAGES else unicode_words(text))
+
+
+@dataclass(frozen=True)
+class TextLength:
+    chars: float
+    words: float
+
+
+def length_of(texts: Sequence[str], language: str) -> TextLength:
+    """Mean length of `texts` in characters and in words."""
+    return TextLength(fmean(len(t) for t in texts), fmean(word_count(t, language) for t in texts))
+
+
 @dataclass
 class CaseResult:
     case_id: str
     language: str
+    source: str = CASES
+    reference_length: TextLength | None = None
     abstractive: Rouge | None = None
     extractive: Rouge | None = None
     lead3: Rouge | None = None
@@ -70,6 +103,12 @@ class CaseResult:
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    call_seconds: dict[str, float] = field(default_factory=dict)  # "abstractive"/"extractive" -> s
+
+    def length(self, kind: str) -> TextLength | None:
+        """Length of what the service (or lead-3) wrote, by output kind."""
+        text = self.outputs.get(kind)
+        return None if text is None else length_of([text], self.language)
 
     def translation_scores(self) -> list[TranslationScore]:
         return score_translations(self.translations)
@@ -91,16 +130,46 @@ class CaseResult:
 
 
 @dataclass
+class TranslationSetResult:
+    """The external data's sentences, translated one target language at a time."""
+
+    items: list[TranslationItem] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # target language -> seconds of its calls
+    counts: dict[str, int] = field(default_factory=dict)  # target language -> sentences sent
+    evidence: list[OutputEvidence] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def scores(self) -> list[TranslationScore]:
+        return score_translations(self.items)
+
+    def seconds_per_item(self, language: str) -> float | None:
+        count = self.counts.get(language)
+        return self.seconds[language] / count if count else None
+
+
+@dataclass
 class ProfileReport:
     profile: str
     options: EvalOptions
     results: list[CaseResult] = field(default_factory=list)
+    data_translations: TranslationSetResult | None = None
     startup_s: float = 0.0
     seconds: float = 0.0
 
     @property
     def errors(self) -> list[str]:
-        return [f"{r.case_id}: {e}" for r in self.results for e in r.errors]
+        errors = [f"{r.case_id}: {e}" for r in self.results for e in r.errors]
+        if self.data_translations is not None:
+            errors += [f"data translations: {e}" for e in self.data_translations.errors]
+        return errors
+
+    def evidence(self) -> list[OutputEvidence]:
+        """What the service said about every output of this run, the external data's included."""
+        evidence = [item for result in self.results for item in result.evidence]
+        if self.data_translations is not None:
+            evidence += self.data_translations.evidence
+        return evidence
 
     def pair_scores(self) -> list[tuple[str, TranslationScore]]:
         """Corpus scores per language pair over every case, e.g. ("en", score into "fr")."""
@@ -166,17 +235,71 @@ def evaluate(
     profile: str,
     options: EvalOptions = EvalOptions(),
     progress: Progress = _silent,
+    *,
+    data_cases: Sequence[Case] = (),
+    data_translations: Sequence[TranslationCase] = (),
 ) -> ProfileReport:
-    """Run every case through the server behind `client` and score the results."""
+    """Run every case (then the external data's, if any) through the server behind `client` and
+    score the results."""
     started = time.perf_counter()
     capabilities = Capabilities(client.list_models(timeout=30))
     report = ProfileReport(profile, options)
-    for case in cases:
-        result = evaluate_case(client, case, capabilities, options, progress)
-        report.results.append(result)
-        progress(f"[{profile}] {case.id}: done in {result.seconds:.1f} s")
+    for source, group in ((CASES, cases), (DATA, data_cases)):
+        for case in group:
+            result = evaluate_case(client, case, capabilities, options, progress)
+            result.source = source
+            report.results.append(result)
+            progress(f"[{profile}] {case.id}: done in {result.seconds:.1f} s")
+    if data_translations and options.translations:
+        report.data_translations = evaluate_translation_set(
+            client, data_translations, capabilities, options, progress
+        )
     report.seconds = time.perf_counter() - started
     return report
+
+
+def evaluate_translation_set(
+    client: SummarizerClient,
+    sentences: Sequence[TranslationCase],
+    capabilities: Capabilities,
+    options: EvalOptions,
+    progress: Progress = _silent,
+) -> TranslationSetResult:
+    """Each (source language, target language) group of sentences, in calls of TRANSLATION_CHUNK."""
+    result = TranslationSetResult()
+    groups: dict[tuple[str, str], list[TranslationCase]] = {}
+    for sentence in sentences:
+        for target in sentence.references:
+            groups.setdefault((sentence.source_language, target), []).append(sentence)
+    for (source_language, target), group in groups.items():
+        if target not in capabilities.languages or source_language not in capabilities.languages:
+            result.notes.append(
+                f"{source_language}->{target}: {len(group)} sentences skipped: not in the profile"
+            )
+            continue
+        progress(f"  data: {len(group)} sentences {source_language}->{target}...")
+        for start in range(0, len(group), TRANSLATION_CHUNK):
+            chunk = group[start : start + TRANSLATION_CHUNK]
+            began = time.perf_counter()
+            try:
+                response = client.translate(
+                    [s.source for s in chunk],
+                    [target],
+                    source_language=source_language,
+                    timeout=options.call_timeout,
+                )
+            except SummarizerClientError as err:
+                result.errors.append(f"{source_language}->{target} sentences {start}..: {err}")
+                continue
+            result.seconds[target] = result.seconds.get(target, 0.0) + time.perf_counter() - began
+            result.counts[target] = result.counts.get(target, 0) + len(chunk)
+            for translation in response.translations:
+                result.evidence.append(evidence_of("translation", translation))
+                sentence = chunk[translation.text_index]
+                result.items.append(
+                    TranslationItem(source_language, target, translation.text, sentence.references[target])
+                )
+    return result
 
 
 def evaluate_case(
@@ -188,16 +311,21 @@ def evaluate_case(
 ) -> CaseResult:
     started = time.perf_counter()
     result = CaseResult(case.id, case.language)
+    result.reference_length = length_of(case.references, case.language)
     lead_text = lead(case.article, case.language)
     result.outputs["lead-3"] = lead_text
     result.lead3 = rouge(lead_text, case.references, case.language)
 
-    def call(what: str, function: Callable[[], None]) -> None:
+    def call(what: str, function: Callable[[], None], timed: str = "") -> None:
         progress(f"  {case.id}: {what}...")
+        began = time.perf_counter()
         try:
             function()
         except SummarizerClientError as err:
             result.errors.append(f"{what}: {err}")
+            return
+        if timed:
+            result.call_seconds[timed] = time.perf_counter() - began
 
     def extractive() -> None:
         response = client.summarize(
@@ -265,9 +393,9 @@ def evaluate_case(
                     translation.text
                 )
 
-    call("extractive summary", extractive)
+    call("extractive summary", extractive, "extractive")
     if capabilities.summarizes_directly(case.language) or options.pivot:
-        call("abstractive summary", abstractive)
+        call("abstractive summary", abstractive, "abstractive")
     else:
         result.notes.append(
             f"abstractive skipped: the profile summarizes {case.language!r} only through English "

@@ -188,18 +188,7 @@ class Admission:
             self._release(cost, time.monotonic() - started)
 
     async def _acquire(self, stop: StopSignal, cost: int) -> None:
-        if self._draining:
-            self.metrics.add("requests_refused_draining")
-            raise _draining_error()
-        if stop.expired():
-            self._expired()
-        if self.memory is not None and cost > self.memory.total_bytes:
-            self.metrics.add("requests_too_large")
-            raise RequestTooLargeError(
-                f"the request needs about {cost / _MB:.0f} MB of memory and the server's budget for "
-                f"requests is {self.memory.total_bytes / _MB:.0f} MB; send a shorter text or fewer "
-                "target languages"
-            )
+        self._refuse_at_once(stop, cost)
         if not self._waiting and self._fits(cost):
             self._take(cost)
             self.metrics.add("requests_admitted")
@@ -213,6 +202,32 @@ class Admission:
             )
         waiter = _Waiter(asyncio.get_running_loop().create_future(), cost)
         self._waiting.append(waiter)
+        await self._wait_for_slot(stop, waiter)
+        # A slot was handed over; the request may still have expired or been cancelled meanwhile.
+        if stop():
+            self._release(cost, None)
+            if stop.expired():
+                self._expired()
+            raise RequestCancelledError("the caller went away while the request was queued")
+        self.metrics.add("requests_admitted")
+
+    def _refuse_at_once(self, stop: StopSignal, cost: int) -> None:
+        """Refusals that need no wait: draining, an expired deadline, a request larger than the budget."""
+        if self._draining:
+            self.metrics.add("requests_refused_draining")
+            raise _draining_error()
+        if stop.expired():
+            self._expired()
+        if self.memory is not None and cost > self.memory.total_bytes:
+            self.metrics.add("requests_too_large")
+            raise RequestTooLargeError(
+                f"the request needs about {cost / _MB:.0f} MB of memory and the server's budget for "
+                f"requests is {self.memory.total_bytes / _MB:.0f} MB; send a shorter text or fewer "
+                "target languages"
+            )
+
+    async def _wait_for_slot(self, stop: StopSignal, waiter: _Waiter) -> None:
+        """Wait in the queue until a slot is handed over; the deadline, a cancel or a drain end the wait."""
         timeout = None if stop.deadline is None else max(0.0, stop.deadline - time.monotonic())
         try:
             await asyncio.wait((waiter.slot,), timeout=timeout)
@@ -227,13 +242,6 @@ class Admission:
         refusal = waiter.slot.exception()
         if refusal is not None:  # the server began to drain while this request waited
             raise refusal
-        # A slot was handed over; the request may still have expired or been cancelled meanwhile.
-        if stop():
-            self._release(cost, None)
-            if stop.expired():
-                self._expired()
-            raise RequestCancelledError("the caller went away while the request was queued")
-        self.metrics.add("requests_admitted")
 
     def _fits(self, cost: int) -> bool:
         if self._running >= self.max_running:

@@ -17,6 +17,7 @@ from service.pipeline import (
     SourceLanguage,
     SummarizeJob,
     SummaryOptions,
+    SummarySentence,
     TranslateJob,
     TranslateResult,
     TranslationFailure,
@@ -24,6 +25,7 @@ from service.pipeline import (
 )
 from service.pipeline.evidence import Evidence
 from service.text.detect import Detection, LanguageShare
+from service.text.terminology import GlossaryEntry, Terminology, TermReport
 from summarizer.v1 import summarizer_service_pb2 as pb
 
 _Output = TypeVar("_Output", pb.Summary, pb.Translation)
@@ -78,6 +80,7 @@ def summarize_job(request: pb.SummarizeRequest | pb.StreamSummarizeRequest, requ
         ),
         request_id=request_id,
         is_html=bool(_enum(_FORMATS, request.input_format, "input_format")),
+        terminology=terminology(request.terminology),
     )
 
 
@@ -88,7 +91,32 @@ def translate_job(request: pb.TranslateRequest, request_id: str) -> TranslateJob
         source_language=request.source_language,
         request_id=request_id,
         min_confidence=request.min_confidence,
+        terminology=terminology(request.terminology),
     )
+
+
+def terminology(message: pb.Terminology) -> Terminology:
+    """As sent: validated by the pipeline, which names the field of any refusal."""
+    return Terminology(
+        tuple(GlossaryEntry(e.source, e.target, e.target_language) for e in message.entries),
+        tuple(message.keep),
+    )
+
+
+def term_reports(reports: tuple[TermReport, ...]) -> list[pb.TermReport]:
+    return [pb.TermReport(term=r.term, expected=r.expected, applied=r.applied) for r in reports]
+
+
+def summary_sentences(sentences: tuple[SummarySentence, ...]) -> list[pb.SummarySentence]:
+    return [
+        pb.SummarySentence(
+            span=pb.TextSpan(start=s.span.start, end=s.span.end),
+            source_spans=[pb.TextSpan(start=x.start, end=x.end) for x in s.sources],
+            support=s.support,
+            unsupported=s.unsupported,
+        )
+        for s in sentences
+    ]
 
 
 def detected_language(source: SourceLanguage) -> pb.DetectedLanguage:
@@ -112,6 +140,8 @@ def summary(event: LanguageSummary) -> pb.Summary:
         translated_from=event.translated_from,
         duration_ms=event.duration_ms,
         spans=[pb.TextSpan(start=s.start, end=s.end) for s in event.spans],
+        terms=term_reports(event.terms),
+        sentences=summary_sentences(event.sentences),
     )
     return with_evidence(message, event.evidence)
 
@@ -182,7 +212,11 @@ def translate_response(request_id: str, result: TranslateResult, total_ms: float
 
 def translation(item: TranslationItem) -> pb.Translation:
     message = pb.Translation(
-        text_index=item.text_index, language=item.language, text=item.text, models=list(item.models)
+        text_index=item.text_index,
+        language=item.language,
+        text=item.text,
+        models=list(item.models),
+        terms=term_reports(item.terms),
     )
     return with_evidence(message, item.evidence)
 
@@ -217,6 +251,7 @@ def model_info(description: ModelDescription) -> pb.ModelInfo:
         summary_languages=list(description.summary_languages),
         translation_pairs=[pb.LanguagePair(source=a, target=b) for a, b in description.translation_pairs],
         any_language=description.any_language,
+        honours_terminology=description.honours_terminology,
     )
 
 

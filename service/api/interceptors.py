@@ -1,12 +1,15 @@
-"""Cross-cutting RPC concerns: request ids, access logs, domain exceptions -> gRPC status, and
-streams whose client stopped reading."""
+"""Cross-cutting RPC concerns: request ids, domain exceptions -> gRPC status, and streams whose
+client stopped reading.
+
+The status each call ends with is noted for its access line, which the observability interceptor
+writes (service/api/observability.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
-import time
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
@@ -14,6 +17,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
+from service.api import calls
 from service.api.status import STATUS_DETAILS_KEY, rich_status, status_code_for
 from service.errors import InvalidInputError, Reason, RequestCancelledError
 from service.metrics import Counters
@@ -83,7 +87,6 @@ class _Call:
     def __init__(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> None:
         self.method = method
         self.context = context
-        self.started = time.perf_counter()
         self.request_id = "-"
         self.request = request
 
@@ -96,17 +99,12 @@ class _Call:
         code = status_code_for(exc)
         if code is grpc.StatusCode.INTERNAL:
             log.error("%s failed with an unexpected error", self.method, exc_info=exc)
+        calls.note_error(exc)
         self.finish(code)
         await _abort(self.context, exc, self.request_id)
 
     def finish(self, code: grpc.StatusCode) -> None:
-        log.info(
-            "%s %s in %.1f ms",
-            self.method,
-            code.name,
-            (time.perf_counter() - self.started) * 1000,
-            extra={"rpc_method": self.method, "rpc_code": code.name},
-        )
+        calls.note_status(code)
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):

@@ -4,12 +4,16 @@ Model work goes to a pool of pipeline workers, one per running slot. They are ch
 decide how concurrent calls share the cores (a CTranslate2 model batches them together across
 requests; a transformers model takes them one at a time). Light work (validation, language
 detection) has its own small pool so it never queues behind a long generation.
+
+Work runs in a copy of the calling task's context, so that what the call set there (its request
+id, its telemetry observer) is seen by the pipeline and the models on the worker threads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Iterator
@@ -76,11 +80,13 @@ class Runner:
         return run
 
     async def light(self, fn: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.light_pool, self._counted(fn), *args)
+        run = self._counted(contextvars.copy_context().run)
+        return await asyncio.get_running_loop().run_in_executor(self.light_pool, run, fn, *args)
 
     async def model(self, fn: Callable[..., T], *args: object, stop: StopSignal) -> T:
+        run = self._counted(contextvars.copy_context().run)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.model_pool, self._counted(fn), *args)
+            return await asyncio.get_running_loop().run_in_executor(self.model_pool, run, fn, *args)
         except RequestCancelledError as exc:
             raise stop.translate(exc) from exc
 
@@ -89,12 +95,14 @@ class Runner:
 
         Steps never overlap: each waits for the one before, and closing waits for a step that is
         still running (a consumer cancelled mid-step), so the generator never runs on two threads.
+        All steps run in one copy of the caller's context, as the generator would if it ran here.
         """
         loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
         step: concurrent.futures.Future[object] | None = None
         try:
             while True:
-                step = self.model_pool.submit(self._counted(next), iterator, _DONE)
+                step = self.model_pool.submit(self._counted(context.run), next, iterator, _DONE)
                 try:
                     item = await asyncio.wrap_future(step)
                 except RequestCancelledError as exc:
@@ -106,7 +114,9 @@ class Runner:
             stop.set()  # a consumer that stops early (client gone) stops the model too
             pending = step
             try:
-                await loop.run_in_executor(self.light_pool, self._counted(_close_after), pending, iterator)
+                await loop.run_in_executor(
+                    self.light_pool, self._counted(_close_after), pending, iterator, context
+                )
             except RuntimeError:  # the pools are already shut down: the process is exiting
                 pass
 
@@ -115,9 +125,11 @@ class Runner:
         self.light_pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _close_after(step: concurrent.futures.Future[object] | None, iterator: Iterator[object]) -> None:
+def _close_after(
+    step: concurrent.futures.Future[object] | None, iterator: Iterator[object], context: contextvars.Context
+) -> None:
     if step is not None:
         concurrent.futures.wait([step])  # the stop signal is set: the step ends at its next check
     close = getattr(iterator, "close", None)
     if close is not None:
-        close()
+        context.run(close)  # the step has left the context: it can be entered again

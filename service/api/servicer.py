@@ -1,4 +1,8 @@
-"""summarizer.v1.SummarizerService: protobuf in, pipeline call, protobuf out. Nothing else."""
+"""summarizer.v1.SummarizerService: protobuf in, pipeline call, protobuf out. Nothing else.
+
+Besides: what only the servicer sees (admission, the plan, the cache, each language as it is
+ready) is noted for the call's access line and metrics (`calls.note_*`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from contextlib import aclosing
 
 import grpc
 
-from service.api import convert
+from service.api import calls, convert
 from service.api.admission import Admission
 from service.api.runner import Runner, StopSignal
 from service.errors import NotReadyError
@@ -61,7 +65,9 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         job = convert.summarize_job(request, request_id)
         stop = StopSignal(context)
         async with self.admission.admit(stop, self._summary_cost(job)):
+            calls.note_admitted()
             plan = await self.runner.light(pipeline.plan, job)
+            calls.note_plan(plan)
             source: SourceLanguage | None = None
             results: list[LanguageSummary | LanguageFailure] = []
             async with aclosing(self._events(pipeline, plan, stop)) as events:
@@ -87,7 +93,9 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         job = convert.summarize_job(request, request_id)
         stop = StopSignal(context)
         async with self.admission.admit(stop, self._summary_cost(job)):
+            calls.note_admitted()
             plan = await self.runner.light(pipeline.plan, job)
+            calls.note_plan(plan)
             # Closed here, not whenever the collector gets to it: a stream given up on mid-way (client
             # gone, or not reading) stops its model work and frees its slot at once.
             async with aclosing(self._events(pipeline, plan, stop)) as events:
@@ -104,13 +112,16 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
     ) -> AsyncGenerator[SummaryEvent, None]:
         """A fully cached answer comes straight back; anything else runs on the model workers."""
         cached = pipeline.cached_events(plan)
+        calls.note_cached(cached is not None)
         if cached is not None:
             for event in cached:
+                calls.note_event(event)
                 yield event
             return
         run = self.admission.metrics.count_stops(pipeline.run(plan, stop))
         async with aclosing(self.runner.iterate(run, stop=stop)) as events:
             async for event in events:
+                calls.note_event(event)
                 yield event
 
     async def Translate(
@@ -125,7 +136,9 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
             sum(len(text) for text in request.texts), len(request.target_languages)
         )
         async with self.admission.admit(stop, cost):
+            calls.note_admitted()
             result = await self.runner.model(translate, job, stop, stop=stop)
+        calls.note_source(result.source.language)
         if result.failures and not result.items:  # every translation withheld: nothing to return
             raise result.failures[0].error
         return convert.translate_response(request_id, result, (time.perf_counter() - started) * 1000)
@@ -134,6 +147,7 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
         self, request: pb.DetectLanguageRequest, context: grpc.aio.ServicerContext
     ) -> pb.DetectLanguageResponse:
         detection = await self.runner.light(self.pipeline.detect, request.text)
+        calls.note_source(detection.language)
         return convert.detect_response(detection)
 
     async def ListModels(

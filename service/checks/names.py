@@ -310,17 +310,17 @@ def _unsupported(output: _Text, source: _Text, places: list[Place]) -> list[Toke
     return found
 
 
-def check_names(source: str, output: str, source_language: str, target_language: str) -> list[Finding]:
-    """NAME_MISSING and NAME_ALTERED findings for the names of `source` (see the module notes)."""
-    names = find_names(source, source_language)
-    if not names:
-        return []
-    out = _Text(output, target_language)
+def _sort_names(
+    names: list[Name], source_language: str, out: _Text
+) -> tuple[list[Name], list[Name], list[Name], list[Name]]:
+    """The source's names the output lacks: missing, left untranslated, uncheckable, and given fewer times.
+
+    A name the source gives more often than the output counts as "fewer": the output may say "it" the
+    second time, so it only matters when the output has a stray name to put in its place.
+    """
     missing: list[Name] = []
     untranslated: list[Name] = []
     uncheckable: list[Name] = []
-    # A name the source gives more often than the output: the output may say "it" the second
-    # time, so this only counts when the output has a stray name to put in its place.
     fewer: list[Name] = []
     mentions: dict[str, int] = {}
     previous_found = False
@@ -345,6 +345,16 @@ def check_names(source: str, output: str, source_language: str, target_language:
                 if mentions[key] > out.count_word(part):
                     fewer.append(name)
                     break
+    return missing, untranslated, uncheckable, fewer
+
+
+def check_names(source: str, output: str, source_language: str, target_language: str) -> list[Finding]:
+    """NAME_MISSING and NAME_ALTERED findings for the names of `source` (see the module notes)."""
+    names = find_names(source, source_language)
+    if not names:
+        return []
+    out = _Text(output, target_language)
+    missing, untranslated, uncheckable, fewer = _sort_names(names, source_language, out)
     findings = [
         Finding(
             FindingKind.NAME_ALTERED,

@@ -58,38 +58,30 @@ def language_script(language: str) -> Script:
     return _LANGUAGE_SCRIPTS.get(language, Script.LATIN)
 
 
+# Code point ranges [start, end) of each script, checked in this order.
+_SCRIPT_RANGES: tuple[tuple[Script, tuple[tuple[int, int], ...]], ...] = (
+    (Script.LATIN, ((0, 0x0250), (0x1E00, 0x1F00))),
+    (Script.GREEK, ((0x0370, 0x0400), (0x1F00, 0x2000))),
+    (Script.CYRILLIC, ((0x0400, 0x0530),)),
+    (Script.HEBREW, ((0x0590, 0x0600),)),
+    (Script.ARABIC, ((0x0600, 0x0780), (0x08A0, 0x0900), (0xFB50, 0xFE00), (0xFE70, 0xFF00))),
+    (Script.INDIC, ((0x0900, 0x0E00),)),
+    (Script.THAI, ((0x0E00, 0x0E80),)),
+    (Script.KANA, ((0x3040, 0x3100), (0x31F0, 0x3200), (0xFF66, 0xFFA0))),
+    (Script.HANGUL, ((0x1100, 0x1200), (0x3130, 0x3190), (0xAC00, 0xD7B0))),
+    (Script.HAN, ((0x3400, 0xA000), (0xF900, 0xFB00), (0x20000, 0x2FA20), (0x3007, 0x3008))),  # U+3007 〇
+    (Script.LATIN, ((0xFF21, 0xFF5B),)),  # full-width Latin letters
+)
+
+
 def char_script(ch: str) -> Script | None:
     """The script of a letter or digit-like character; None for anything else (digits included)."""
     if not ch.isalpha():
         return None
     code = ord(ch)
-    if code < 0x0250 or 0x1E00 <= code < 0x1F00:
-        return Script.LATIN
-    if 0x0370 <= code < 0x0400 or 0x1F00 <= code < 0x2000:
-        return Script.GREEK
-    if 0x0400 <= code < 0x0530:
-        return Script.CYRILLIC
-    if 0x0590 <= code < 0x0600:
-        return Script.HEBREW
-    if (
-        0x0600 <= code < 0x0780
-        or 0x08A0 <= code < 0x0900
-        or 0xFB50 <= code < 0xFE00
-        or 0xFE70 <= code < 0xFF00
-    ):
-        return Script.ARABIC
-    if 0x0900 <= code < 0x0E00:
-        return Script.INDIC
-    if 0x0E00 <= code < 0x0E80:
-        return Script.THAI
-    if 0x3040 <= code < 0x3100 or 0x31F0 <= code < 0x3200 or 0xFF66 <= code < 0xFFA0:
-        return Script.KANA
-    if 0x1100 <= code < 0x1200 or 0x3130 <= code < 0x3190 or 0xAC00 <= code < 0xD7B0:
-        return Script.HANGUL
-    if 0x3400 <= code < 0xA000 or 0xF900 <= code < 0xFB00 or 0x20000 <= code < 0x2FA20 or ch == "〇":
-        return Script.HAN
-    if 0xFF21 <= code < 0xFF5B:  # full-width Latin letters
-        return Script.LATIN
+    for script, ranges in _SCRIPT_RANGES:
+        if any(start <= code < end for start, end in ranges):
+            return script
     return Script.OTHER
 
 

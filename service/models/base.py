@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from service.text.terminology import NO_TERMINOLOGY, Terminology
+
 SUMMARIZE = "summarize"
 TRANSLATE = "translate"
 TASKS = frozenset({SUMMARIZE, TRANSLATE})
@@ -50,13 +52,18 @@ class LoadContext:
 
 @dataclass(frozen=True)
 class GenerationParams:
-    """Decoding controls for one call. `should_stop` is polled between decoding steps."""
+    """Decoding controls for one call. `should_stop` is polled between decoding steps.
+
+    `terminology`: the request's glossary and kept terms. A model that honours it applies, to each
+    text, the terms that `terminology.terms_for(text, output_language)` picks.
+    """
 
     max_new_tokens: int = 120
     min_new_tokens: int = 0
     num_beams: int = 1
     max_sentences: int = 3
     should_stop: Callable[[], bool] | None = None
+    terminology: Terminology = NO_TERMINOLOGY
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,8 @@ class ModelDescription:
     summary_languages: tuple[str, ...] = ()
     translation_pairs: tuple[tuple[str, str], ...] = ()
     any_language: bool = False
+    # Whether its outputs follow GenerationParams.terminology (others' are still checked and reported).
+    honours_terminology: bool = False
 
 
 @runtime_checkable

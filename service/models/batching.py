@@ -16,6 +16,10 @@ How long a batch waits for company, once its first job is there:
 Jobs carry a `group`: only jobs of one group share a batch (a runtime puts there what one batched call
 cannot vary per row, such as the beam size or the length of a forced output prefix). A job of another
 group that arrives while a batch gathers is held, in arrival order, and leads a later batch.
+
+Each job also carries the telemetry observer of the call that submitted it: every batch run is reported
+(rows, prompt tokens, generated tokens) to its first job's observer, and each caller's own tokens to its
+own, from its own thread (service/telemetry.py).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from service import telemetry
 from service.errors import ModelLoadError, RequestCancelledError
 from service.models.decoding import first_ids, generation_stopped
 
@@ -47,6 +52,7 @@ class Job:
     prefix: list[int] = field(default_factory=list)  # the output opens with these (an encoder-decoder's)
     group: Hashable = None  # jobs batch together only within one group
     caller: int = 0  # set by submit(): jobs of one submit() share it
+    observer: telemetry.Observer = telemetry.NULL_OBSERVER  # set by submit(): the caller's
     future: Future[list[int]] = field(default_factory=Future)
 
     def stopped(self) -> bool:
@@ -120,9 +126,10 @@ class MicroBatcher:
     """
 
     def __init__(
-        self, run_batch: RunBatch, policy: BatchPolicy = BatchPolicy(), name: str = "batcher"
+        self, run_batch: RunBatch, policy: BatchPolicy = BatchPolicy(), name: str = "batcher", model: str = ""
     ) -> None:
         self.run_batch = run_batch
+        self.model = model or name  # the name its batches are reported under
         self.policy = policy
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._held: deque[Job] = deque()  # taken from the queue but of another group; worker-only
@@ -141,14 +148,28 @@ class MicroBatcher:
         if self._closed:
             raise RuntimeError("the batcher is closed")
         caller = next(self._callers)
+        observer = telemetry.current()
         for job in jobs:
             job.caller = caller
+            job.observer = observer
             self._queue.put(job)
-        return [job.future.result() for job in jobs]
+        outputs = [job.future.result() for job in jobs]
+        observer.tokens(self.model, sum(len(job.prompt) for job in jobs), sum(len(out) for out in outputs))
+        return outputs
 
     def close(self) -> None:
         self._closed = True
         self._queue.put(None)
+
+    def _report(self, batch: list[Job]) -> None:
+        """The batch that just ran, to its first caller's observer: all the callers' rows and tokens."""
+        generated = sum(
+            len(job.future.result()) for job in batch if job.future.done() and job.future.exception() is None
+        )
+        try:
+            batch[0].observer.batch(self.model, len(batch), sum(len(job.prompt) for job in batch), generated)
+        except Exception:  # an observer must not stop the batching thread, on which every caller waits
+            log.exception("%s: reporting a batch failed", self._thread.name)
 
     def _waiting_callers(self) -> set[int]:
         with self._queue.mutex:  # a peek: the worker is the queue's only consumer
@@ -236,6 +257,7 @@ class MicroBatcher:
                 for job in live:
                     if not job.future.done():
                         job.future.set_exception(exc)
+            self._report(live)
             self._last_callers = len({job.caller for job in live} | self._waiting_callers())
             self._last_end = time.monotonic()
             self._last_run_s = self._last_end - running

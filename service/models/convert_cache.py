@@ -11,6 +11,7 @@ Only the standard library here: the backends bring the converters.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import logging
@@ -28,14 +29,38 @@ _UNSAFE = re.compile(r"[^\w.-]+")
 
 @contextmanager
 def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on `path` (created if missing), held across processes until the block ends."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    """An exclusive lock on `path` (created if missing), held across processes until the block ends.
+
+    Where this process cannot write (a read-only image or volume of finished models), nothing can be
+    built either, so the lock writes nothing: an existing lock file is locked through a read-only
+    handle, and a missing one is not created.
+    """
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fd = _open_lock_file(path)
+    if fd is None:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _open_lock_file(path: Path) -> int | None:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+    try:
+        return os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
 
 
 def safe_name(name: str) -> str:

@@ -46,7 +46,9 @@ class CT2Runtime:
 
     def __init__(self, batching: BatchPolicy | None, label: str) -> None:
         self.batcher = (
-            MicroBatcher(self.run_batch, batching, name=f"{label}-batcher") if batching is not None else None
+            MicroBatcher(self.run_batch, batching, name=f"{label}-batcher", model=label)
+            if batching is not None
+            else None
         )
 
     def run_jobs(self, jobs: list[Job]) -> list[list[int]]:

@@ -144,6 +144,7 @@ class LLMModel:
             tasks=self.spec.tasks,
             summary_languages=tuple(sorted(self._summary_languages)) if SUMMARIZE in self.spec.tasks else (),
             translation_pairs=tuple(sorted(self._pairs)),
+            honours_terminology=True,  # the prompt lists the terms
         )
 
     def warmup(self) -> None:
@@ -166,7 +167,10 @@ class LLMModel:
         self, texts: Sequence[str], language: str, params: GenerationParams
     ) -> list[SummaryText]:
         sentences = params.max_sentences
-        conversations = [summarize_messages(t, language, sentences) for t in texts]
+        terms = params.terminology
+        conversations = [
+            summarize_messages(t, language, sentences, terms.terms_for(t, language)) for t in texts
+        ]
         static = self.static_prefix(
             ("summarize", language, sentences), lambda text, _: summarize_messages(text, language, sentences)
         )
@@ -181,7 +185,8 @@ class LLMModel:
     def translate_scored(
         self, texts: Sequence[str], source: str, target: str, params: GenerationParams
     ) -> list[ScoredText]:
-        conversations = [translate_messages(t, source, target) for t in texts]
+        terms = params.terminology
+        conversations = [translate_messages(t, source, target, terms.terms_for(t, target)) for t in texts]
         longest = max((self.count_tokens(t) for t in texts), default=0)
         budget = min(2 * longest + 32, 1024)
         outputs = self._generate(conversations, budget, params.should_stop, self.translation_prefix(source))
@@ -198,7 +203,10 @@ class LLMModel:
         self, texts: Sequence[str], source: str, targets: Sequence[str], params: GenerationParams
     ) -> dict[str, list[ScoredText]]:
         jobs = [(target, text) for target in targets for text in texts]
-        conversations = [translate_messages(text, source, target) for target, text in jobs]
+        terms = params.terminology
+        conversations = [
+            translate_messages(text, source, target, terms.terms_for(text, target)) for target, text in jobs
+        ]
         longest = max((self.count_tokens(t) for t in texts), default=0)
         outputs = self._generate(
             conversations, min(2 * longest + 32, 1024), params.should_stop, self.translation_prefix(source)

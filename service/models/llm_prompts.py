@@ -7,8 +7,10 @@ Plain text only: no tokenizer, no runtime.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from service.text.languages import language_name
+from service.text.terminology import Term, prompt_instruction
 
 SYSTEM_PROMPT = (
     "You are a careful news editor. You write accurate, neutral summaries and faithful translations. "
@@ -38,7 +40,16 @@ def clean_output(text: str) -> str:
     return text
 
 
-def summarize_messages(text: str, language: str, sentences: int) -> list[dict[str, str]]:
+def _with_terms(text: str, terms: Sequence[Term]) -> str:
+    """The text, then the "use these terms" paragraph: after the text, so that the prompt up to the text
+    stays the same for every request (its model state is cached)."""
+    instruction = prompt_instruction(terms)
+    return f"{text}\n\n{instruction}" if instruction else text
+
+
+def summarize_messages(
+    text: str, language: str, sentences: int, terms: Sequence[Term] = ()
+) -> list[dict[str, str]]:
     name = language_name(language)
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
@@ -47,20 +58,23 @@ def summarize_messages(text: str, language: str, sentences: int) -> list[dict[st
             "content": (
                 f"Summarize the following news article in {name}, in at most {sentences} sentences. "
                 f"Keep names, numbers and places exact. Write the summary in {name} only, with no title "
-                f"and no introduction.\n\nArticle:\n{text}"
+                f"and no introduction.\n\nArticle:\n{_with_terms(text, terms)}"
             ),
         },
     ]
 
 
-def translate_messages(text: str, source: str, target: str) -> list[dict[str, str]]:
+def translate_messages(
+    text: str, source: str, target: str, terms: Sequence[Term] = ()
+) -> list[dict[str, str]]:
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
         {
             "role": "user",
             "content": (
                 f"Translate the following text from {language_name(source)} into {language_name(target)}. "
-                f"Reply with the {language_name(target)} translation only.\n\nText:\n{text}"
+                f"Reply with the {language_name(target)} translation only.\n\n"
+                f"Text:\n{_with_terms(text, terms)}"
             ),
         },
     ]

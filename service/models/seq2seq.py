@@ -40,6 +40,7 @@ from service.models.hf_files import load_tokenizer, read_config, read_generation
 from service.models.registry import register_backend
 from service.models.seq2seq_text import Seq2SeqCodec, input_limit
 from service.models.sources import ModelFolder, first_line, snapshot
+from service.text.terminology import MaskedText, mask_terms, restore_terms
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,7 @@ class Seq2SeqModel:
             summary_languages=self._spec.languages,
             translation_pairs=expand_pairs(self._spec),
             any_language=SUMMARIZE in self._spec.tasks and not self._spec.languages,
+            honours_terminology=True,  # terms masked as placeholders it copies through
         )
 
     def summarizes(self, language: str) -> bool:
@@ -174,11 +176,11 @@ class Seq2SeqModel:
         request = Request.summary(language)
         summaries: list[SummaryText] = []
         for start in range(0, len(texts), self._batch_size):
-            batch = texts[start : start + self._batch_size]
-            ids = self.generate_ids(batch, request, params, params.max_new_tokens)
+            masked = _masked(texts[start : start + self._batch_size], language, params)
+            ids = self.generate_ids([m.text for m in masked], request, params, params.max_new_tokens)
             summaries += [
-                SummaryText(text, log_prob=log_prob_of(row))
-                for text, row in zip(self.codec.decode(ids), ids, strict=True)
+                SummaryText(restore_terms(text, m), log_prob=log_prob_of(row))
+                for text, m, row in zip(self.codec.decode(ids), masked, ids, strict=True)
             ]
         return summaries
 
@@ -224,9 +226,12 @@ class Seq2SeqModel:
         results = {target: [ScoredText("")] * len(texts) for target in targets}
         jobs: list[_Job] = []
         indices = [i for i, text in enumerate(texts) if text.strip()]
+        masks: dict[tuple[str, int], MaskedText] = {}
         for target in results:
             request = Request.translation(source, target)
-            sources = self.codec.encode([texts[i] for i in indices], request)
+            masked = _masked([texts[i] for i in indices], target, params)
+            masks.update({(target, i): m for i, m in zip(indices, masked, strict=True)})
+            sources = self.codec.encode([m.text for m in masked], request)
             prefix = self.codec.prefix(request)
             jobs += [_Job(target, i, ids, prefix) for i, ids in zip(indices, sources, strict=True)]
         jobs.sort(key=lambda job: (len(job.prefix), len(job.source)))
@@ -235,7 +240,8 @@ class Seq2SeqModel:
                 [job.source for job in batch], [job.prefix for job in batch], TRANSLATE, params, None
             )
             for job, translation, row in zip(batch, self.codec.decode(rows), rows, strict=True):
-                results[job.target][job.index] = ScoredText(translation, log_prob_of(row))
+                restored = restore_terms(translation, masks[(job.target, job.index)])
+                results[job.target][job.index] = ScoredText(restored, log_prob_of(row))
         return results
 
     def _batches(self, jobs: list[_Job]) -> Iterator[list[_Job]]:
@@ -396,3 +402,9 @@ def _probe_input(codec: Seq2SeqCodec, request: Request | None) -> tuple[list[int
     if codec.supports(request):
         return codec.encode([_PROBE_TEXT], request)[0], codec.prefix(request)
     return codec.encode_plain(_PROBE_TEXT), list(codec.default_prefix)
+
+
+def _masked(texts: Sequence[str], language: str, params: GenerationParams) -> list[MaskedText]:
+    """Each text with the terms of an output in `language` replaced by placeholders the model copies."""
+    terminology = params.terminology
+    return [mask_terms(text, terminology.terms_for(text, language)) for text in texts]

@@ -74,6 +74,9 @@ class CheckedOutput:
     evidence: Evidence = Evidence()
     # Models of another route whose translations a repair kept: they wrote part of `text` too.
     repair_models: tuple[str, ...] = ()
+    # For a text translated sentence by sentence: sentence i of `text`, the translation of source
+    # sentence i (repaired ones included); empty otherwise.
+    sentences: tuple[str, ...] = ()
 
     def models(self, route_models: tuple[str, ...]) -> tuple[str, ...]:
         """Every model that wrote the text: the route's, then those a repair brought in."""

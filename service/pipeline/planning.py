@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from service import telemetry
 from service.errors import InvalidInputError, Reason, UnsupportedLanguageError
 from service.models.base import GenerationParams, Summarizer
 from service.pipeline.cache import ResultCache, text_key
 from service.pipeline.evidence import check_min_confidence
 from service.pipeline.routes import Route, RouteTable, SummaryRoute
+from service.pipeline.terminology import validate_terminology
 from service.pipeline.types import (
     LENGTH_PRESETS,
     MAX_SENTENCES_RANGE,
@@ -30,9 +32,10 @@ from service.pipeline.types import (
     TranslateJob,
 )
 from service.text.detect import Detection, LanguageDetector, describe_shares
-from service.text.html import html_to_text
+from service.text.html import article_text
 from service.text.languages import language_name, normalize_language
 from service.text.normalize import clean_text
+from service.text.terminology import NO_TERMINOLOGY, Terminology
 
 # Detections below this confidence are reported as uncertain.
 CONFIDENT = 0.80
@@ -53,6 +56,7 @@ class Plan:
     pivot: Route | None = None
     # The summary's way into each other target, in the order asked.
     routes: tuple[Route, ...] = ()
+    terminology: Terminology = NO_TERMINOLOGY
 
     def route_to(self, target: str) -> Route:
         return next(route for route in self.routes if route.target == target)
@@ -66,6 +70,7 @@ class TranslationPlan:
     source: SourceLanguage
     targets: tuple[str, ...]
     routes: tuple[Route, ...]  # into each target other than the source, in the order asked
+    terminology: Terminology = NO_TERMINOLOGY
     min_confidence: float = 0.0
     submitted: tuple[str, ...] = ()  # the texts as the caller sent them, for offsets into them
 
@@ -100,7 +105,8 @@ class Planner:
         if not cleaned:
             raise InvalidInputError("text", "is empty", reason=Reason.EMPTY_TEXT)
         self._check_size(cleaned, "text")
-        return self.detector.detect(cleaned)
+        with telemetry.current().stage(telemetry.DETECT):
+            return self.detector.detect(cleaned)
 
     def plan(self, job: SummarizeJob) -> Plan:
         """Validate a request and decide which models make which language."""
@@ -118,8 +124,18 @@ class Planner:
             )
 
         routes = self._routes_into(summary.language, targets, unreachable)
+        terminology = validate_terminology(job.terminology)
         return Plan(
-            job, text, source, summary.language, targets, params, summary.summarizer, summary.pivot, routes
+            job,
+            text,
+            source,
+            summary.language,
+            targets,
+            params,
+            summary.summarizer,
+            summary.pivot,
+            routes,
+            terminology,
         )
 
     def plan_translation(self, job: TranslateJob) -> TranslationPlan:
@@ -141,6 +157,7 @@ class Planner:
             source,
             targets,
             self._routes_into(source.language, targets, unreachable),
+            validate_terminology(job.terminology),
             min_confidence,
             tuple(job.texts),
         )
@@ -150,7 +167,7 @@ class Planner:
     def _article_text(self, job: SummarizeJob) -> str:
         text = clean_text(job.text, "text")
         if job.is_html:  # entities can spell invisible controls too
-            text = clean_text(html_to_text(text), "text")
+            text = clean_text(article_text(text), "text")
         text = text.strip()
         if not text:
             raise InvalidInputError(
@@ -193,8 +210,11 @@ class Planner:
         """Detection, cached by the text's hash: a repeated article skips the detector."""
         key = ("detect", text_key(text))
         hit = self.cache.get(key)
+        observer = telemetry.current()
+        observer.cache("detection", hit is not None)
         if hit is None:
-            hit = self.detector.detect(text, field=field)
+            with observer.stage(telemetry.DETECT):
+                hit = self.detector.detect(text, field=field)
             self.cache.put(key, hit, 64)
         return hit
 

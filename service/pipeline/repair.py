@@ -15,12 +15,18 @@ was dropped or merged), there is nothing to pair: every source sentence is trans
 the pieces joined. A one-sentence source through the same route would only be the same input
 again, which a model decodes the same way, so that attempt is skipped.
 
+A summary is translated sentence by sentence already (`checked_sentences`): sentence i of the
+translation is paired with sentence i of the summary whatever the counts, the flagged ones go
+through the other routes only (each went alone through its own route the first time), and the
+repaired translation keeps that pairing, so its sentences still carry their sources.
+
 The work is bounded: at most `max_attempts` model calls (one per route, each carrying every
 sentence still to repair) per output, and the caller's stop signal is checked before each.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,13 +68,6 @@ class _Piece:
         self.text, self.findings, self.route = text, findings, route
 
 
-@dataclass(frozen=True)
-class _Repair:
-    text: ScoredText
-    findings: tuple[Finding, ...]
-    models: tuple[str, ...]  # of the other routes that wrote some of it
-
-
 class TranslationChecker:
     """Checks translations against their sources and repairs the flagged sentences, within a budget."""
 
@@ -87,72 +86,154 @@ class TranslationChecker:
         findings = self.check(source, first.text, route)
         if not findings or self.max_attempts < 1:
             return CheckedOutput(first.text, evidence_of(findings, first.log_prob))
-        attempts, repair = self._repair(source, first, findings, route, params)
-        if repair is None:
+        source_sentences = sentences(source, route.source)
+        if not source_sentences:
+            return CheckedOutput(first.text, evidence_of(findings, first.log_prob))
+        output_sentences = sentences(first.text, route.target)
+        pieces = [_Piece(s.text) for s in source_sentences]
+        paired = len(source_sentences) == len(output_sentences)
+        if paired:
+            firsts = [ScoredText(s.text, first.log_prob) for s in output_sentences]
+            self._mark(pieces, firsts, findings, source_sentences, output_sentences, len(first.text), route)
+        # else nothing to pair with: every source sentence is translated again.
+        # The same input through the same route would come out the same: the whole source as one sentence.
+        same_route = [piece.source for piece in pieces if piece.needs_work] != [source.strip()]
+        attempts = self._attempt(pieces, route, params, same_route=same_route)
+        if attempts == 0 or any(piece.text is None for piece in pieces):
             return CheckedOutput(first.text, evidence_of(findings, first.log_prob, attempts=attempts))
+        if paired:
+            rebuilt = _replaced(first.text, output_sentences, pieces)
+        else:
+            rebuilt = _joined(source, source_sentences, pieces, route.target)
+        return self._outcome(source, first, findings, rebuilt, pieces, route, attempts)
+
+    def checked_sentences(
+        self,
+        source: str,
+        source_sentences: Sequence[str],
+        firsts: Sequence[ScoredText],
+        route: Route,
+        params: GenerationParams,
+    ) -> CheckedOutput:
+        """A text translated sentence by sentence, checked as a whole, and repaired sentence by sentence.
+
+        `firsts[i]` translates `source_sentences[i]`, the sentences of `source` in order, each
+        translated alone already: a repair tries the other routes of the pair only. The output's
+        `sentences` keep that pairing, repaired sentences in place.
+        """
+        first = ScoredText(join_sentences([f.text for f in firsts], route.target), joined_log_prob(firsts))
+        as_given = tuple(f.text.strip() for f in firsts)
+        findings = self.check(source, first.text, route)
+        if not findings or self.max_attempts < 1 or not source_sentences:
+            return CheckedOutput(first.text, evidence_of(findings, first.log_prob), sentences=as_given)
+        pieces = [_Piece(text) for text in source_sentences]
+        self._mark(
+            pieces,
+            firsts,
+            findings,
+            _located(source, source_sentences),
+            _located(first.text, as_given),
+            len(first.text),
+            route,
+        )
+        attempts = self._attempt(pieces, route, params, same_route=False)
+        if attempts == 0:
+            return CheckedOutput(
+                first.text, evidence_of(findings, first.log_prob, attempts=attempts), sentences=as_given
+            )
+        texts = [piece.text for piece in pieces if piece.text is not None]
+        rebuilt = ScoredText(join_sentences([t.text for t in texts], route.target), joined_log_prob(texts))
+        outcome = self._outcome(source, first, findings, rebuilt, pieces, route, attempts)
+        kept = tuple(t.text.strip() for t in texts) if outcome.evidence.repaired else as_given
+        return dataclasses.replace(outcome, sentences=kept)
+
+    def _mark(
+        self,
+        pieces: Sequence[_Piece],
+        firsts: Sequence[ScoredText],
+        findings: Sequence[Finding],
+        source_sentences: Sequence[Sentence],
+        output_sentences: Sequence[Sentence],
+        output_length: int,
+        route: Route,
+    ) -> None:
+        """Give each piece its first translation, and its own findings where the text's findings point."""
+        flagged = _flagged(findings, source_sentences, output_sentences, output_length)
+        for index, (piece, text) in enumerate(zip(pieces, firsts, strict=True)):
+            piece.text = text
+            if index in flagged:
+                piece.findings = self.check(piece.source, text.text, route)
+
+    def _attempt(
+        self, pieces: Sequence[_Piece], route: Route, params: GenerationParams, *, same_route: bool
+    ) -> int:
+        """Translate the pieces that need it again, route by route, within the budget; the calls made."""
+        routes = [route] if same_route else []
+        routes += self.routes.alternatives(route.source, route.target)
+        attempts = 0
+        for attempt_route in routes:
+            todo = [piece for piece in pieces if piece.needs_work]
+            if not todo or attempts >= self.max_attempts:
+                break
+            check_stop(params.should_stop)
+            attempts += 1
+            fresh = translate_each([piece.source for piece in todo], attempt_route, params)
+            for piece, text in zip(todo, fresh, strict=True):
+                piece.offer(text, self.check(piece.source, text.text, attempt_route), attempt_route)
+        return attempts
+
+    def _outcome(
+        self,
+        source: str,
+        first: ScoredText,
+        findings: tuple[Finding, ...],
+        rebuilt: ScoredText,
+        pieces: Sequence[_Piece],
+        route: Route,
+        attempts: int,
+    ) -> CheckedOutput:
+        """The rebuilt translation when the checks on the whole text prefer it to `first`, else `first`."""
+        unrepaired = CheckedOutput(first.text, evidence_of(findings, first.log_prob, attempts=attempts))
+        if rebuilt.text == first.text:
+            return unrepaired
+        rebuilt_findings = self.check(source, rebuilt.text, route)
+        first_checked = CheckedText(first.text, findings)
+        if pick_better(first_checked, CheckedText(rebuilt.text, rebuilt_findings)) is first_checked:
+            return unrepaired
         log.debug(
             "repaired a %s->%s translation in %d attempts: %d findings -> %d",
             route.source,
             route.target,
             attempts,
             len(findings),
-            len(repair.findings),
+            len(rebuilt_findings),
         )
-        return CheckedOutput(
-            repair.text.text,
-            evidence_of(repair.findings, repair.text.log_prob, repaired=True, attempts=attempts),
-            repair.models,
-        )
-
-    def _repair(
-        self,
-        source: str,
-        first: ScoredText,
-        findings: tuple[Finding, ...],
-        route: Route,
-        params: GenerationParams,
-    ) -> tuple[int, _Repair | None]:
-        """The model calls made, and the rebuilt translation when the checks prefer it to `first`."""
-        source_sentences = sentences(source, route.source)
-        output_sentences = sentences(first.text, route.target)
-        if not source_sentences:
-            return 0, None
-        routes = [route, *self.routes.alternatives(route.source, route.target)]
-        pieces = [_Piece(s.text) for s in source_sentences]
-        if len(source_sentences) == len(output_sentences):
-            flagged = _flagged(findings, source_sentences, output_sentences, len(first.text))
-            for index, (piece, output) in enumerate(zip(pieces, output_sentences, strict=True)):
-                piece.text = ScoredText(output.text, first.log_prob)
-                if index in flagged:
-                    piece.findings = self.check(piece.source, output.text, route)
-        # else nothing to pair with: every source sentence is translated again
-        attempts = 0
-        for attempt_route in routes:
-            todo = [piece for piece in pieces if piece.needs_work]
-            if not todo or attempts >= self.max_attempts:
-                break
-            if attempt_route is route and [piece.source for piece in todo] == [source.strip()]:
-                continue  # the same input through the same route: the same output again
-            check_stop(params.should_stop)
-            attempts += 1
-            fresh = translate_each([piece.source for piece in todo], attempt_route, params)
-            for piece, text in zip(todo, fresh, strict=True):
-                piece.offer(text, self.check(piece.source, text.text, attempt_route), attempt_route)
-        if attempts == 0 or any(piece.text is None for piece in pieces):
-            return attempts, None
-        if len(source_sentences) == len(output_sentences):
-            rebuilt = _replaced(first.text, output_sentences, pieces)
-        else:
-            rebuilt = _joined(source, source_sentences, pieces, route.target)
-        if rebuilt.text == first.text:
-            return attempts, None
-        rebuilt_findings = self.check(source, rebuilt.text, route)
-        first_checked = CheckedText(first.text, findings)
-        if pick_better(first_checked, CheckedText(rebuilt.text, rebuilt_findings)) is first_checked:
-            return attempts, None
         others = [p.route.model_names for p in pieces if p.route is not None and p.route is not route]
         models = tuple(dict.fromkeys(name for names in others for name in names))
-        return attempts, _Repair(rebuilt, rebuilt_findings, models)
+        return CheckedOutput(
+            rebuilt.text,
+            evidence_of(rebuilt_findings, rebuilt.log_prob, repaired=True, attempts=attempts),
+            models,
+        )
+
+
+def join_sentences(texts: Sequence[str], language: str) -> str:
+    """Sentences translated one by one, as one text of `language` (blank ones left out)."""
+    return joiner(language).join(t.strip() for t in texts if t.strip())
+
+
+def _located(text: str, pieces: Sequence[str]) -> list[Sentence]:
+    """Each piece where it lies in `text`, in order; an empty span where it is blank or not found."""
+    located: list[Sentence] = []
+    cursor = 0
+    for piece in pieces:
+        start = text.find(piece.strip(), cursor) if piece.strip() else -1
+        if start < 0:
+            located.append(Sentence("", cursor, cursor))
+            continue
+        cursor = start + len(piece.strip())
+        located.append(Sentence(piece.strip(), start, cursor))
+    return located
 
 
 def _replaced(output: str, output_sentences: Sequence[Sentence], pieces: Sequence[_Piece]) -> ScoredText:

@@ -76,6 +76,13 @@ class TranslationBatch:
     def targets(self) -> tuple[str, ...]:
         return tuple(route.target for route in self.routes)
 
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        """The models the batch goes through, each named once."""
+        if self.translator is not None:
+            return (self.translator.name,)
+        return tuple(dict.fromkeys(name for route in self.routes for name in route.model_names))
+
 
 def batches(routes: Sequence[Route]) -> list[TranslationBatch]:
     """Targets a single multi-target model covers directly go in one batch; the rest one by one.

@@ -1,13 +1,17 @@
 """Running a summarization plan: the base summary, its translations, and the events that carry them.
 
 The base summary is made once, in the summary language (map-reduce over an article longer than
-the summarizer reads), then translated into the other targets batch by batch. Both are cached,
+the summarizer reads), grounded in the article's sentences, then translated into the other targets
+batch by batch, sentence by sentence (`grounding` owns how the sources carry over). Both are cached,
 keyed by everything that shapes them, so that a repeated request can be answered from the cache
 alone. Events are built by one helper whether they come from the models or from the cache.
 
 Every output is cached with its evidence (`evidence.py`): the base summary checked against the
 article, each translation checked against the base summary and repaired if it fails (`repair.py`).
 An output below the request's `min_confidence` becomes that language's failure.
+
+Each part of the answer is reported to the call's observer once: a cache hit or miss, and the
+stage (summarize, translate) and target languages that made it.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import logging
 import time
 from collections.abc import Iterator
 
+from service import telemetry
 from service.errors import DeadlineError, ModelError, RequestCancelledError, SummarizerError
-from service.models.base import BatchSummarizer, GenerationParams, Span, Summarizer, SummaryText
+from service.models.base import BatchSummarizer, GenerationParams, Summarizer, SummaryText
+from service.pipeline import grounding
 from service.pipeline.cache import ResultCache, text_key
 from service.pipeline.evidence import (
     CheckedOutput,
@@ -31,11 +37,11 @@ from service.pipeline.planning import Plan
 from service.pipeline.repair import TranslationChecker
 from service.pipeline.routes import Route, TranslationBatch, batches
 from service.pipeline.stopping import StopCheck, check_stop, never_stop
-from service.pipeline.translate import translate_batch, translate_text
+from service.pipeline.terminology import term_reports
+from service.pipeline.translate import translate_sentences_batch
 from service.pipeline.types import LanguageFailure, LanguageSummary, Mode, SummaryEvent
 from service.text.chunking import chunk_sentences
 from service.text.languages import language_name
-from service.text.normalize import submitted_positions
 from service.text.scripts import joiner
 from service.text.sentences import split_sentences
 
@@ -52,6 +58,8 @@ class BaseSummary:
     summary: SummaryText
     models: tuple[str, ...]
     evidence: Evidence = Evidence()
+    # Its sentences, each with its sources in the submitted text; translations follow them one by one.
+    sentences: tuple[grounding.GroundedSentence, ...] = ()
 
 
 class SummaryRunner:
@@ -68,7 +76,7 @@ class SummaryRunner:
         target; the others follow in the order asked. Cancellation and deadlines end the run.
         """
         yield plan.source
-        params = dataclasses.replace(plan.params, should_stop=should_stop)
+        params = dataclasses.replace(plan.params, should_stop=should_stop, terminology=plan.terminology)
         started = time.perf_counter()
         try:
             base = self._base_summary(plan, params)
@@ -93,10 +101,14 @@ class SummaryRunner:
         if plan.summary_language in plan.targets:
             events.append(language_summary(plan, base, plan.summary_language, None, 0.0))
         for route in plan.routes:
-            translated = self.cache.get(translation_key(base.summary.text, route, plan.params.num_beams))
+            translated = self.cache.get(translation_key(plan, base, route))
             if translated is None:
-                return None
+                return None  # the run looks again, and reports, part by part
             events.append(language_summary(plan, base, route.target, translated, 0.0))
+        observer = telemetry.current()
+        observer.cache("summary", True)
+        for _route in plan.routes:
+            observer.cache("translation", True)
         return events
 
     def _batch_events(
@@ -104,7 +116,13 @@ class SummaryRunner:
     ) -> list[SummaryEvent]:
         started = time.perf_counter()
         try:
-            texts = self._translations(base.summary.text, batch, params)
+            with telemetry.current().stage(
+                telemetry.TRANSLATE,
+                source_language=batch.source,
+                target_languages=batch.targets,
+                models=batch.model_names,
+            ):
+                texts = self._translations(plan, base, batch, params)
         except (RequestCancelledError, DeadlineError):
             raise
         except Exception as exc:
@@ -116,6 +134,7 @@ class SummaryRunner:
     def _base_summary(self, plan: Plan, params: GenerationParams) -> BaseSummary:
         key = summary_key(plan)
         hit = self.cache.get(key)
+        telemetry.current().cache("summary", hit is not None)
         if hit is not None:
             return hit
         result = _summarize_plan(plan, params, self.checker)
@@ -123,43 +142,62 @@ class SummaryRunner:
         return result
 
     def _translations(
-        self, text: str, batch: TranslationBatch, params: GenerationParams
+        self, plan: Plan, base: BaseSummary, batch: TranslationBatch, params: GenerationParams
     ) -> dict[str, CheckedOutput]:
+        """The summary's sentences translated into each target of the batch, sentence i as item i,
+        checked against the summary and repaired where they fail."""
         out: dict[str, CheckedOutput] = {}
+        observer = telemetry.current()
         for route in batch.routes:
-            hit = self.cache.get(translation_key(text, route, params.num_beams))
+            hit = self.cache.get(translation_key(plan, base, route))
+            observer.cache("translation", hit is not None)
             if hit is not None:
                 out[route.target] = hit
+                with observer.languages((route.target,), cache_hit=True):
+                    pass  # the language is answered too, in no time
         missing = tuple(route for route in batch.routes if route.target not in out)
         if missing:
-            fresh = translate_batch(text, TranslationBatch(missing, batch.translator), params)
+            sentences = [sentence.text for sentence in base.sentences]
+            fresh = translate_sentences_batch(sentences, TranslationBatch(missing, batch.translator), params)
             for route in missing:
-                checked = self.checker.checked(text, fresh[route.target], route, params)
-                self.cache.put(
-                    translation_key(text, route, params.num_beams), checked, len(checked.text) + 64
+                checked = self.checker.checked_sentences(
+                    base.summary.text, sentences, fresh[route.target], route, params
                 )
                 out[route.target] = checked
+                self.cache.put(translation_key(plan, base, route), checked, len(checked.text) + 64)
         return out
 
 
 def language_summary(
     plan: Plan, base: BaseSummary, language: str, translated: CheckedOutput | None, duration_ms: float
 ) -> LanguageSummary | LanguageFailure:
-    """The event for one target: the base summary itself, or its translation into `language`;
+    """The event for one target: the base summary itself, or its sentence-by-sentence translation;
     a failure instead when its confidence is below the request's `min_confidence`."""
     if translated is None:
-        spans = source_spans(plan, base.summary.spans)
-        event = LanguageSummary(
-            language, base.summary.text, base.models, "", duration_ms, spans, base.evidence
-        )
-    else:
+        text = base.summary.text
         event = LanguageSummary(
             language,
-            translated.text,
+            text,
+            base.models,
+            "",
+            duration_ms,
+            grounding.submitted_spans(plan, base.summary.spans),
+            term_reports(plan.terminology, plan.text, language, text),
+            grounding.summary_sentences(text, base.sentences),
+            base.evidence,
+        )
+    else:
+        text = translated.text
+        event = LanguageSummary(
+            language,
+            text,
             (*base.models, *translated.models(plan.route_to(language).model_names)),
             plan.summary_language,
             duration_ms,
-            evidence=translated_summary_evidence(base.evidence, translated.evidence),
+            (),
+            term_reports(plan.terminology, base.summary.text, language, text),
+            grounding.translated_sentences(text, translated.sentences, base.sentences),
+            translated_summary_evidence(base.evidence, translated.evidence),
         )
     what = f"the {language_name(language)} ({language!r}) summary"
     withheld = screen(event.evidence, plan.job.options.min_confidence, what)
@@ -178,26 +216,62 @@ def summary_key(plan: Plan) -> tuple[object, ...]:
         plan.params.max_sentences,
         plan.summarizer.name,
         plan.pivot.model_names if plan.pivot is not None else (),
+        _terminology_key(plan),
     )
 
 
-def translation_key(text: str, route: Route, num_beams: int) -> tuple[object, ...]:
-    return ("translation", text_key(text), route.source, route.target, num_beams, route.model_names)
+def translation_key(plan: Plan, base: BaseSummary, route: Route) -> tuple[object, ...]:
+    return (
+        "translation",
+        text_key(base.summary.text),
+        route.source,
+        route.target,
+        plan.params.num_beams,
+        route.model_names,
+        _terminology_key(plan),
+    )
+
+
+def _terminology_key(plan: Plan) -> str:
+    return text_key(repr(plan.terminology.key())) if plan.terminology else ""
 
 
 def _summarize_plan(plan: Plan, params: GenerationParams, checker: TranslationChecker) -> BaseSummary:
-    """The base summary, checked against the article in the summary's language."""
+    """The base summary, grounded in the article and checked against it in the summary's language."""
+    observer = telemetry.current()
+    # The summary is itself one of the answers when its language is a target.
+    answered = (plan.summary_language,) if plan.summary_language in plan.targets else ()
+    if plan.job.options.mode is Mode.EXTRACTIVE:
+        with (
+            observer.stage(telemetry.SUMMARIZE, model=plan.summarizer.name, language=plan.source.language),
+            observer.languages(answered),
+        ):
+            summary = plan.summarizer.summarize(plan.text, plan.source.language, params)
+        evidence = summary_evidence(plan.text, summary, plan.source.language, checker.detector)
+        grounded = grounding.ground_summary(plan, summary)
+        return BaseSummary(summary, (plan.summarizer.name,), evidence, grounded)
     text = plan.text
     models: tuple[str, ...] = ()
-    if plan.job.options.mode is Mode.EXTRACTIVE:
-        summary = plan.summarizer.summarize(text, plan.source.language, params)
-    else:
-        if plan.pivot is not None:
-            text = translate_text(text, plan.pivot, params)
-            models = plan.pivot.model_names
+    pivot = None
+    if plan.pivot is not None:
+        with observer.stage(
+            telemetry.TRANSLATE,
+            source_language=plan.pivot.source,
+            target_languages=(plan.pivot.target,),
+            models=plan.pivot.model_names,
+            pivot=True,
+        ):
+            pivot = grounding.translate_article(text, plan.source.language, plan.pivot, params)
+        text = pivot.text
+        models = plan.pivot.model_names
+    with (
+        observer.stage(telemetry.SUMMARIZE, model=plan.summarizer.name, language=plan.summary_language),
+        observer.languages(answered),
+    ):
         summary = summarize_long(plan.summarizer, text, plan.summary_language, params)
     evidence = summary_evidence(text, summary, plan.summary_language, checker.detector)
-    return BaseSummary(summary, (*models, plan.summarizer.name), evidence)
+    grounded = grounding.ground_summary(plan, summary, pivot)
+    return BaseSummary(summary, (*models, plan.summarizer.name), evidence, grounded)
 
 
 def summarize_long(summarizer: Summarizer, text: str, language: str, params: GenerationParams) -> SummaryText:
@@ -225,17 +299,6 @@ def _summarize_chunks(
         check_stop(params.should_stop)
         partials.append(summarizer.summarize(chunk, language, params).text)
     return partials
-
-
-def source_spans(plan: Plan, spans: tuple[Span, ...]) -> tuple[Span, ...]:
-    """Spans into the text as submitted: undo the removal of invisible characters and outer space.
-
-    For HTML input, spans index the text after markup removal, as the API documents.
-    """
-    if not spans or plan.job.is_html:
-        return spans
-    positions = submitted_positions(plan.job.text)
-    return tuple(Span(positions[s.start], positions[s.end - 1] + 1) for s in spans if s.end > s.start)
 
 
 def as_domain_error(exc: Exception, what: str) -> SummarizerError:

@@ -2,7 +2,15 @@
 
 A text is translated hop by hop, in sentence-aligned chunks that fit each model's input; the
 targets of a batch that one multi-target model covers go through it in one call. The Translate
-RPC runs a TranslationPlan this way over each of its texts.
+RPC runs a TranslationPlan this way over each of its texts, and checks (and repairs) each
+translation before it returns it. A list of sentences can also be translated item by item
+(`translate_each`, `translate_sentences`), so that item i of the output is the translation of
+item i of the input: grounded summaries carry their sources over this way, and a repair
+translates the sentences it retries this way. Each batch is a `translate` stage of the call's
+observer, and each target language is reported as it is made.
+
+Every translation comes with the models' mean log-probability of what they wrote, where they
+report it (`ScoredText`): the confidence rests on it (`evidence.py`).
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from service import telemetry
 from service.models.base import (
     GenerationParams,
     MultiTargetTranslator,
@@ -29,6 +38,7 @@ from service.pipeline.evidence import (
 from service.pipeline.planning import TranslationPlan
 from service.pipeline.routes import Route, TranslationBatch, batches
 from service.pipeline.stopping import StopCheck, check_stop, never_stop
+from service.pipeline.terminology import term_reports
 from service.pipeline.types import TranslateResult, TranslationFailure, TranslationItem
 from service.text.chunking import chunk_sentences
 from service.text.languages import language_name
@@ -58,34 +68,18 @@ def translate_scored(text: str, route: Route, params: GenerationParams) -> Score
     return ScoredText(text, log_prob)
 
 
-def translate_each(texts: Sequence[str], route: Route, params: GenerationParams) -> list[ScoredText]:
-    """Each text translated alone through a route: one call per hop when every text fits the model."""
-    current = [ScoredText(text) for text in texts]
-    for hop in route.hops:
-        check_stop(params.should_stop)
-        chunked = [chunks_for(piece.text, hop.source, hop.translator) for piece in current]
-        if all(len(chunks) == 1 for chunks in chunked):
-            outputs = model_translate(hop.translator, [c[0] for c in chunked], hop.source, hop.target, params)
-        else:  # a text too long for the model goes in its own call, in chunks
-            outputs = [
-                join_pieces(
-                    model_translate(hop.translator, chunks, hop.source, hop.target, params), hop.target
-                )
-                for chunks in chunked
-            ]
-        current = [
-            ScoredText(out.text.strip(), chained_log_prob(before.log_prob, out.log_prob))
-            for before, out in zip(current, outputs, strict=True)
-        ]
-    return current
-
-
 def translate_batch(text: str, batch: TranslationBatch, params: GenerationParams) -> dict[str, ScoredText]:
     """One text into every target of a batch: in one call when a multi-target model covers them."""
+    observer = telemetry.current()
     if batch.translator is None or len(batch.routes) == 1:
-        return {route.target: translate_scored(text, route, params) for route in batch.routes}
+        out = {}
+        for route in batch.routes:
+            with observer.languages((route.target,), models=route.model_names):
+                out[route.target] = translate_scored(text, route, params)
+        return out
     chunks = chunks_for(text, batch.source, batch.translator)
-    pieces = model_translate_to_many(batch.translator, chunks, batch.source, batch.targets, params)
+    with observer.languages(batch.targets, models=(batch.translator.name,)):
+        pieces = model_translate_to_many(batch.translator, chunks, batch.source, batch.targets, params)
     return {t: join_pieces(pieces[t], t) for t in batch.targets}
 
 
@@ -135,19 +129,30 @@ def run_translation(
     Each translation is checked against its text and repaired if it fails; one below the plan's
     `min_confidence` is withheld and listed among the failures instead.
     """
-    params = GenerationParams(should_stop=should_stop)
+    params = GenerationParams(should_stop=should_stop, terminology=plan.terminology)
     translated: dict[str, list[CheckedOutput]] = {route.target: [] for route in plan.routes}
     for batch in batches(plan.routes):
-        for text in plan.texts:
-            firsts = translate_batch(text, batch, params)
-            for route in batch.routes:
-                translated[route.target].append(checker.checked(text, firsts[route.target], route, params))
+        with telemetry.current().stage(
+            telemetry.TRANSLATE,
+            source_language=batch.source,
+            target_languages=batch.targets,
+            models=batch.model_names,
+        ):
+            for text in plan.texts:
+                firsts = translate_batch(text, batch, params)
+                for route in batch.routes:
+                    checked = checker.checked(text, firsts[route.target], route, params)
+                    translated[route.target].append(checked)
     items: list[TranslationItem] = []
     failures: list[TranslationFailure] = []
     for index, text in enumerate(plan.texts):
         for target in plan.targets:
             if target == plan.source.language:
-                items.append(TranslationItem(index, target, text, ()))
+                items.append(
+                    TranslationItem(
+                        index, target, text, (), term_reports(plan.terminology, text, target, text)
+                    )
+                )
                 continue
             output = translated[target][index]
             evidence = _in_submitted_text(output.evidence, plan.submitted[index] if plan.submitted else text)
@@ -157,7 +162,8 @@ def run_translation(
                 failures.append(TranslationFailure(index, target, withheld))
                 continue
             names = output.models(plan.route_to(target).model_names)
-            items.append(TranslationItem(index, target, output.text, names, evidence))
+            terms = term_reports(plan.terminology, text, target, output.text)
+            items.append(TranslationItem(index, target, output.text, names, terms, evidence))
     return TranslateResult(plan.source, tuple(items), tuple(failures))
 
 
@@ -173,3 +179,66 @@ def _in_submitted_text(evidence: Evidence, submitted: str) -> Evidence:
         for issue in evidence.issues
     )
     return dataclasses.replace(evidence, issues=issues)
+
+
+def translate_each(texts: Sequence[str], route: Route, params: GenerationParams) -> list[ScoredText]:
+    """Each text on its own through a route, all in one call per hop: item i out is item i in.
+
+    A text too long for a model goes in sentence-aligned chunks, joined again; a blank text stays blank.
+    """
+    current = [ScoredText(text) for text in texts]
+    for hop in route.hops:
+        pieces, counts = _pieces([piece.text for piece in current], hop.source, hop.translator)
+        check_stop(params.should_stop)
+        out = model_translate(hop.translator, pieces, hop.source, hop.target, params) if pieces else []
+        current = [
+            ScoredText(joined.text, chained_log_prob(before.log_prob, joined.log_prob))
+            for before, joined in zip(current, _regroup(out, counts, hop.target), strict=True)
+        ]
+    return current
+
+
+def translate_sentences(sentences: Sequence[str], route: Route, params: GenerationParams) -> list[str]:
+    """`translate_each`, the texts only."""
+    return [out.text for out in translate_each(sentences, route, params)]
+
+
+def translate_sentences_batch(
+    sentences: Sequence[str], batch: TranslationBatch, params: GenerationParams
+) -> dict[str, list[ScoredText]]:
+    """Each item into every target of a batch, item by item; in one call when one model covers them all."""
+    observer = telemetry.current()
+    if batch.translator is None or len(batch.routes) == 1:
+        out: dict[str, list[ScoredText]] = {}
+        for route in batch.routes:
+            with observer.languages((route.target,), models=route.model_names):
+                out[route.target] = translate_each(sentences, route, params)
+        return out
+    pieces, counts = _pieces(sentences, batch.source, batch.translator)
+    check_stop(params.should_stop)
+    if not pieces:
+        return {target: [ScoredText("")] * len(counts) for target in batch.targets}
+    with observer.languages(batch.targets, models=(batch.translator.name,)):
+        many = model_translate_to_many(batch.translator, pieces, batch.source, batch.targets, params)
+    return {target: _regroup(many[target], counts, target) for target in batch.targets}
+
+
+def _pieces(texts: Sequence[str], language: str, translator: Translator) -> tuple[list[str], list[int]]:
+    """What to send for each text (whole when it fits, else sentence-aligned chunks), and how many each."""
+    pieces: list[str] = []
+    counts: list[int] = []
+    for text in texts:
+        parts = chunks_for(text, language, translator) if text.strip() else []
+        pieces += parts
+        counts.append(len(parts))
+    return pieces, counts
+
+
+def _regroup(translated: Sequence[ScoredText], counts: Sequence[int], language: str) -> list[ScoredText]:
+    """Each text's translated pieces joined again (a text sent whole is one piece; a blank one, none)."""
+    out: list[ScoredText] = []
+    start = 0
+    for count in counts:
+        out.append(join_pieces(translated[start : start + count], language))
+        start += count
+    return out

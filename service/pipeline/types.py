@@ -9,6 +9,7 @@ from service.config import Settings
 from service.models.base import ModelDescription, Span
 from service.pipeline.evidence import Evidence
 from service.text.detect import LanguageShare
+from service.text.terminology import NO_TERMINOLOGY, Terminology, TermReport
 
 
 class Mode(StrEnum):
@@ -66,6 +67,7 @@ class SummarizeJob:
     options: SummaryOptions = SummaryOptions()
     request_id: str = ""
     is_html: bool = False
+    terminology: Terminology = NO_TERMINOLOGY
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,16 @@ class SourceLanguage:
 
 
 @dataclass(frozen=True)
+class SummarySentence:
+    """One sentence of a summary (`span` in the summary's text) and the article sentences behind it."""
+
+    span: Span
+    sources: tuple[Span, ...]  # into the submitted text
+    support: float
+    unsupported: bool
+
+
+@dataclass(frozen=True)
 class LanguageSummary:
     language: str
     text: str
@@ -86,6 +98,8 @@ class LanguageSummary:
     translated_from: str = ""
     duration_ms: float = 0.0
     spans: tuple[Span, ...] = ()
+    terms: tuple[TermReport, ...] = ()
+    sentences: tuple[SummarySentence, ...] = ()
     evidence: Evidence = Evidence()
 
 
@@ -104,6 +118,7 @@ class TranslateJob:
     target_languages: tuple[str, ...]
     source_language: str = ""
     request_id: str = ""
+    terminology: Terminology = NO_TERMINOLOGY
     min_confidence: float = 0.0  # withhold translations less confident than this; 0: none
 
 
@@ -113,6 +128,7 @@ class TranslationItem:
     language: str
     text: str
     models: tuple[str, ...]
+    terms: tuple[TermReport, ...] = ()
     evidence: Evidence = Evidence()
 
 

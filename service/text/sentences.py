@@ -35,6 +35,13 @@ _lock = threading.Lock()
 
 def split_sentences(text: str, language: str) -> list[Sentence]:
     """Split `text` into sentences, never across paragraphs, each with its offsets in `text`."""
+    return list(_split_cached(text, language))
+
+
+# One article is split several times in one request (chunking, an extractive summary, grounding);
+# the splitter takes seconds on the longest ones.
+@lru_cache(maxsize=8)
+def _split_cached(text: str, language: str) -> tuple[Sentence, ...]:
     sentences: list[Sentence] = []
     cursor = 0
     for para_start, para in _paragraphs(text):
@@ -47,7 +54,7 @@ def split_sentences(text: str, language: str) -> list[Sentence]:
                 continue
             sentences.append(Sentence(stripped, found, found + len(stripped)))
             cursor = found + len(stripped)
-    return sentences
+    return tuple(sentences)
 
 
 def _paragraphs(text: str) -> list[tuple[int, str]]:

@@ -72,7 +72,7 @@ class ServerProcess(launcher.ServerProcess):
     It stays in the test run's process group, so that a `timeout` that ends the run ends it too.
     """
 
-    def __init__(self, tmp: Path, *args: str) -> None:
+    def __init__(self, tmp: Path, *args: str, env: dict[str, str] | None = None) -> None:
         super().__init__(
             args,
             tmp / f"server-{time.monotonic_ns()}.log",
@@ -80,5 +80,6 @@ class ServerProcess(launcher.ServerProcess):
             offline=False,
             pythonpath=True,
             own_session=False,
+            env=env,
         )
         self.launch()

@@ -3,7 +3,8 @@
 Each test starts `python -m service` on 127.0.0.1 and measures it from outside, as an operator would:
 - a client that never reads its stream loses its running slot after the send timeout;
 - concurrent large requests stay within the memory budget (peak RSS read with psutil);
-- short summaries beside a busy neighbour stay within twice the quiet latency, measured in the same test;
+- short summaries beside a busy neighbour (a process spinning on one core) stay within twice the quiet
+  latency, measured in the same test;
 - a port already in use stops the start with one line;
 - at SIGTERM, queued calls are refused at once with UNAVAILABLE, running ones finish, and the log
   has no ERROR line;
@@ -74,7 +75,7 @@ def figure(name: str, **values: object) -> None:
 def start(tmp: Path, *args: str, env: dict[str, str] | None = None) -> tuple[ServerProcess, str]:
     server = ServerProcess(tmp, "--profile", "tiny", *args, env=env)
     try:
-        target = server.wait_port(timeout=120)
+        target = server.wait_port(timeout_s=120)
         wait_serving(target, timeout=600)
     except BaseException:
         server.kill()
@@ -137,7 +138,7 @@ def test_a_stalled_reader_loses_its_running_slot_after_the_send_timeout(tmp_path
         assert waited < 45, waited  # the stalled stream let go after ~3 s, not at the caller's deadline
         assert "took no message for 3.0 s" in server.output()
     finally:
-        assert server.terminate(timeout=60) == 0, server.output()
+        assert server.terminate(timeout_s=60) == 0, server.output()
 
 
 # -- memory under concurrent large requests ------------------------------------------------------
@@ -227,7 +228,7 @@ def test_concurrent_large_requests_stay_within_the_memory_budget(tmp_path):
         assert [code for code, _ in outcomes] == ["OK"] * CONCURRENT
         assert sampler.peak < RSS_LIMIT, f"peak RSS {sampler.peak >> 20} MB"
     finally:
-        assert server.terminate(timeout=120) == 0, server.output()
+        assert server.terminate(timeout_s=120) == 0, server.output()
 
 
 # -- a busy neighbour --------------------------------------------------------------------------------
@@ -247,22 +248,27 @@ def latencies(target: str, count: int) -> list[float]:
 
 
 def test_short_summaries_beside_a_busy_neighbour_stay_within_twice_the_quiet_latency(tmp_path):
-    """Quiet and busy rounds alternate, so that a change in the machine's own load hits both sides."""
+    """Quiet and busy rounds alternate, so that a change in the machine's own load hits both sides.
+
+    The neighbour is one process that spins on one core: the situation of a pod whose node has another busy
+    tenant. One spinner per core would leave the server a fair share of half the machine, and so twice the
+    quiet latency before any waiting policy is in play: that case is measured by
+    `python -m bench.neighbour`, not asserted here.
+    """
     server, target = start(tmp_path)
     try:
         latencies(target, 2)  # the first calls after warm-up are not typical
         quiet: list[float] = []
         busy: list[float] = []
-        for _ in range(3):
+        for _ in range(4):
             quiet += latencies(target, 2)
-            spinners = [subprocess.Popen([sys.executable, "-c", SPINNER]) for _ in range(2)]
+            spinner = subprocess.Popen([sys.executable, "-c", SPINNER])
             try:
                 time.sleep(0.5)
                 busy += latencies(target, 2)
             finally:
-                for spinner in spinners:
-                    spinner.kill()
-                    spinner.wait()
+                spinner.kill()
+                spinner.wait()
         quiet_s, busy_s = statistics.median(quiet), statistics.median(busy)
         figure(
             "short summaries, median (all)",
@@ -274,7 +280,7 @@ def test_short_summaries_beside_a_busy_neighbour_stay_within_twice_the_quiet_lat
         assert busy_s <= 2 * quiet_s, (quiet, busy)
         assert max(busy) <= 4 * max(quiet), (quiet, busy)  # no call stuck behind spinning threads
     finally:
-        assert server.terminate(timeout=60) == 0, server.output()
+        assert server.terminate(timeout_s=60) == 0, server.output()
 
 
 # -- start-up ------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ import psutil
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from service.logging_setup import ACCESS_ATTRIBUTE
 from service.pipeline import Limits
 from summarizer.v1 import summarizer_service_pb2 as pb
 from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
@@ -352,9 +353,9 @@ class ServerTimings(logging.Handler):
         self.by_code: dict[str, list[float]] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
-        code = getattr(record, "rpc_code", None)
-        if code is not None and isinstance(record.args, tuple) and len(record.args) == 3:
-            self.by_code.setdefault(code, []).append(float(record.args[2]) / 1000)  # type: ignore[arg-type]
+        fields = getattr(record, ACCESS_ATTRIBUTE, None)
+        if fields is not None:
+            self.by_code.setdefault(fields["code"], []).append(fields["duration_ms"] / 1000)
 
     def __enter__(self) -> ServerTimings:
         access = logging.getLogger("service.access")

@@ -6,15 +6,26 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from bench.quality import EvalOptions, evaluate, lead, load_cases, rouge, running_server, translation_score
 from bench.quality.cases import CaseError, load_case
-from bench.quality.cli import main
+from bench.quality.cli import hub_unreachable, main
+from bench.quality.external import load_external, load_summaries, load_translations
 from bench.quality.metrics import characters, chrf, unicode_words
-from bench.quality.report import render_markdown, render_text
+from bench.quality.report import (
+    language_rows,
+    render_language_text,
+    render_markdown,
+    render_quality_block,
+    render_text,
+    translation_rows,
+    update_quality_file,
+)
+from bench.quality.runner import word_count
 from service.text.sentences import split_sentences
 from summarizer_client import SummarizerClient
 from tests.fakes import FakeSummarizer, fake_pipeline
@@ -176,6 +187,140 @@ def test_the_command_refuses_a_folder_without_cases(tmp_path, capsys):
     assert "no .toml or .json case" in capsys.readouterr().err
 
 
+# -- external data (JSON lines) ------------------------------------------------------------------
+
+
+def write_lines(path: Path, rows: list[object]) -> Path:
+    lines = [row if isinstance(row, str) else json.dumps(row, ensure_ascii=False) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def summary_line(
+    item_id: str, lang: str = "en", article: str = EN2, refs: object = None
+) -> dict[str, object]:
+    references = ["A reference."] if refs is None else refs
+    return {"id": item_id, "lang": lang, "article": article, "references": references}
+
+
+def translation_line(item_id: str, tgt: str, src: str = "Heavy rain closed the roads.") -> dict[str, str]:
+    return {"id": item_id, "src_lang": "en", "tgt_lang": tgt, "src": src, "ref": f"{tgt} reference"}
+
+
+def test_external_data_is_read_from_json_lines(tmp_path):
+    write_lines(
+        tmp_path / "summaries.jsonl",
+        [
+            summary_line("a"),
+            "",
+            summary_line("b", "fr", "Un article. Deux phrases.", ["Réf un.", "Réf deux."]),
+        ],
+    )
+    write_lines(
+        tmp_path / "translation.jsonl",
+        [
+            translation_line("t1", "fr"),
+            translation_line("t2", "de"),
+            translation_line("t3", "fr", "The talks will resume next week."),
+        ],
+    )
+    data = load_external(tmp_path)
+    a, b = data.summaries
+    assert (a.id, a.language, a.article, a.references) == ("a", "en", EN2.strip(), ("A reference.",))
+    assert (b.language, b.references) == ("fr", ("Réf un.", "Réf deux."))
+    # Lines that share a source sentence become one sentence with a reference per target.
+    rain, talks = data.translations
+    assert rain.source == "Heavy rain closed the roads." and rain.source_language == "en"
+    assert rain.references == {"fr": ("fr reference",), "de": ("de reference",)}
+    assert talks.references == {"fr": ("fr reference",)}
+    assert data.translation_count == 3
+
+
+def test_a_data_folder_may_hold_one_file(tmp_path):
+    write_lines(tmp_path / "translation.jsonl", [translation_line("t1", "zh")])
+    data = load_external(tmp_path)
+    assert data.summaries == () and len(data.translations) == 1
+    with pytest.raises(CaseError, match="no such data folder"):
+        load_external(tmp_path / "translation.jsonl")  # a file, not a folder
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CaseError, match="neither summaries.jsonl nor translation.jsonl"):
+        load_external(tmp_path / "empty")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "line 2: not valid JSON"),
+        ("[1, 2]", "line 2: must be a JSON object"),
+        ({"id": "x", "lang": "en", "article": "A."}, r"line 2: missing keys \['references'\]"),
+        ({**summary_line("x"), "title": "T"}, r"line 2: unknown keys \['title'\]"),
+        (summary_line("x", refs=[]), "line 2: 'references' must be a non-empty list"),
+        (summary_line("x", refs=["ok", ""]), "line 2: every reference must be a non-empty string"),
+        (summary_line("x", lang=""), "line 2: 'lang' must be a non-empty string"),
+        ({**summary_line("x"), "article": 7}, "line 2: 'article' must be a non-empty string"),
+        (summary_line("first"), "line 2: id 'first' is used again \\(first on line 1\\)"),
+    ],
+)
+def test_a_bad_summary_line_is_refused_naming_the_line(tmp_path, line, message):
+    path = write_lines(tmp_path / "summaries.jsonl", [summary_line("first"), line])
+    with pytest.raises(CaseError, match=message) as info:
+        load_summaries(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ({"id": "y", "src_lang": "en", "tgt_lang": "fr", "src": "S."}, r"line 3: missing keys \['ref'\]"),
+        ({**translation_line("y", "fr"), "ref": ""}, "line 3: 'ref' must be a non-empty string"),
+        ({**translation_line("y", "en")}, "line 3: 'tgt_lang' is the source language"),
+        (translation_line("t1", "es"), "line 3: id 't1' is used again"),
+    ],
+)
+def test_a_bad_translation_line_is_refused_naming_the_line(tmp_path, line, message):
+    path = write_lines(tmp_path / "translation.jsonl", [translation_line("t1", "fr"), "  ", line])
+    with pytest.raises(CaseError, match=message):
+        load_translations(path)
+
+
+def test_the_command_refuses_bad_data_before_starting_a_server(tmp_path, capsys):
+    write_lines(tmp_path / "summaries.jsonl", [summary_line("a"), "{oops"])
+    assert main(["--data", str(tmp_path), "--profile", "no-such-profile"]) == 2
+    err = capsys.readouterr().err
+    assert "summaries.jsonl, line 2: not valid JSON" in err and "starting the server" not in err
+
+
+def test_word_counts_follow_the_rouge_tokens():
+    assert word_count("Regulators approved the wind farm.", "en") == 5
+    assert word_count("合肥发布新规划。", "zh") == 7
+
+
+def test_the_quality_file_keeps_other_profiles_and_the_hand_written_sections(tmp_path):
+    path = tmp_path / "QUALITY.md"
+    update_quality_file(path, "tiny", "### Profile `tiny`\n\nfirst run\n")
+    path.write_text(path.read_text() + "\n## Levers\n\nMeasured by hand.\n")
+    update_quality_file(path, "embedded", "### Profile `embedded`\n\nslow run\n")
+    update_quality_file(path, "tiny", "### Profile `tiny`\n\nsecond run\n")
+    text = path.read_text()
+    assert "second run" in text and "first run" not in text and "slow run" in text
+    assert text.index("second run") < text.index("slow run") < text.index("## Levers")
+    assert text.endswith("Measured by hand.\n") and text.count("<!-- eval tiny begin -->") == 1
+
+
+def test_a_hub_profile_that_cannot_download_says_so(tmp_path):
+    log = tmp_path / "server.log"
+    log.write_text(
+        "ERROR model 'distilbart-cnn-12-6': cannot load sshleifer/distilbart-cnn-12-6 "
+        "(LocalEntryNotFoundError: An error happened while trying to locate the files on the Hub); "
+        "fetch it first\n"
+    )
+    line = hub_unreachable("hub", log)
+    assert "hub is not reachable" in line and "sshleifer/distilbart-cnn-12-6" in line
+    assert hub_unreachable("embedded", log) == ""  # packaged weights: the hub is not the cause
+    log.write_text("Traceback: something else\n")
+    assert hub_unreachable("hub", log) == ""
+
+
 # -- a whole run against a server ----------------------------------------------------------------
 
 
@@ -286,3 +431,88 @@ def test_a_server_that_cannot_start_is_reported(tmp_path):
         with running_server("no-such-profile", log_path=tmp_path / "server.log", start_timeout=60):
             pass
     assert "no-such-profile" in (tmp_path / "server.log").read_text()
+
+
+@pytest.mark.integration
+def test_a_run_with_external_data_reports_per_language(fake_target, cases_folder, tmp_path):
+    data_folder = tmp_path / "data"
+    data_folder.mkdir()
+    fr_article = (SEEDS / "fr_001_port_strike.txt").read_text(encoding="utf-8")
+    write_lines(
+        data_folder / "summaries.jsonl",
+        [summary_line("n1", refs=["Regulators approved a wind farm."]), summary_line("n2", "fr", fr_article)],
+    )
+    write_lines(
+        data_folder / "translation.jsonl",
+        [translation_line("t1", "fr"), translation_line("t2", "de"), translation_line("t3", "xx")],
+    )
+    data = load_external(data_folder)
+    with SummarizerClient(fake_target, timeout=30) as client:
+        report = evaluate(
+            client,
+            load_cases(cases_folder)[:1],
+            "fake",
+            EvalOptions(),
+            data_cases=data.summaries,
+            data_translations=data.translations,
+        )
+    assert not report.errors
+    assert [(r.source, r.case_id) for r in report.results] == [
+        ("cases", "en-wind"),
+        ("data", "n1"),
+        ("data", "n2"),
+    ]
+    n1 = report.results[1]
+    assert n1.reference_length is not None and n1.reference_length.words == 5
+    assert set(n1.call_seconds) == {"abstractive", "extractive"}
+    assert n1.length("lead-3") is not None
+    rows = {(row[1], row[2]): row for row in language_rows([report])}
+    assert set(rows) == {("cases", "en"), ("data", "en"), ("data", "fr")}
+    assert rows[("data", "en")][3] == "1" and rows[("data", "en")][4] != "-"  # abstractive ROUGE-1
+    translations = {row[1]: row for row in translation_rows([report])}
+    assert set(translations) == {"en->fr", "en->de"}  # "xx" is not a language of the profile
+    assert translations["en->fr"][2] == "1" and float(translations["en->fr"][5]) >= 0
+    assert any("en->xx: 1 sentences skipped" in n for n in report.data_translations.notes)
+    text = render_language_text([report])
+    assert "Ref words" in text and "en->xx" in text
+    block = render_quality_block(report, data_folder="data", command="python -m bench.quality", machine="m")
+    assert "| fake | data | fr | 1 |" in block and "| fake | en->de | 1 |" in block
+
+
+@pytest.mark.integration
+def test_the_command_writes_the_quality_file_with_external_data(tmp_path, monkeypatch, capsys):
+    data_folder = tmp_path / "data"
+    data_folder.mkdir()
+    write_lines(data_folder / "summaries.jsonl", [summary_line("n1")])
+
+    @contextmanager
+    def fake_server(profile, **_):  # type: ignore[no-untyped-def]
+        server = ServerThread(server_settings(), fake_pipeline(summarizer=FakeSummarizer(languages=("en",))))
+        try:
+            yield server.target, 0.5
+        finally:
+            server.stop()
+            server.loop.close()
+
+    monkeypatch.setattr("bench.quality.cli.running_server", fake_server)
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    write(cases, "a.json", {"language": "en", "article": EN2, "references": ["R."]})
+    report_path = tmp_path / "QUALITY.md"
+    code = main(
+        [
+            "--cases",
+            str(cases),
+            "--data",
+            str(data_folder),
+            "--out",
+            str(tmp_path / "out"),
+            "--report",
+            str(report_path),
+        ]
+    )
+    assert code == 0
+    text = report_path.read_text()
+    assert "### Profile `tiny`" in text and "load average" in text and "commit " in text
+    assert "| tiny | data | en | 1 |" in text and "| tiny | cases | en | 1 |" in text
+    assert "Ref words" in capsys.readouterr().out

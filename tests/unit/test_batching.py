@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from service import telemetry
 from service.errors import ModelLoadError, RequestCancelledError
 from service.models.batching import BatchPolicy, Job, MicroBatcher
 
@@ -202,4 +203,59 @@ def test_after_a_long_batch_the_first_job_waits_a_share_of_its_run_time(fraction
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(late, range(2)))
     assert runner.sizes == sizes  # with a 0.54 s wait the two share a batch
+    batcher.close()
+
+
+class BatchLog(telemetry.NullObserver):
+    """A fake observer: the batches and token counts reported to it."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[str, int, int, int]] = []
+        self.tokens_seen: list[tuple[str, int, int]] = []
+
+    def batch(self, model: str, rows: int, input_tokens: int, output_tokens: int) -> None:
+        self.batches.append((model, rows, input_tokens, output_tokens))
+
+    def tokens(self, model: str, input_tokens: int, output_tokens: int) -> None:
+        self.tokens_seen.append((model, input_tokens, output_tokens))
+
+
+def test_each_batch_and_each_callers_tokens_reach_the_callers_observer():
+    runner = FakeRunner()
+    batcher = MicroBatcher(runner, BatchPolicy(max_batch=8, max_delay_s=0.2), name="m-batcher", model="m")
+    observer = BatchLog()
+    barrier = threading.Barrier(2)
+
+    def submit(prompt: list[int]) -> list[list[int]]:
+        with telemetry.observing(observer):  # as the runner does on its worker threads
+            barrier.wait()
+            return batcher.submit([Job(prompt, 2), Job(prompt, 2)])
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(submit, ([1, 2, 3], [4, 5, 6, 7])))
+    batcher.close()
+    # One batch of four rows: 3 + 3 + 4 + 4 prompt tokens, 2 generated each.
+    assert observer.batches == [("m", 4, 14, 8)]
+    assert sorted(observer.tokens_seen) == [("m", 6, 4), ("m", 8, 4)]
+
+
+def test_a_failing_batch_is_reported_with_no_generated_tokens():
+    batcher = MicroBatcher(FakeRunner(fail=True), BatchPolicy(max_delay_s=0.01), model="m")
+    observer = BatchLog()
+    with telemetry.observing(observer), pytest.raises(RuntimeError):
+        batcher.submit([Job([1, 2], 4)])
+    assert observer.batches == [("m", 1, 2, 0)] and observer.tokens_seen == []
+    batcher.close()
+
+
+class BrokenObserver(telemetry.NullObserver):
+    def batch(self, model: str, rows: int, input_tokens: int, output_tokens: int) -> None:
+        raise RuntimeError("fake observer failure")
+
+
+def test_an_observer_that_fails_does_not_stop_the_batcher():
+    batcher = MicroBatcher(FakeRunner(), BatchPolicy(max_delay_s=0.01), model="m")
+    with telemetry.observing(BrokenObserver()):
+        assert batcher.submit([Job([1, 2], 4)]) == [[2, 1]]
+        assert batcher.submit([Job([3], 4)]) == [[3]]  # the batching thread is still there
     batcher.close()

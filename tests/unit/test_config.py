@@ -112,6 +112,13 @@ def _flag_samples(tmp_path: Path) -> list[dict[str, str]]:
         "grace_s": "2.5",
         "log_level": "DEBUG",
         "log_json": "true",
+        "log_text": "true",
+        "metrics_port": "9464",
+        "metrics_host": "127.0.0.1",
+        "otlp_endpoint": "http://127.0.0.1:4317",
+        "prestop_s": "3",
+        "max_connection_age_s": "120",
+        "max_connection_age_grace_s": "90",
     }
     return [{**common, "auth_token": "inline-token"}, {**common, "auth_token_file": str(tmp_path / "token")}]
 

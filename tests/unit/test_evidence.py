@@ -3,6 +3,7 @@ min_confidence, and their protobuf form. Fake models that write scripted, real s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import grpc
@@ -255,17 +256,37 @@ def test_a_repair_stops_when_the_caller_goes_away():
 
 
 def test_summary_translations_are_repaired_and_the_repair_is_cached():
+    # The summary is translated sentence by sentence; its second sentence comes back untranslated,
+    # and the pair's other translator gives it. The repaired sentence keeps the sources of sentence 2.
     base = f"{S1} {S2}"
     summarizer = ScriptedSummarizer(base, languages=("en",))
-    translator = ScriptedTranslator("mt", PAIRS, {(base, "fr"): f"{F1} {S2}", (S2, "fr"): F2})
-    pipeline = pipeline_with({}, translators=[translator], summarizer=summarizer)
+    translator = ScriptedTranslator("mt", PAIRS, {(S1, "fr"): F1, (S2, "fr"): S2})
+    other = ScriptedTranslator("second-mt", [("en", "fr")], {(S2, "fr"): F2})
+    pipeline = pipeline_with({}, translators=[translator, other], summarizer=summarizer)
     plan = pipeline.plan(SummarizeJob(THREE, source_language="en", target_languages=("fr",)))
     [fr] = [e for e in pipeline.run(plan) if isinstance(e, LanguageSummary)]
     assert fr.text == f"{F1} {F2}" and fr.evidence.repaired and fr.evidence.confidence == 1.0
+    assert fr.models == ("fake-sum", "mt", "second-mt")
+    # Each sentence went alone the first time: only the other route was asked, for the failing one.
+    assert [texts for texts, _, _ in translator.calls] == [(S1, S2)]
+    assert [texts for texts, _, _ in other.calls] == [(S2,)]
+    [first, second] = fr.sentences
+    assert fr.text[first.span.start : first.span.end] == F1
+    assert fr.text[second.span.start : second.span.end] == F2
+    assert [THREE[s.start : s.end] for s in second.sources] == [S2]
     cached = pipeline.cached_events(plan)
-    assert cached is not None and cached[1] == LanguageSummary(
-        "fr", fr.text, fr.models, "en", 0.0, (), fr.evidence
-    )
+    assert cached is not None and cached[1] == dataclasses.replace(fr, duration_ms=0.0)
+
+
+def test_a_summary_translation_with_no_other_route_stays_flagged():
+    base = f"{S1} {S2}"
+    summarizer = ScriptedSummarizer(base, languages=("en",))
+    translator = ScriptedTranslator("mt", PAIRS, {(S1, "fr"): F1, (S2, "fr"): S2})
+    pipeline = pipeline_with({}, translators=[translator], summarizer=summarizer)
+    plan = pipeline.plan(SummarizeJob(THREE, source_language="en", target_languages=("fr",)))
+    [fr] = [e for e in pipeline.run(plan) if isinstance(e, LanguageSummary)]
+    assert fr.text == f"{F1} {S2}" and not fr.evidence.repaired and kinds(fr.evidence) == [K.ECHO]
+    assert fr.evidence.repair_attempts == 0 and len(translator.calls) == 1
 
 
 # --- confidence ----------------------------------------------------------------------------------
@@ -283,7 +304,8 @@ def test_confidence_is_certainty_times_check_score():
 def test_model_scores_enter_the_confidence_of_summaries_and_translations():
     base = f"{S1} {S2}"
     summarizer = ScriptedSummarizer(base, log_prob=math.log(0.9), languages=("en",))
-    translator = ScriptedTranslator("mt", PAIRS, {(base, "fr"): f"{F1} {F2}"}, log_prob=math.log(0.8))
+    script = {(S1, "fr"): F1, (S2, "fr"): F2}  # the summary goes sentence by sentence
+    translator = ScriptedTranslator("mt", PAIRS, script, log_prob=math.log(0.8))
     pipeline = pipeline_with({}, translators=[translator], summarizer=summarizer)
     plan = pipeline.plan(SummarizeJob(THREE, source_language="en", target_languages=("en", "fr")))
     en, fr = [e for e in pipeline.run(plan) if isinstance(e, LanguageSummary)]
@@ -380,7 +402,7 @@ def test_evidence_round_trips_through_protobuf():
         0.25,
         True,
     )
-    event = LanguageSummary("fr", "texte", ("m",), "en", 1.0, (), evidence)
+    event = LanguageSummary("fr", "texte", ("m",), "en", 1.0, evidence=evidence)
     message = pb.Summary.FromString(convert.summary(event).SerializeToString())
     assert message.confidence == pytest.approx(0.25) and message.repaired
     kinds_sent = [pb.IssueKind.Name(i.kind) for i in message.issues]
@@ -403,7 +425,7 @@ def test_min_confidence_and_withheld_translations_cross_the_api():
     error = LowConfidenceError("the French ('fr') translation of texts[0]", 0.2, 0.5)
     result = TranslateResult(
         source=pipeline_with({}).translate(TranslateJob((S1,), ("en",), source_language="en")).source,
-        items=(TranslationItem(0, "de", "Text", ("m",), Evidence((), 0.9, False)),),
+        items=(TranslationItem(0, "de", "Text", ("m",), evidence=Evidence((), 0.9, False)),),
         failures=(TranslationFailure(0, "fr", error),),
     )
     response = pb.TranslateResponse.FromString(

@@ -27,7 +27,7 @@ from service.pipeline import (
     SummaryOptions,
 )
 from service.pipeline.types import LENGTH_PRESETS, MAX_SENTENCES_RANGE, MAX_TOKENS_RANGE, NUM_BEAMS_RANGE
-from service.text.html import html_to_text
+from service.text.html import article_text
 from service.text.sentences import split_sentences
 from summarizer.v1 import summarizer_service_pb2 as pb
 from tests.fakes import FakeBatchSummarizer, FakeSummarizer, fake_pipeline
@@ -149,7 +149,7 @@ def test_an_article_in_html_is_chunked_as_its_text_only():
         + "".join(f"<p>{para}</p>" for para in FR.split("\n\n"))
         + "</body></html>"
     )
-    text = html_to_text(html)
+    text = article_text(html)
     budget = 90
     summarizer = FakeSummarizer(languages=("fr",), max_input_tokens=budget)
     summary = summarize(summarizer, SummarizeJob(html, is_html=True))
@@ -159,6 +159,7 @@ def test_an_article_in_html_is_chunked_as_its_text_only():
     assert_read_whole(text, chunks, budget)
     joined = " ".join(chunks)
     assert "<" not in joined and "tracking" not in joined and "color" not in joined
+    assert "Accueil" not in joined  # the navigation is not the article
 
 
 def build_long_article(limit: int = 100_000) -> str:
@@ -222,7 +223,7 @@ def test_extractive_offsets_on_html_count_characters_of_the_text_after_markup_re
         + "".join(f"<p class='para'>{p}</p>" for p in EN2.split("\n\n"))
         + "</body></html>"
     )
-    text = html_to_text(html)
+    text = article_text(html)
     pipeline = fake_pipeline()
     job = SummarizeJob(html, is_html=True, options=SummaryOptions(mode=Mode.EXTRACTIVE, max_sentences=3))
     plan = pipeline.plan(job)

@@ -83,36 +83,80 @@ class SummaryOptions(_message.Message):
     def __init__(self, mode: _Optional[_Union[SummaryMode, str]] = ..., length: _Optional[_Union[LengthPreset, str]] = ..., max_tokens: _Optional[int] = ..., max_sentences: _Optional[int] = ..., num_beams: _Optional[int] = ..., min_confidence: _Optional[float] = ...) -> None: ...
 
 class SummarizeRequest(_message.Message):
-    __slots__ = ("text", "source_language", "target_languages", "options", "request_id", "input_format")
+    __slots__ = ("text", "source_language", "target_languages", "options", "request_id", "input_format", "terminology")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SOURCE_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     TARGET_LANGUAGES_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     INPUT_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    TERMINOLOGY_FIELD_NUMBER: _ClassVar[int]
     text: str
     source_language: str
     target_languages: _containers.RepeatedScalarFieldContainer[str]
     options: SummaryOptions
     request_id: str
     input_format: InputFormat
-    def __init__(self, text: _Optional[str] = ..., source_language: _Optional[str] = ..., target_languages: _Optional[_Iterable[str]] = ..., options: _Optional[_Union[SummaryOptions, _Mapping]] = ..., request_id: _Optional[str] = ..., input_format: _Optional[_Union[InputFormat, str]] = ...) -> None: ...
+    terminology: Terminology
+    def __init__(self, text: _Optional[str] = ..., source_language: _Optional[str] = ..., target_languages: _Optional[_Iterable[str]] = ..., options: _Optional[_Union[SummaryOptions, _Mapping]] = ..., request_id: _Optional[str] = ..., input_format: _Optional[_Union[InputFormat, str]] = ..., terminology: _Optional[_Union[Terminology, _Mapping]] = ...) -> None: ...
 
 class StreamSummarizeRequest(_message.Message):
-    __slots__ = ("text", "source_language", "target_languages", "options", "request_id", "input_format")
+    __slots__ = ("text", "source_language", "target_languages", "options", "request_id", "input_format", "terminology")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SOURCE_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     TARGET_LANGUAGES_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     INPUT_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    TERMINOLOGY_FIELD_NUMBER: _ClassVar[int]
     text: str
     source_language: str
     target_languages: _containers.RepeatedScalarFieldContainer[str]
     options: SummaryOptions
     request_id: str
     input_format: InputFormat
-    def __init__(self, text: _Optional[str] = ..., source_language: _Optional[str] = ..., target_languages: _Optional[_Iterable[str]] = ..., options: _Optional[_Union[SummaryOptions, _Mapping]] = ..., request_id: _Optional[str] = ..., input_format: _Optional[_Union[InputFormat, str]] = ...) -> None: ...
+    terminology: Terminology
+    def __init__(self, text: _Optional[str] = ..., source_language: _Optional[str] = ..., target_languages: _Optional[_Iterable[str]] = ..., options: _Optional[_Union[SummaryOptions, _Mapping]] = ..., request_id: _Optional[str] = ..., input_format: _Optional[_Union[InputFormat, str]] = ..., terminology: _Optional[_Union[Terminology, _Mapping]] = ...) -> None: ...
+
+class Terminology(_message.Message):
+    __slots__ = ("entries", "keep")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    KEEP_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[GlossaryEntry]
+    keep: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, entries: _Optional[_Iterable[_Union[GlossaryEntry, _Mapping]]] = ..., keep: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GlossaryEntry(_message.Message):
+    __slots__ = ("source", "target", "target_language")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    TARGET_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    target: str
+    target_language: str
+    def __init__(self, source: _Optional[str] = ..., target: _Optional[str] = ..., target_language: _Optional[str] = ...) -> None: ...
+
+class TermReport(_message.Message):
+    __slots__ = ("term", "expected", "applied")
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    term: str
+    expected: str
+    applied: bool
+    def __init__(self, term: _Optional[str] = ..., expected: _Optional[str] = ..., applied: _Optional[bool] = ...) -> None: ...
+
+class SummarySentence(_message.Message):
+    __slots__ = ("span", "source_spans", "support", "unsupported")
+    SPAN_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_SPANS_FIELD_NUMBER: _ClassVar[int]
+    SUPPORT_FIELD_NUMBER: _ClassVar[int]
+    UNSUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    span: TextSpan
+    source_spans: _containers.RepeatedCompositeFieldContainer[TextSpan]
+    support: float
+    unsupported: bool
+    def __init__(self, span: _Optional[_Union[TextSpan, _Mapping]] = ..., source_spans: _Optional[_Iterable[_Union[TextSpan, _Mapping]]] = ..., support: _Optional[float] = ..., unsupported: _Optional[bool] = ...) -> None: ...
 
 class DetectedLanguage(_message.Message):
     __slots__ = ("language", "confidence", "declared", "mixed")
@@ -135,7 +179,7 @@ class LanguageShare(_message.Message):
     def __init__(self, language: _Optional[str] = ..., share: _Optional[float] = ...) -> None: ...
 
 class Summary(_message.Message):
-    __slots__ = ("language", "text", "models", "translated_from", "duration_ms", "spans", "issues", "confidence", "repaired")
+    __slots__ = ("language", "text", "models", "translated_from", "duration_ms", "spans", "issues", "confidence", "repaired", "terms", "sentences")
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
@@ -145,6 +189,8 @@ class Summary(_message.Message):
     ISSUES_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     REPAIRED_FIELD_NUMBER: _ClassVar[int]
+    TERMS_FIELD_NUMBER: _ClassVar[int]
+    SENTENCES_FIELD_NUMBER: _ClassVar[int]
     language: str
     text: str
     models: _containers.RepeatedScalarFieldContainer[str]
@@ -154,7 +200,9 @@ class Summary(_message.Message):
     issues: _containers.RepeatedCompositeFieldContainer[OutputIssue]
     confidence: float
     repaired: bool
-    def __init__(self, language: _Optional[str] = ..., text: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., translated_from: _Optional[str] = ..., duration_ms: _Optional[float] = ..., spans: _Optional[_Iterable[_Union[TextSpan, _Mapping]]] = ..., issues: _Optional[_Iterable[_Union[OutputIssue, _Mapping]]] = ..., confidence: _Optional[float] = ..., repaired: _Optional[bool] = ...) -> None: ...
+    terms: _containers.RepeatedCompositeFieldContainer[TermReport]
+    sentences: _containers.RepeatedCompositeFieldContainer[SummarySentence]
+    def __init__(self, language: _Optional[str] = ..., text: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., translated_from: _Optional[str] = ..., duration_ms: _Optional[float] = ..., spans: _Optional[_Iterable[_Union[TextSpan, _Mapping]]] = ..., issues: _Optional[_Iterable[_Union[OutputIssue, _Mapping]]] = ..., confidence: _Optional[float] = ..., repaired: _Optional[bool] = ..., terms: _Optional[_Iterable[_Union[TermReport, _Mapping]]] = ..., sentences: _Optional[_Iterable[_Union[SummarySentence, _Mapping]]] = ...) -> None: ...
 
 class OutputIssue(_message.Message):
     __slots__ = ("kind", "detail", "span", "in_source")
@@ -217,21 +265,23 @@ class StreamSummarizeResponse(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., source_language: _Optional[_Union[DetectedLanguage, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., failure: _Optional[_Union[LanguageFailure, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TranslateRequest(_message.Message):
-    __slots__ = ("texts", "source_language", "target_languages", "request_id", "min_confidence")
+    __slots__ = ("texts", "source_language", "target_languages", "request_id", "min_confidence", "terminology")
     TEXTS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     TARGET_LANGUAGES_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     MIN_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    TERMINOLOGY_FIELD_NUMBER: _ClassVar[int]
     texts: _containers.RepeatedScalarFieldContainer[str]
     source_language: str
     target_languages: _containers.RepeatedScalarFieldContainer[str]
     request_id: str
     min_confidence: float
-    def __init__(self, texts: _Optional[_Iterable[str]] = ..., source_language: _Optional[str] = ..., target_languages: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., min_confidence: _Optional[float] = ...) -> None: ...
+    terminology: Terminology
+    def __init__(self, texts: _Optional[_Iterable[str]] = ..., source_language: _Optional[str] = ..., target_languages: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., min_confidence: _Optional[float] = ..., terminology: _Optional[_Union[Terminology, _Mapping]] = ...) -> None: ...
 
 class Translation(_message.Message):
-    __slots__ = ("text_index", "language", "text", "models", "issues", "confidence", "repaired")
+    __slots__ = ("text_index", "language", "text", "models", "issues", "confidence", "repaired", "terms")
     TEXT_INDEX_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
@@ -239,6 +289,7 @@ class Translation(_message.Message):
     ISSUES_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     REPAIRED_FIELD_NUMBER: _ClassVar[int]
+    TERMS_FIELD_NUMBER: _ClassVar[int]
     text_index: int
     language: str
     text: str
@@ -246,7 +297,8 @@ class Translation(_message.Message):
     issues: _containers.RepeatedCompositeFieldContainer[OutputIssue]
     confidence: float
     repaired: bool
-    def __init__(self, text_index: _Optional[int] = ..., language: _Optional[str] = ..., text: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., issues: _Optional[_Iterable[_Union[OutputIssue, _Mapping]]] = ..., confidence: _Optional[float] = ..., repaired: _Optional[bool] = ...) -> None: ...
+    terms: _containers.RepeatedCompositeFieldContainer[TermReport]
+    def __init__(self, text_index: _Optional[int] = ..., language: _Optional[str] = ..., text: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., issues: _Optional[_Iterable[_Union[OutputIssue, _Mapping]]] = ..., confidence: _Optional[float] = ..., repaired: _Optional[bool] = ..., terms: _Optional[_Iterable[_Union[TermReport, _Mapping]]] = ...) -> None: ...
 
 class TranslationFailure(_message.Message):
     __slots__ = ("text_index", "language", "code", "message")
@@ -309,7 +361,7 @@ class LanguagePair(_message.Message):
     def __init__(self, source: _Optional[str] = ..., target: _Optional[str] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "backend", "source", "runtime", "tasks", "summary_languages", "translation_pairs", "any_language")
+    __slots__ = ("name", "backend", "source", "runtime", "tasks", "summary_languages", "translation_pairs", "any_language", "honours_terminology")
     NAME_FIELD_NUMBER: _ClassVar[int]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -318,6 +370,7 @@ class ModelInfo(_message.Message):
     SUMMARY_LANGUAGES_FIELD_NUMBER: _ClassVar[int]
     TRANSLATION_PAIRS_FIELD_NUMBER: _ClassVar[int]
     ANY_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    HONOURS_TERMINOLOGY_FIELD_NUMBER: _ClassVar[int]
     name: str
     backend: str
     source: str
@@ -326,7 +379,8 @@ class ModelInfo(_message.Message):
     summary_languages: _containers.RepeatedScalarFieldContainer[str]
     translation_pairs: _containers.RepeatedCompositeFieldContainer[LanguagePair]
     any_language: bool
-    def __init__(self, name: _Optional[str] = ..., backend: _Optional[str] = ..., source: _Optional[str] = ..., runtime: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[ModelTask, str]]] = ..., summary_languages: _Optional[_Iterable[str]] = ..., translation_pairs: _Optional[_Iterable[_Union[LanguagePair, _Mapping]]] = ..., any_language: _Optional[bool] = ...) -> None: ...
+    honours_terminology: bool
+    def __init__(self, name: _Optional[str] = ..., backend: _Optional[str] = ..., source: _Optional[str] = ..., runtime: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[ModelTask, str]]] = ..., summary_languages: _Optional[_Iterable[str]] = ..., translation_pairs: _Optional[_Iterable[_Union[LanguagePair, _Mapping]]] = ..., any_language: _Optional[bool] = ..., honours_terminology: _Optional[bool] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("profile", "models", "languages")
