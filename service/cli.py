@@ -43,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
         help="load models from local folders and caches only (default: on when HF_HUB_OFFLINE=1)",
     )
     parser.add_argument("--cache-dir", type=Path, help="where converted models are cached")
+    parser.add_argument(
+        "--verify-models",
+        action="store_const",
+        const=True,
+        help="check every converted model's files in full at start (SHA-256: seconds per GB); by default "
+        "a start checks sampled blocks and the model's output on a probe",
+    )
     parser.add_argument("--grace-s", type=float, help="seconds in-flight calls get on shutdown")
     parser.add_argument(
         "--stream-send-timeout-s",
@@ -147,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_json)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     configure_inference_threads()
+    from service.resources import return_freed_memory
+
+    return_freed_memory()  # before any model allocates: a batch's working set goes back when it ends
     # Heavy imports (torch, transformers) happen only now, after logging is set up.
     from service.loader import build_pipeline
     from service.server import serve

@@ -29,6 +29,9 @@ _HF_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 # What a bearer token may contain: it travels as an HTTP/2 header value.
 _TOKEN = re.compile(r"[\x21-\x7e]{1,4096}")  # used with fullmatch
 _DEVICE = re.compile(r"cpu|cuda(:[0-9]+)?")  # used with fullmatch
+# One model batch may take this share of the memory budget as working memory; the rest holds the
+# loaded models and the requests' own data.
+BATCH_MEMORY_SHARE = 1 / 3
 
 
 def default_cache_dir() -> Path:
@@ -60,6 +63,8 @@ class Settings:
     # Models come from local folders and caches only, never the network. Defaults from HF_HUB_OFFLINE.
     offline: bool = False
     cache_dir: Path = default_cache_dir()
+    # Check every converted model's files in full (SHA-256) at start; otherwise sampled blocks and a probe.
+    verify_models: bool = False
     warmup: bool = True
     # Admission, in front of inference only (Summarize, StreamSummarize, Translate)
     # Holding a running slot, each with a model worker. CTranslate2 models batch the model work of
@@ -111,6 +116,11 @@ class Settings:
         if limit is not None:
             return int(limit * 0.9)
         return physical_memory() // 2
+
+    @property
+    def batch_memory_bytes(self) -> int:
+        """The working memory one model batch may take: a share of the memory budget."""
+        return int(self.memory_budget_bytes * BATCH_MEMORY_SHARE)
 
     def validate(self) -> Settings:
         if not 0 <= self.port <= 65535:

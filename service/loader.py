@@ -26,6 +26,8 @@ def load_context(settings: Settings) -> LoadContext:
         device=settings.device,
         runtime=settings.runtime,
         offline=settings.offline,
+        batch_memory_bytes=settings.batch_memory_bytes,
+        verify_models=settings.verify_models,
     )
 
 
@@ -65,7 +67,8 @@ def check_device(device: str, runtimes: Iterable[str]) -> None:
 def build_pipeline(settings: Settings) -> SummarizationPipeline:
     """Load the profile's models. Raises ConfigurationError (ModelLoadError) with one clear line."""
     profile = get_profile(settings.profile, settings.profile_file)
-    check_device(settings.device, model_runtimes(profile.models, settings.runtime))
+    runtimes = model_runtimes(profile.models, settings.runtime)
+    check_device(settings.device, runtimes)
     context = load_context(settings)
     summarizers: list[Summarizer] = []
     translators: list[Translator] = []
@@ -98,4 +101,6 @@ def build_pipeline(settings: Settings) -> SummarizationPipeline:
         translators=translators,
         extractive=extractive,
         limits=Limits.from_settings(settings),
+        # Only CTranslate2 batches are sized to the batch memory; transformers runs what it is given.
+        max_request_model_bytes=context.batch_memory_bytes if runtimes == {"ctranslate2"} else None,
     )

@@ -70,7 +70,7 @@ class Server:
 
     async def set_serving(self, pipeline: SummarizationPipeline) -> None:
         if self.memory_budget_bytes is not None:
-            self._limit_request_memory(self.memory_budget_bytes)
+            self._limit_request_memory(self.memory_budget_bytes, pipeline.max_request_model_bytes)
         self.servicer.attach(pipeline)
         if self.observability is not None:
             self.observability.describe(pipeline.describe())
@@ -86,8 +86,9 @@ class Server:
         for name in READINESS_SERVICES:
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
 
-    def _limit_request_memory(self, budget: int) -> None:
-        """Requests are charged against what the loaded models leave of the budget."""
+    def _limit_request_memory(self, budget: int, max_model_bytes: int | None) -> None:
+        """Requests are charged against what the loaded models leave of the budget, each no more for its
+        model work than one batch takes when the models size their batches (`max_model_bytes`)."""
         admission = self.servicer.admission
         held = resident_memory()
         pool = budget - held
@@ -101,7 +102,7 @@ class Server:
                 smallest / 2**20,
             )
             pool = smallest
-        admission.limit_memory(pool)
+        admission.limit_memory(pool, max_model_bytes)
         log.info(
             "memory budget %.0f MB: %.0f MB held after loading, %.0f MB for requests",
             budget / 2**20,

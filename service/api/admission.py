@@ -51,6 +51,7 @@ Everything here runs on the server's event loop, so the book-keeping needs no lo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -85,13 +86,20 @@ class CostModel:
     fixed_bytes: int = 64 * _MB  # the first prompt's workspace; request, plan and results are small beside it
     bytes_per_char: int = 48 * 1024  # ~350 MB with the fixed part per 6,000-character chunk in flight
     bytes_per_extra_target: int = 24 * _MB  # each further summary target: one short translation prompt
+    # The model memory one request can hold at once when the models size their batches to it: its chunks
+    # go through one batch at a time, so a longer text takes longer, not more. None: no such bound.
+    max_model_bytes: int | None = None
 
     def summary(self, chars: int, targets: int) -> int:
         extra_targets = max(0, targets - 1)
-        return self.fixed_bytes + chars * self.bytes_per_char + extra_targets * self.bytes_per_extra_target
+        model = self._model(chars * self.bytes_per_char + extra_targets * self.bytes_per_extra_target)
+        return self.fixed_bytes + model
 
     def translation(self, chars: int, targets: int) -> int:
-        return self.fixed_bytes + chars * self.bytes_per_char * max(1, targets)
+        return self.fixed_bytes + self._model(chars * self.bytes_per_char * max(1, targets))
+
+    def _model(self, cost: int) -> int:
+        return cost if self.max_model_bytes is None else min(cost, self.max_model_bytes)
 
 
 class MemoryPool:
@@ -145,9 +153,11 @@ class Admission:
         """Slots and queue from the settings; the memory pool is set once the models are loaded."""
         return cls(settings.max_concurrent_requests, settings.max_queue, metrics)
 
-    def limit_memory(self, total_bytes: int) -> None:
-        """Charge requests against `total_bytes` from now on (what the loaded models leave of the budget)."""
+    def limit_memory(self, total_bytes: int, max_model_bytes: int | None = None) -> None:
+        """Charge requests against `total_bytes` from now on (what the loaded models leave of the budget),
+        each at most `max_model_bytes` for its model work when the models' batches are sized to that."""
         self.memory = MemoryPool(max(1, total_bytes))
+        self.costs = dataclasses.replace(self.costs, max_model_bytes=max_model_bytes)
 
     @property
     def running(self) -> int:

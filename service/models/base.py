@@ -48,11 +48,18 @@ class LoadContext:
     device: str = "cpu"  # "cpu", "cuda" or "cuda:N"
     runtime: str = "transformers"  # default runtime; a spec's options may override it
     offline: bool = False  # never ask the Hugging Face hub; use what its cache holds
+    # The memory one batch of a model may take (its working set, beside the weights); a CTranslate2
+    # model sizes its batches' prompt tokens to fit (`max_batch_tokens`). None: no memory limit.
+    batch_memory_bytes: int | None = None
+    # Check every file of a converted model in full at start (SHA-256), not only sampled blocks.
+    verify_models: bool = False
 
 
 @dataclass(frozen=True)
 class GenerationParams:
-    """Decoding controls for one call. `should_stop` is polled between decoding steps.
+    """Decoding controls for one call. `should_stop` is polled between decoding steps (and between the
+    sentences, chunks and rounds of the work around them); a stop signal with a `deadline` attribute
+    (time.monotonic()) also lets a batcher refuse work its caller would not be there to receive.
 
     `terminology`: the request's glossary and kept terms. A model that honours it applies, to each
     text, the terms that `terminology.terms_for(text, output_language)` picks.

@@ -6,20 +6,27 @@ refusing a conversion that does not compute what transformers computes.
 `verify_conversion` passes. What "computes the same" means is a policy per backend: `ScoresAndTokens` for
 encoder-decoders (the scores at every step, and the greedy tokens), `GreedyTokens` for decoder-only models.
 Neither imports torch: the backend hands them its transformers reference as a function.
+
+A kept conversion carries its fingerprint (ct2_fingerprint), and `load_converted` opens it only once it still
+matches: a damaged folder is converted again where the cache is writable, and stops the start with one line
+where it is not.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from service.errors import ModelLoadError
-from service.models.convert_cache import build_once, cache_entry
-from service.models.ct2_runtime import GeneratorRuntime, target_vocabulary
+from service.models.convert_cache import build_once, cache_entry, file_lock
+from service.models.ct2_fingerprint import Fingerprint, ProbeOutput
+from service.models.ct2_runtime import CT2Runtime, GeneratorRuntime, target_vocabulary
 from service.models.sources import first_line
 
 log = logging.getLogger(__name__)
@@ -167,8 +174,135 @@ def convert_once(
             ) from err
         log.info("converted %s in %.1fs", model, time.perf_counter() - started)
         verify_conversion(model, hf_folder, tmp, check)
+        Fingerprint.of(tmp).write(tmp)
 
     return build_once(target, build)
+
+
+Runtime = TypeVar("Runtime", bound=CT2Runtime)
+
+
+@dataclass(frozen=True)
+class Integrity:
+    """How a start checks a converted folder against its fingerprint.
+
+    `probe` runs the fixed probe on an opened runtime; its output is recorded per `probe_key` (device kind and
+    compute type), since another compute type rounds differently. `full`: check every file's SHA-256 too,
+    not only its size and sampled blocks (`--verify-models`)."""
+
+    probe: Callable[[Any], ProbeOutput]
+    probe_key: str
+    full: bool = False
+
+
+def probe_key(device: str, compute_type: str) -> str:
+    """Under which name a probe's output is recorded: the device kind and the compute type."""
+    return f"{device.partition(':')[0]}/{compute_type}"
+
+
+def load_converted(
+    *,
+    model: str,
+    source: str,
+    hf_folder: Path,
+    target: Path,
+    quantization: str,
+    encoder_decoder: bool,
+    check: ConversionCheck,
+    open_runtime: Callable[[Path], Runtime],
+    integrity: Integrity,
+) -> Runtime:
+    """The runtime over the conversion of `hf_folder` in `target`, converting it first unless it is there,
+    and once it still matches its fingerprint. A folder that does not is converted again (the cache
+    writable, the source there), or stops the start with one line (ModelLoadError)."""
+    converted = convert_once(
+        model=model,
+        source=source,
+        hf_folder=hf_folder,
+        target=target,
+        quantization=quantization,
+        encoder_decoder=encoder_decoder,
+        check=check,
+    )
+    runtime = open_runtime(target)
+    damage = _damage(model, target, runtime, integrity, verified=converted)
+    if damage is None:
+        return runtime
+    runtime.close()
+    if not (_writable(target.parent) and hf_folder.is_dir()):
+        raise ModelLoadError(
+            f"model {model!r}: the converted model in {target} is damaged ({damage}) and cannot be converted "
+            "again here (read-only cache or no source); convert it again where the cache is writable"
+        )
+    log.warning(
+        "model %s: the converted model in %s is damaged (%s); converting it again", model, target, damage
+    )
+    with file_lock(target.with_name(f".{target.name}.lock")):
+        shutil.rmtree(target, ignore_errors=True)
+    convert_once(
+        model=model,
+        source=source,
+        hf_folder=hf_folder,
+        target=target,
+        quantization=quantization,
+        encoder_decoder=encoder_decoder,
+        check=check,
+    )
+    runtime = open_runtime(target)
+    damage = _damage(model, target, runtime, integrity, verified=True)
+    if damage is not None:  # a fresh conversion that does not hold still: nothing here can fix that
+        runtime.close()
+        raise ModelLoadError(
+            f"model {model!r}: a fresh conversion in {target} does not match itself ({damage})"
+        )
+    return runtime
+
+
+def _damage(
+    model: str, target: Path, runtime: CT2Runtime, integrity: Integrity, *, verified: bool
+) -> str | None:
+    """What is wrong with the converted folder, or None. `verified`: its files were hashed just now."""
+    fingerprint = Fingerprint.read(target)
+    if fingerprint is None:
+        # Converted before conversions kept a fingerprint, and verified against transformers then: taken as
+        # found from now on (checking it again would import torch and hold the model twice in memory).
+        if not _writable(target):
+            log.warning(
+                "model %s: %s has no fingerprint and the cache is read-only: not verified", model, target
+            )
+            return None
+        log.info(
+            "model %s: recording the fingerprint of %s, converted before fingerprints were kept",
+            model,
+            target,
+        )
+        fingerprint, verified = Fingerprint.of(target), True
+    changed = fingerprint.changed_files(target, full=integrity.full and not verified)
+    if changed:
+        return f"{', '.join(changed)} changed since the conversion"
+    output = integrity.probe(runtime)
+    recorded = fingerprint.probes.get(integrity.probe_key)
+    difference = output.difference(recorded) if recorded is not None else None
+    if recorded is not None and difference is None:
+        return None
+    # A probe not recorded yet, or one that differs: the files' full checksums decide whether they are sound.
+    changed = [] if verified else fingerprint.changed_files(target, full=True)
+    if changed:
+        return f"{', '.join(changed)} changed since the conversion" + (
+            f"; {difference}" if difference else ""
+        )
+    if difference is not None:
+        log.warning(
+            "model %s: %s although its files are intact (another CPU?); recording it anew", model, difference
+        )
+    fingerprint.probes[integrity.probe_key] = output
+    if _writable(target):
+        fingerprint.write(target)
+    return None
+
+
+def _writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK)
 
 
 @dataclass(frozen=True)

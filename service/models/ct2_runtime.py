@@ -12,13 +12,62 @@ them (its hypothesis score, normalised by length).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from service.errors import ModelLoadError
-from service.models.batching import BatchPolicy, Job, MicroBatcher, RowStops
+from service.models.batching import BatchPolicy, Job, MicroBatcher, RowStops, tokens_within
+from service.models.ct2_fingerprint import ProbeOutput, probe_output
 from service.models.decoding import Decode, ScoredIds, mean_log_prob
+
+# Prompts of one decoder-only batch differ by at most this many tokens by default: the longer ones are
+# read a token per step past the shortest (see BatchPolicy.max_prompt_spread).
+GENERATOR_PROMPT_SPREAD = 64
+# A decoder-only batch reads at most this many full-length prompts in its first step, which no stop signal
+# can interrupt. Reading gains nothing from more (on SmolLM2-135M, four 1,536-token prompts took 4.3 times
+# as long as one); only decoding does, and it still batches this many rows, or more of shorter prompts.
+GENERATOR_STEP_PROMPTS = 4
+# Bytes per prompt token assumed for a model whose config does not give its dimensions.
+_UNKNOWN_BYTES_PER_TOKEN = 512 * 1024
+
+
+def working_set_per_token(config: Any, row_tokens: int) -> int:
+    """Estimated peak working memory of a CTranslate2 batch per prompt token (float32 activations), from
+    the model's Hugging Face config, for prompts of up to `row_tokens` tokens:
+
+    - the key/value cache: two vectors of the model's width per (decoder) layer, kept while it generates;
+    - one layer's attention scores: `row_tokens` per head, and its feed-forward activations;
+    - a few more vectors of the model's width.
+
+    Against peak RSS over the loaded model (int8 on the CPU, freed memory returned to the system): one
+    1,536-token prompt takes 337 MB on SmolLM2-135M (estimate 336 MB), 766 MB on Qwen2.5-1.5B (808 MB);
+    768 tokens on Qwen take 411 MB (385 MB). Beam search multiplies the cache; it is not counted here.
+    """
+    width = _dimension(config, "hidden_size", "d_model", "n_embd")
+    layers = _dimension(config, "num_hidden_layers", "decoder_layers", "num_decoder_layers", "n_layer")
+    if width is None or layers is None:
+        return _UNKNOWN_BYTES_PER_TOKEN
+    heads = _dimension(config, "num_attention_heads", "decoder_attention_heads", "num_heads", "n_head") or 1
+    ffn = _dimension(config, "intermediate_size", "decoder_ffn_dim", "d_ff", "n_inner") or 4 * width
+    floats = 2 * layers * width + heads * row_tokens + 2 * ffn + 8 * width
+    return 4 * floats
+
+
+def batch_token_cap(memory_bytes: int | None, config: Any, row_tokens: int) -> int | None:
+    """The prompt tokens a batch may hold in `memory_bytes` (None: no memory limit, the batching default)."""
+    if memory_bytes is None:
+        return None
+    return tokens_within(memory_bytes, working_set_per_token(config, row_tokens), row_tokens)
+
+
+def _dimension(config: Any, *names: str) -> int | None:
+    for name in names:
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
 
 
 def device_and_index(device: str) -> tuple[str, int]:
@@ -59,13 +108,29 @@ class CT2Runtime:
         return [job.future.result() for job in jobs]
 
     def run_batch(self, jobs: list[Job]) -> None:
-        """One batched CTranslate2 call over jobs that may come from different requests."""
-        stops = RowStops(jobs)
-        stops.resolve(self.decode_batch(jobs, stops))
+        """One batched CTranslate2 call over jobs that may come from different requests.
+
+        The first step callback marks the end of reading the prompts: the batcher's estimate of that
+        uninterruptible step, against which it weighs its callers' deadlines, learns from it."""
+        stops = RowStops(jobs, self.step_offsets(jobs))
+        started = time.monotonic()
+        outputs = self.decode_batch(jobs, stops)
+        if self.batcher is not None and stops.first_step_at is not None:
+            self.batcher.prompt_rate.note([len(job.prompt) for job in jobs], stops.first_step_at - started)
+        stops.resolve(outputs)
 
     def decode_batch(self, jobs: list[Job], stops: RowStops) -> list[list[int]]:
         """Output ids per job, in order. `stops` is the step callback for rows that may stop on their own."""
         raise NotImplementedError
+
+    def step_offsets(self, jobs: list[Job]) -> list[int] | None:
+        """Where each row's first generated token falls in the step count (None: at step 0)."""
+        return None
+
+    def close(self) -> None:
+        """Stop the batcher's thread; the runtime is not used after this."""
+        if self.batcher is not None:
+            self.batcher.close()
 
 
 class BatchKey(NamedTuple):
@@ -131,6 +196,20 @@ class TranslatorRuntime(CT2Runtime):
             for source, prefix in zip(sources, prefixes, strict=True)
         ]
         return self.run_jobs(jobs)
+
+    def probe(self, source: Sequence[int], prefix: Sequence[int], steps: int) -> ProbeOutput:
+        """Plain greedy output for one source (opening with `prefix`) and the log-probabilities of it."""
+        tokens = self._to_tokens(source)
+        result = self.translator.translate_batch(
+            [tokens],
+            [self._to_tokens(prefix)] if prefix else None,
+            beam_size=1,
+            max_decoding_length=steps,
+            max_input_length=0,
+        )[0]
+        output = result.hypotheses[0]
+        scored = self.translator.score_batch([tokens], [output], max_input_length=0)[0]
+        return probe_output(self._to_ids(output), scored.log_probs)
 
     def decode_batch(self, jobs: list[Job], stops: RowStops) -> list[list[int]]:
         """Greedy rows stop at their own budget or their own stop signal (the step callback returns True
@@ -204,6 +283,28 @@ class GeneratorRuntime(CT2Runtime):
             else:
                 jobs.append(Job(list(prompt), max_new_tokens, should_stop))
         return self.run_jobs(jobs)
+
+    def probe(self, prompt: Sequence[int], steps: int) -> ProbeOutput:
+        """Plain greedy output for `prompt` (no repetition penalty) and the log-probabilities of the prompt
+        and the output."""
+        tokens = [self.tokens[i] for i in prompt]
+        result = self.generator.generate_batch(
+            [tokens],
+            max_length=steps,
+            sampling_topk=1,
+            include_prompt_in_result=False,
+            end_token=self.end_tokens,
+        )[0]
+        output = list(result.sequences_ids[0])
+        scored = self.generator.score_batch([tokens + [self.tokens[i] for i in output]], max_input_length=0)
+        return probe_output(output, scored[0].log_probs)
+
+    def step_offsets(self, jobs: list[Job]) -> list[int]:
+        """CTranslate2 reads the shortest prompt of a batch at once and the rest of each longer one a token
+        per step, counting those steps: a row writes its first token at its prompt's excess over the
+        shortest."""
+        shortest = min(len(job.prompt) for job in jobs)
+        return [len(job.prompt) - shortest for job in jobs]
 
     def decode_batch(self, jobs: list[Job], stops: RowStops) -> list[list[int]]:
         """Each job stops at its own budget or its own stop signal; the others carry on."""

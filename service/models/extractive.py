@@ -15,6 +15,9 @@ come later. Long sentences are mildly penalised, since a summary has room for fe
 Sentences are then picked best first, passing over one that mostly repeats a sentence already
 picked (cosine at or above `max_overlap`) and short fragments (datelines, bylines). The chosen
 sentences are returned in their original order with their offsets in the source text.
+
+The request's stop signal (`GenerationParams.should_stop`) is checked between paragraphs, sentences and
+PageRank iterations: a long article's ranking is abandoned when its caller has gone.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -38,6 +41,7 @@ from service.models.base import (
     Span,
     SummaryText,
 )
+from service.models.decoding import generation_stopped
 from service.models.registry import register_backend
 from service.text.scripts import NO_SPACE_CHARACTERS, joiner
 from service.text.sentences import Sentence, split_sentences
@@ -64,9 +68,16 @@ def _terms(text: str) -> Counter[str]:
     return Counter(w for w in _WORD.findall(lowered) if len(w) >= shortest or w.isdigit())
 
 
-def _term_vectors(sentences: Sequence[Sentence]) -> np.ndarray:
+def _never() -> None:
+    return None
+
+
+def _term_vectors(sentences: Sequence[Sentence], checkpoint: Callable[[], None] = _never) -> np.ndarray:
     """One unit-length tf-idf row per sentence (a zero row for a sentence without terms)."""
-    bags = [_terms(s.text) for s in sentences]
+    bags = []
+    for sentence in sentences:
+        checkpoint()
+        bags.append(_terms(sentence.text))
     # Inverse document frequency damps words every sentence shares.
     df: Counter[str] = Counter()
     for bag in bags:
@@ -143,8 +154,12 @@ _BOUNDS: dict[str, tuple[float, float]] = {
 }
 
 
-def centrality(sim: np.ndarray, *, damping: float = 0.85, iterations: int = 50) -> np.ndarray:
-    """TextRank scores (PageRank over the similarity graph), one per sentence."""
+def centrality(
+    sim: np.ndarray, *, damping: float = 0.85, iterations: int = 50, checkpoint: Callable[[], None] = _never
+) -> np.ndarray:
+    """TextRank scores (PageRank over the similarity graph), one per sentence.
+
+    `checkpoint` is called between iterations; it raises to abandon the ranking."""
     n = sim.shape[0]
     if n == 0:
         return np.zeros(0)
@@ -152,6 +167,7 @@ def centrality(sim: np.ndarray, *, damping: float = 0.85, iterations: int = 50) 
     transition = np.divide(sim, out_weight, out=np.full_like(sim, 1.0 / n), where=out_weight > 0)
     scores = np.full(n, 1.0 / n)
     for _ in range(iterations):
+        checkpoint()
         updated = (1 - damping) / n + damping * transition.T @ scores
         if np.abs(updated - scores).sum() < 1e-9:
             scores = updated
@@ -161,22 +177,25 @@ def centrality(sim: np.ndarray, *, damping: float = 0.85, iterations: int = 50) 
 
 
 def relevance(
-    sentences: Sequence[Sentence], options: RankingOptions = RankingOptions()
+    sentences: Sequence[Sentence],
+    options: RankingOptions = RankingOptions(),
+    checkpoint: Callable[[], None] = _never,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(relevance per sentence, sentence-by-sentence cosine similarity).
 
     (1 - w) * centrality + w * position prior * connection, times a length factor. The
     connection (the sentence's centrality against the article's median, at most 1) keeps the
     position prior from carrying an opening sentence that shares nothing with the rest of the
-    article: an anecdote, a scene, the procedure before the news.
+    article: an anecdote, a scene, the procedure before the news. `checkpoint` is called between
+    sentences and iterations; it raises to abandon the ranking.
     """
     n = len(sentences)
     if n == 0:
         return np.zeros(0), np.zeros((0, 0))
-    vectors = _term_vectors(sentences)
+    vectors = _term_vectors(sentences, checkpoint)
     sim = vectors @ vectors.T
     np.fill_diagonal(sim, 0.0)
-    central = centrality(sim)
+    central = centrality(sim, checkpoint=checkpoint)
     typical = float(np.median(central))
     connection = np.clip(central / typical, 0.0, 1.0) if typical > 0 else np.ones(n)
     top = central.max()
@@ -190,14 +209,17 @@ def relevance(
 
 
 def pick_sentences(
-    sentences: Sequence[Sentence], count: int, options: RankingOptions = RankingOptions()
+    sentences: Sequence[Sentence],
+    count: int,
+    options: RankingOptions = RankingOptions(),
+    checkpoint: Callable[[], None] = _never,
 ) -> list[int]:
     """Indexes of the `count` sentences to keep, in article order: the most relevant first,
     passing over short fragments and sentences that repeat one already picked."""
     n = len(sentences)
     if n == 0 or count <= 0:
         return []
-    scores, sim = relevance(sentences, options)
+    scores, sim = relevance(sentences, options, checkpoint)
     sizes = np.array([sum(_terms(s.text).values()) for s in sentences])
     order = [int(i) for i in np.argsort(-scores, kind="stable")]  # the earlier sentence wins a tie
     chosen: list[int] = []
@@ -217,9 +239,14 @@ def pick_sentences(
     return sorted(chosen)
 
 
-def rank_sentences(sentences: Sequence[Sentence], options: RankingOptions = RankingOptions()) -> np.ndarray:
+def rank_sentences(
+    sentences: Sequence[Sentence],
+    options: RankingOptions = RankingOptions(),
+    *,
+    checkpoint: Callable[[], None] = _never,
+) -> np.ndarray:
     """Relevance of each sentence (position and centrality), before redundancy is considered."""
-    return relevance(sentences, options)[0]
+    return relevance(sentences, options, checkpoint)[0]
 
 
 @register_backend("extractive")
@@ -255,13 +282,24 @@ class ExtractiveSummarizer:
         return len(text.split())
 
     def summarize(self, text: str, language: str, params: GenerationParams) -> SummaryText:
-        sentences = [s for s in split_sentences(text, language) if _terms(s.text)]
+        checkpoint = _stop_check(params.should_stop)
+        sentences = [s for s in split_sentences(text, language, checkpoint) if _terms(s.text)]
         if not sentences:
             return SummaryText(text="")
         count = max(1, min(params.max_sentences, len(sentences)))
-        chosen = pick_sentences(sentences, count, self.options)
+        chosen = pick_sentences(sentences, count, self.options, checkpoint)
         picked = [sentences[i] for i in chosen]
         return SummaryText(
             text=joiner(language).join(s.text for s in picked),
             spans=tuple(Span(s.start, s.end) for s in picked),
         )
+
+
+def _stop_check(should_stop: Callable[[], bool] | None) -> Callable[[], None]:
+    """A checkpoint that raises RequestCancelledError once `should_stop` says so."""
+
+    def check() -> None:
+        if should_stop is not None and should_stop():
+            raise generation_stopped()
+
+    return check

@@ -10,12 +10,13 @@ transformers' on a probe. The prompts and the clean-up of answers live in `llm_p
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from service.errors import ModelError, ModelLoadError, RequestCancelledError
+from service.errors import DeadlineError, ModelError, ModelLoadError, RequestCancelledError
 from service.models import options
 from service.models.assets import PACKAGED, PACKAGED_PREFIX, is_packaged, resolve_packaged
 from service.models.base import (
@@ -31,10 +32,15 @@ from service.models.base import (
 )
 from service.models.batching import BatchPolicy
 from service.models.convert_cache import build_once, stat_fingerprint
-from service.models.ct2_convert import GreedyTokens, conversion_entry, convert_once
-from service.models.ct2_runtime import GeneratorRuntime
+from service.models.ct2_convert import GreedyTokens, Integrity, conversion_entry, load_converted, probe_key
+from service.models.ct2_runtime import (
+    GENERATOR_PROMPT_SPREAD,
+    GENERATOR_STEP_PROMPTS,
+    GeneratorRuntime,
+    batch_token_cap,
+)
 from service.models.decoding import CausalRuntime, log_prob_of
-from service.models.hf_files import load_tokenizer
+from service.models.hf_files import load_tokenizer, read_config
 from service.models.llm_prompts import clean_output, summarize_messages, translate_messages
 from service.models.registry import register_backend
 from service.models.sources import snapshot
@@ -47,9 +53,16 @@ MAX_STATIC_PREFIXES = 16
 _PROBE_PROMPT = (
     "Summarize in one sentence: The city council approved a new budget for public transport on Monday."
 )
+# Greedy tokens of the probe that a start compares with the conversion's record (with their log-probabilities
+# and the prompt's). Each is a decoding step of every start: 0.2 s for Qwen2.5-1.5B on a busy two-core CPU.
+_PROBE_STEPS = 4
+# Some 300 tokens: long enough for the time it takes to read them to show the machine's rate.
+_CALIBRATION_PROMPT = "Repeat this: " + " ".join([_PROBE_PROMPT.partition(": ")[2]] * 20)
 # Part of a GGUF source's identity: bump it when the dequantization changes what it writes.
 _DEQUANTIZE_REVISION = 1
 _END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>")
+# About how many tokens the chat template and the instruction add to a text.
+_PROMPT_OVERHEAD_TOKENS = 128
 
 Messages = list[dict[str, str]]
 
@@ -99,7 +112,15 @@ class LLMModel:
         """The CTranslate2 runtime, converting the HF folder into the cache entry first unless it is there."""
         compute_type = options.compute_type(self.spec, self.context.device)
         quantization = options.stored_quantization(compute_type)
-        batching = BatchPolicy.from_options(self.name, self.spec.options)
+        # The chat template and instruction around a chunk: a prompt is about this much longer than its text.
+        row_tokens = self.max_input_tokens + _PROMPT_OVERHEAD_TOKENS
+        memory_cap = batch_token_cap(self.context.batch_memory_bytes, read_config(folder), row_tokens)
+        batching = BatchPolicy.from_options(
+            self.name,
+            self.spec.options,
+            max_tokens=min(memory_cap or BatchPolicy.max_tokens, GENERATOR_STEP_PROMPTS * row_tokens),
+            prompt_spread=GENERATOR_PROMPT_SPREAD,
+        )
         target = entry / f"ct2-{quantization}"
         threads = self.context.threads
         eos_ids = self.eos_ids
@@ -113,7 +134,20 @@ class LLMModel:
             return runtime.generate([prompt], steps, None)[0]
 
         probe = self.prompt_ids([{"role": "user", "content": _PROBE_PROMPT}])
-        convert_once(
+
+        def open_runtime(path: Path) -> GeneratorRuntime:
+            return GeneratorRuntime(
+                path,
+                device=self.context.device,
+                compute_type=compute_type,
+                threads=threads,
+                eos_ids=eos_ids,
+                repetition_penalty=self.repetition_penalty,
+                batching=batching,
+                label=self.name,
+            )
+
+        return load_converted(
             model=self.name,
             source=self.spec.source,
             hf_folder=folder,
@@ -121,16 +155,12 @@ class LLMModel:
             quantization=quantization,
             encoder_decoder=False,
             check=GreedyTokens(probe, eos_ids, reference, threads=threads),
-        )
-        return GeneratorRuntime(
-            target,
-            device=self.context.device,
-            compute_type=compute_type,
-            threads=threads,
-            eos_ids=eos_ids,
-            repetition_penalty=self.repetition_penalty,
-            batching=batching,
-            label=self.name,
+            open_runtime=open_runtime,
+            integrity=Integrity(
+                lambda runtime: runtime.probe(probe, _PROBE_STEPS),
+                probe_key(self.context.device, compute_type),
+                full=self.context.verify_models,
+            ),
         )
 
     # -- protocol ----------------------------------------------------------------------------
@@ -148,7 +178,19 @@ class LLMModel:
         )
 
     def warmup(self) -> None:
+        """A short generate, for the lazy initialisation. On CTranslate2, a prompt of some 300 tokens then
+        goes through the batcher in the background: it shows the batcher how fast this machine reads a
+        prompt, which it weighs callers' deadlines against. Read before SERVING, it added seconds to the
+        start of a 1.5B model; in the background it is one batch that the first requests may wait for."""
         self._generate([[{"role": "user", "content": "Say OK."}]], 2, None)
+        if isinstance(self.runtime, GeneratorRuntime) and self.runtime.batcher is not None:
+            threading.Thread(target=self._calibrate, name=f"{self.name}-calibration", daemon=True).start()
+
+    def _calibrate(self) -> None:
+        try:
+            self._generate([[{"role": "user", "content": _CALIBRATION_PROMPT}]], 1, None)
+        except Exception:  # the model closed meanwhile: the rate is then learnt from the first real batches
+            log.debug("%s: the prompt-rate calibration did not run", self.name, exc_info=True)
 
     def summarizes(self, language: str) -> bool:
         return SUMMARIZE in self.spec.tasks and language in self._summary_languages
@@ -263,7 +305,7 @@ class LLMModel:
             max_new_tokens = self._forced_tokens
         try:
             outputs = self.runtime.generate(prompts, max_new_tokens, should_stop, static)
-        except RequestCancelledError:
+        except (RequestCancelledError, DeadlineError):
             raise
         except Exception as exc:
             log.exception("generation failed in %s", self.name)

@@ -32,8 +32,8 @@ from service.models.base import (
     expand_pairs,
 )
 from service.models.batching import BatchPolicy
-from service.models.ct2_convert import ScoresAndTokens, conversion_entry, convert_once
-from service.models.ct2_runtime import TranslatorRuntime
+from service.models.ct2_convert import Integrity, ScoresAndTokens, conversion_entry, load_converted, probe_key
+from service.models.ct2_runtime import TranslatorRuntime, batch_token_cap
 from service.models.decoding import Decode, Request, Seq2SeqRuntime, first_ids, log_prob_of
 from service.models.families import detect_family
 from service.models.hf_files import load_tokenizer, read_config, read_generation_config
@@ -49,8 +49,9 @@ TRANSLATION_GROWTH = 2
 TRANSLATION_SLACK = 16
 MAX_TRANSLATION_TOKENS = 512
 DEFAULT_BATCH_SIZE = 16
-# The probe a fresh CTranslate2 conversion must pass.
+# The probe a fresh CTranslate2 conversion must pass, and whose output every start compares with its record.
 _PROBE_TEXT = "The city council approved a new budget for public transport on Monday."
+_PROBE_STEPS = 8
 
 
 @dataclass(frozen=True)
@@ -364,36 +365,51 @@ def _start_translator(
     assert loaded.folder is not None
     compute_type = options.compute_type(spec, context.device)
     quantization = options.stored_quantization(compute_type)
-    # Across requests, batches are as large as within one unless the spec says otherwise.
-    batching = BatchPolicy.from_options(spec.name, {"max_batch": batch_size, **spec.options})
+    # Across requests, batches are as large as within one unless the spec says otherwise; their tokens
+    # fit the memory for one batch.
+    batching = BatchPolicy.from_options(
+        spec.name,
+        {"max_batch": batch_size, **spec.options},
+        max_tokens=batch_token_cap(context.batch_memory_bytes, loaded.config, codec.input_limit),
+    )
     entry = conversion_entry(context.cache_dir, "seq2seq", spec.name, loaded.folder.identity())
     target = entry / f"ct2-{quantization}"
-    convert_once(
+    source, prefix = probe
+
+    def open_runtime(path: Path) -> TranslatorRuntime:
+        try:
+            return TranslatorRuntime(
+                path,
+                codec.to_tokens,
+                codec.tokenizer.convert_tokens_to_ids,
+                device=context.device,
+                compute_type=compute_type,
+                threads=context.threads,
+                generation=loaded.generation,
+                batching=batching,
+                label=spec.name,
+            )
+        except Exception as err:
+            raise ModelLoadError(
+                f"model {spec.name!r}: CTranslate2 cannot load {path} on {context.device} with "
+                f"compute_type {compute_type} ({first_line(err)})"
+            ) from err
+
+    return load_converted(
         model=spec.name,
         source=spec.source,
         hf_folder=loaded.folder.path,
         target=target,
         quantization=quantization,
         encoder_decoder=True,
-        check=ScoresAndTokens(*probe, codec.to_tokens, _reference_scores),
+        check=ScoresAndTokens(source, prefix, codec.to_tokens, _reference_scores),
+        open_runtime=open_runtime,
+        integrity=Integrity(
+            lambda runtime: runtime.probe(source, prefix, _PROBE_STEPS),
+            probe_key(context.device, compute_type),
+            full=context.verify_models,
+        ),
     )
-    try:
-        return TranslatorRuntime(
-            target,
-            codec.to_tokens,
-            codec.tokenizer.convert_tokens_to_ids,
-            device=context.device,
-            compute_type=compute_type,
-            threads=context.threads,
-            generation=loaded.generation,
-            batching=batching,
-            label=spec.name,
-        )
-    except Exception as err:
-        raise ModelLoadError(
-            f"model {spec.name!r}: CTranslate2 cannot load {target} on {context.device} with "
-            f"compute_type {compute_type} ({first_line(err)})"
-        ) from err
 
 
 def _probe_input(codec: Seq2SeqCodec, request: Request | None) -> tuple[list[int], list[int]]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from service.models.base import GenerationParams, Span, SummaryText
 from service.pipeline.planning import Plan
 from service.pipeline.routes import Route
+from service.pipeline.stopping import checkpoint
 from service.pipeline.translate import translate_sentences
 from service.pipeline.types import SummarySentence
 from service.text.grounding import SourceIndex
@@ -67,7 +68,7 @@ class AlignedTranslation:
 
 def translate_article(text: str, language: str, route: Route, params: GenerationParams) -> AlignedTranslation:
     """The article through `route`, sentence by sentence (a sentence too long for a model, in pieces)."""
-    sentences = tuple(split_sentences(text, language))
+    sentences = tuple(split_sentences(text, language, checkpoint(params.should_stop)))
     if not sentences:
         sentences = (Sentence(text, 0, len(text)),)
     translations = translate_sentences([s.text for s in sentences], route, params)

@@ -36,7 +36,7 @@ from service.pipeline.evidence import (
 from service.pipeline.planning import Plan
 from service.pipeline.repair import TranslationChecker
 from service.pipeline.routes import Route, TranslationBatch, batches
-from service.pipeline.stopping import StopCheck, check_stop, never_stop
+from service.pipeline.stopping import StopCheck, check_stop, checkpoint, never_stop
 from service.pipeline.terminology import term_reports
 from service.pipeline.translate import translate_sentences_batch
 from service.pipeline.types import LanguageFailure, LanguageSummary, Mode, SummaryEvent
@@ -277,13 +277,17 @@ def _summarize_plan(plan: Plan, params: GenerationParams, checker: TranslationCh
 def summarize_long(summarizer: Summarizer, text: str, language: str, params: GenerationParams) -> SummaryText:
     """Summarize text of any length: map-reduce over sentence-aligned chunks that fit the model."""
     budget = summarizer.max_input_tokens
+    stop = checkpoint(params.should_stop)  # between sentences, chunks and rounds
     for _ in range(MAX_REDUCE_ROUNDS):
+        stop()
         if summarizer.count_tokens(text) <= budget:
             break
-        sentences = [s.text for s in split_sentences(text, language)]
-        chunks = chunk_sentences(sentences, budget, summarizer.count_tokens, joiner=joiner(language))
+        sentences = [s.text for s in split_sentences(text, language, stop)]
+        chunks = chunk_sentences(
+            sentences, budget, summarizer.count_tokens, joiner=joiner(language), checkpoint=stop
+        )
         log.debug("map-reduce: %d chunks of at most %d tokens", len(chunks), budget)
-        check_stop(params.should_stop)
+        stop()
         text = "\n".join(_summarize_chunks(summarizer, chunks, language, params))
     check_stop(params.should_stop)
     return summarizer.summarize(text, language, params)

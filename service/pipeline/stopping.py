@@ -1,4 +1,5 @@
-"""Cooperative stopping: the check a run makes between model calls, for cancellation and deadlines."""
+"""Cooperative stopping: the check a run makes between model calls, and between the sentences, chunks
+and rounds of the text work around them, for cancellation and deadlines."""
 
 from __future__ import annotations
 
@@ -18,3 +19,8 @@ def check_stop(should_stop: StopCheck | None) -> None:
     """Raise RequestCancelledError when the run should stop."""
     if should_stop is not None and should_stop():
         raise RequestCancelledError("the request was cancelled or its deadline passed")
+
+
+def checkpoint(should_stop: StopCheck | None) -> Callable[[], None]:
+    """`check_stop` as a callback, for the loops of the text layer (sentence splitting, chunking)."""
+    return lambda: check_stop(should_stop)

@@ -50,8 +50,12 @@ class SummarizationPipeline:
         extractive: Summarizer,
         limits: Limits = Limits(),
         cache: ResultCache | None = None,
+        max_request_model_bytes: int | None = None,
     ) -> None:
         self.profile = profile
+        # The most model working memory one request holds at once (one batch of a model), when every
+        # model sizes its batches to it; None when some model does not. Admission charges no more.
+        self.max_request_model_bytes = max_request_model_bytes
         self._detector = detector
         self._models = (*summarizers, *translators, extractive)
         self._routes = RouteTable(summarizers, translators)

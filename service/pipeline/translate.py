@@ -37,7 +37,7 @@ from service.pipeline.evidence import (
 )
 from service.pipeline.planning import TranslationPlan
 from service.pipeline.routes import Route, TranslationBatch, batches
-from service.pipeline.stopping import StopCheck, check_stop, never_stop
+from service.pipeline.stopping import StopCheck, check_stop, checkpoint, never_stop
 from service.pipeline.terminology import term_reports
 from service.pipeline.types import TranslateResult, TranslationFailure, TranslationItem
 from service.text.chunking import chunk_sentences
@@ -59,7 +59,7 @@ def translate_scored(text: str, route: Route, params: GenerationParams) -> Score
     """`translate_text` with the models' mean log-probability of what they wrote (when they report it)."""
     log_prob: float | None = None
     for hop in route.hops:
-        chunks = chunks_for(text, hop.source, hop.translator)
+        chunks = chunks_for(text, hop.source, hop.translator, params.should_stop)
         check_stop(params.should_stop)
         joined = join_pieces(
             model_translate(hop.translator, chunks, hop.source, hop.target, params), hop.target
@@ -77,7 +77,8 @@ def translate_batch(text: str, batch: TranslationBatch, params: GenerationParams
             with observer.languages((route.target,), models=route.model_names):
                 out[route.target] = translate_scored(text, route, params)
         return out
-    chunks = chunks_for(text, batch.source, batch.translator)
+    chunks = chunks_for(text, batch.source, batch.translator, params.should_stop)
+    check_stop(params.should_stop)
     with observer.languages(batch.targets, models=(batch.translator.name,)):
         pieces = model_translate_to_many(batch.translator, chunks, batch.source, batch.targets, params)
     return {t: join_pieces(pieces[t], t) for t in batch.targets}
@@ -110,15 +111,22 @@ def join_pieces(pieces: Sequence[ScoredText], language: str) -> ScoredText:
     return ScoredText(joiner(language).join(p.text.strip() for p in pieces), joined_log_prob(pieces))
 
 
-def chunks_for(text: str, language: str, translator: Translator) -> list[str]:
-    """The text whole when it fits the translator's input, else sentence-aligned chunks that do."""
+def chunks_for(
+    text: str, language: str, translator: Translator, should_stop: StopCheck | None = None
+) -> list[str]:
+    """The text whole when it fits the translator's input, else sentence-aligned chunks that do.
+
+    A long text is split and chunked with a stop check between sentences."""
     # Most texts sent for translation fit whole: one token count then, not a sentence split and a
     # count per sentence. Past 8 characters a token, a text cannot fit; skip the count.
     budget = translator.max_input_tokens
     if len(text) <= 8 * budget and translator.count_tokens(text) <= budget:
         return [text]
-    sentences = [s.text for s in split_sentences(text, language)] or [text]
-    return chunk_sentences(sentences, budget, translator.count_tokens, joiner=joiner(language))
+    stop = checkpoint(should_stop)
+    sentences = [s.text for s in split_sentences(text, language, stop)] or [text]
+    return chunk_sentences(
+        sentences, budget, translator.count_tokens, joiner=joiner(language), checkpoint=stop
+    )
 
 
 def run_translation(
@@ -139,6 +147,7 @@ def run_translation(
             models=batch.model_names,
         ):
             for text in plan.texts:
+                check_stop(should_stop)
                 firsts = translate_batch(text, batch, params)
                 for route in batch.routes:
                     checked = checker.checked(text, firsts[route.target], route, params)
@@ -188,7 +197,9 @@ def translate_each(texts: Sequence[str], route: Route, params: GenerationParams)
     """
     current = [ScoredText(text) for text in texts]
     for hop in route.hops:
-        pieces, counts = _pieces([piece.text for piece in current], hop.source, hop.translator)
+        pieces, counts = _pieces(
+            [piece.text for piece in current], hop.source, hop.translator, params.should_stop
+        )
         check_stop(params.should_stop)
         out = model_translate(hop.translator, pieces, hop.source, hop.target, params) if pieces else []
         current = [
@@ -214,7 +225,7 @@ def translate_sentences_batch(
             with observer.languages((route.target,), models=route.model_names):
                 out[route.target] = translate_each(sentences, route, params)
         return out
-    pieces, counts = _pieces(sentences, batch.source, batch.translator)
+    pieces, counts = _pieces(sentences, batch.source, batch.translator, params.should_stop)
     check_stop(params.should_stop)
     if not pieces:
         return {target: [ScoredText("")] * len(counts) for target in batch.targets}
@@ -223,12 +234,15 @@ def translate_sentences_batch(
     return {target: _regroup(many[target], counts, target) for target in batch.targets}
 
 
-def _pieces(texts: Sequence[str], language: str, translator: Translator) -> tuple[list[str], list[int]]:
+def _pieces(
+    texts: Sequence[str], language: str, translator: Translator, should_stop: StopCheck | None = None
+) -> tuple[list[str], list[int]]:
     """What to send for each text (whole when it fits, else sentence-aligned chunks), and how many each."""
     pieces: list[str] = []
     counts: list[int] = []
     for text in texts:
-        parts = chunks_for(text, language, translator) if text.strip() else []
+        check_stop(should_stop)
+        parts = chunks_for(text, language, translator, should_stop) if text.strip() else []
         pieces += parts
         counts.append(len(parts))
     return pieces, counts

@@ -6,16 +6,24 @@ import re
 from collections.abc import Callable, Sequence
 
 _WORD = re.compile(r"\S+\s*")
+# The most tokens one join is taken to add to the sum of the parts' counts.
+_JOIN_MARGIN = 2
 
 
 def chunk_sentences(
-    sentences: Sequence[str], budget: int, count_tokens: Callable[[str], int], *, joiner: str = " "
+    sentences: Sequence[str],
+    budget: int,
+    count_tokens: Callable[[str], int],
+    *,
+    joiner: str = " ",
+    checkpoint: Callable[[], None] | None = None,
 ) -> list[str]:
     """Greedily pack whole sentences into chunks of at most `budget` tokens.
 
     A sentence longer than the budget on its own is cut at word boundaries (or between
     characters for scripts without spaces) into pieces that fit. Every character of every
-    sentence ends up in exactly one chunk, in order.
+    sentence ends up in exactly one chunk, in order. `checkpoint` is called before each sentence;
+    it raises to abandon the work (a caller gone).
     """
     if budget < 1:
         raise ValueError("budget must be at least one token")
@@ -23,15 +31,22 @@ def chunk_sentences(
     current: list[str] = []
     current_tokens = 0
     for sentence in sentences:
+        if checkpoint is not None:
+            checkpoint()
+        tokens = count_tokens(sentence)
         pieces = (
-            [sentence] if count_tokens(sentence) <= budget else _split_long(sentence, budget, count_tokens)
+            [(sentence, tokens)]
+            if tokens <= budget
+            else [(piece, count_tokens(piece)) for piece in _split_long(sentence, budget, count_tokens)]
         )
-        for piece in pieces:
-            piece_tokens = count_tokens(piece)
-            # The joiner may add a token; count the joined text when close to the limit.
+        for piece, piece_tokens in pieces:
+            # A join may add a token or two (the joiner, a word that tokenizes differently after it):
+            # the joined text is counted only when the parts come that close to the limit, not for
+            # every sentence, which made a long article's chunking quadratic.
+            near = current_tokens + piece_tokens + _JOIN_MARGIN * len(current) >= budget
             if current and (
                 current_tokens + piece_tokens > budget
-                or count_tokens(joiner.join([*current, piece])) > budget
+                or (near and count_tokens(joiner.join([*current, piece])) > budget)
             ):
                 chunks.append(joiner.join(current))
                 current, current_tokens = [], 0

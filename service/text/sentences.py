@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -33,18 +35,39 @@ def _segmenter(language: str) -> Any:
 _lock = threading.Lock()
 
 
-def split_sentences(text: str, language: str) -> list[Sentence]:
-    """Split `text` into sentences, never across paragraphs, each with its offsets in `text`."""
-    return list(_split_cached(text, language))
+def split_sentences(text: str, language: str, checkpoint: Callable[[], None] | None = None) -> list[Sentence]:
+    """Split `text` into sentences, never across paragraphs, each with its offsets in `text`.
+
+    `checkpoint` is called before each paragraph; it raises to abandon a long split (a caller gone), and an
+    abandoned split leaves nothing in the cache.
+    """
+    key = (text, language)
+    with _cache_lock:
+        cached = _recent.get(key)
+        if cached is not None:
+            _recent.move_to_end(key)
+            return list(cached)
+    sentences = _split(text, language, checkpoint)
+    with _cache_lock:
+        _recent[key] = sentences
+        while len(_recent) > _RECENT_SPLITS:
+            _recent.popitem(last=False)
+    return list(sentences)
 
 
 # One article is split several times in one request (chunking, an extractive summary, grounding);
-# the splitter takes seconds on the longest ones.
-@lru_cache(maxsize=8)
-def _split_cached(text: str, language: str) -> tuple[Sentence, ...]:
+# the splitter takes seconds on the longest ones. The last few splits are kept.
+_RECENT_SPLITS = 8
+_recent: OrderedDict[tuple[str, str], tuple[Sentence, ...]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _split(text: str, language: str, checkpoint: Callable[[], None] | None) -> tuple[Sentence, ...]:
     sentences: list[Sentence] = []
     cursor = 0
     for para_start, para in _paragraphs(text):
+        if checkpoint is not None:
+            checkpoint()
         for piece in _split_paragraph(para, language):
             stripped = piece.strip()
             if not stripped:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import grpc
@@ -69,10 +69,11 @@ class ServerProcess(launcher.ServerProcess):
     its output in a log under `tmp`. A test waits for the port and for SERVING itself, watching the health
     statuses on the way, and stops it with `terminate()` (or `kill()` once it has signalled it itself).
 
-    It stays in the test run's process group, so that a `timeout` that ends the run ends it too.
+    It stays in the test run's process group, so that a `timeout` that ends the run ends it too. `env` adds
+    variables to its environment (SUMMARIZER_* settings, which an older server ignores).
     """
 
-    def __init__(self, tmp: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, tmp: Path, *args: str, env: Mapping[str, str] | None = None) -> None:
         super().__init__(
             args,
             tmp / f"server-{time.monotonic_ns()}.log",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import textwrap
@@ -19,6 +20,7 @@ from service.models.decoding import log_prob_of
 from service.models.llm_prompts import clean_output, summarize_messages
 from service.models.registry import create_model
 from service.profiles import get_profile
+from tests.models.ct2_damage import damage_weights
 
 pytestmark = [pytest.mark.models, pytest.mark.filterwarnings("ignore::UserWarning")]
 
@@ -127,6 +129,31 @@ def test_a_local_folder_is_converted_again_when_it_changes(tmp_path):
     assert len(list((tmp_path / "cache" / "llm").iterdir())) == 2
     prompt = model.prompt_ids([{"role": "user", "content": "Name three large cities in France."}])
     assert model.runtime.generate([prompt], 6, None) == packaged.runtime.generate([prompt], 6, None)
+
+
+def test_a_damaged_conversion_is_found_at_start_and_converted_again(tmp_path, caplog):
+    """Five weight tensors of SmolLM2's model.bin overwritten with random bytes, size and headers intact."""
+    create_model(SPEC, context("ctranslate2"))  # the Hugging Face folder, in the shared cache
+    entry = next(
+        e
+        for e in (context("ctranslate2").cache_dir / "llm").glob("smollm2-135m-instruct-*")
+        if (e / "hf" / "config.json").is_file()
+    )
+    folder = tmp_path / "smollm2"
+    folder.mkdir()
+    for path in (entry / "hf").iterdir():
+        (folder / path.name).symlink_to(path)
+    spec = ModelSpec("local-smollm2", "llm", source=str(folder), languages=("en",))
+    cache = LoadContext(cache_dir=tmp_path / "cache", runtime="ctranslate2")
+    first = create_model(spec, cache)
+    prompt = first.prompt_ids([{"role": "user", "content": "Name three large cities in France."}])
+    expected = first.runtime.generate([prompt], 6, None)
+    [converted] = (tmp_path / "cache" / "llm").glob("*/ct2-int8")
+    damage_weights(converted / "model.bin")
+    with caplog.at_level(logging.WARNING, logger="service.models.ct2_convert"):
+        second = create_model(spec, cache)
+    assert "is damaged (model.bin changed since the conversion)" in caplog.text
+    assert second.runtime.generate([prompt], 6, None) == expected
 
 
 def test_a_converted_llm_loads_and_generates_without_importing_torch():

@@ -2,12 +2,15 @@
 
 What is checked is what the runtime controls: the conversion and its cache, the probe that refuses a bad
 conversion, the same tokens as transformers for the same input, batching, several targets in one batch,
-cancellation, and the forced output length the benchmarks use.
+cancellation, the forced output length the benchmarks use, and a cached conversion that rots.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -23,7 +26,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("ctranslate2")
 
 from service.errors import ModelLoadError, RequestCancelledError  # noqa: E402
-from service.models import ct2_convert  # noqa: E402
+from service.models import ct2_convert, ct2_fingerprint  # noqa: E402
 from service.models.base import (  # noqa: E402
     SUMMARIZE,
     TRANSLATE,
@@ -32,8 +35,10 @@ from service.models.base import (  # noqa: E402
     ModelSpec,
     MultiTargetTranslator,
 )
+from service.models.ct2_fingerprint import FINGERPRINT_FILE, Fingerprint  # noqa: E402
 from service.models.decoding import Request  # noqa: E402
 from service.models.seq2seq import Seq2SeqModel  # noqa: E402
+from tests.models.ct2_damage import damage_weights  # noqa: E402
 
 pytestmark = [
     pytest.mark.models,
@@ -522,3 +527,108 @@ def test_summarize_many_batches_the_texts_and_matches_one_by_one(
     monkeypatch.setattr(model.runtime, "generate", spy)
     assert [s.text for s in model.summarize_many(texts, "en", params)] == alone
     assert rows == [2, 1]  # batch_size texts to a call
+
+
+# -- bit-rot in the cache --------------------------------------------------------------------------------
+
+
+def converted_folder(cache: Path) -> Path:
+    [entry] = (cache / "seq2seq").iterdir()
+    return entry / "ct2-int8"
+
+
+def test_a_conversion_records_its_fingerprint(t5_dir: Path, tmp_path: Path) -> None:
+    load(t5_dir, "t5", tmp_path)
+    folder = converted_folder(tmp_path)
+    recorded = Fingerprint.read(folder)
+    assert recorded is not None
+    assert recorded.files["model.bin"].size == (folder / "model.bin").stat().st_size
+    assert list(recorded.probes) == ["cpu/int8"] and recorded.probes["cpu/int8"].log_probs
+    assert recorded.changed_files(folder, full=True) == []
+
+
+@pytest.mark.parametrize("family", ["t5", "marian"])
+def test_a_damaged_weight_tensor_is_found_at_start_and_converted_again(
+    family: str, folder_of: Any, tmp_path: Path, conversions: list[Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    first = load(folder_of(family), family, tmp_path)
+    request = REQUESTS[family]
+    expected = first.generate_ids([TEXT], request, SHORT, 6)
+    damage_weights(converted_folder(tmp_path) / "model.bin")
+    with caplog.at_level(logging.WARNING, logger="service.models.ct2_convert"):
+        second = load(folder_of(family), family, tmp_path)
+    assert len(conversions) == 2
+    assert "is damaged (model.bin changed since the conversion)" in caplog.text
+    assert second.generate_ids([TEXT], request, SHORT, 6) == expected
+
+
+def test_damage_that_the_sampled_blocks_miss_is_found_by_the_probe(
+    t5_dir: Path,
+    tmp_path: Path,
+    conversions: list[Path],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As in a model file far larger than the sample: two blocks of 64 bytes, one at each end.
+    monkeypatch.setattr(ct2_fingerprint, "_SAMPLE_BLOCKS", 2)
+    monkeypatch.setattr(ct2_fingerprint, "_SAMPLE_BYTES", 64)
+    load(t5_dir, "t5", tmp_path)
+    folder = converted_folder(tmp_path)
+    damage_weights(folder / "model.bin", margin=64)
+    recorded = Fingerprint.read(folder)
+    assert recorded is not None and recorded.changed_files(folder, full=False) == []  # the sample misses it
+    with caplog.at_level(logging.WARNING, logger="service.models.ct2_convert"):
+        load(t5_dir, "t5", tmp_path)
+    assert len(conversions) == 2
+    assert "model.bin changed since the conversion; the probe's" in caplog.text
+
+
+def test_a_damaged_model_in_a_read_only_cache_stops_the_start_with_one_line(
+    t5_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(t5_dir, "t5", tmp_path)
+    folder = converted_folder(tmp_path)
+    damage_weights(folder / "model.bin")
+    for path in (folder, folder.parent):
+        path.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anywhere: the file modes do not stop it, so the check is told
+        monkeypatch.setattr(ct2_convert, "_writable", lambda _folder: False)
+    try:
+        with pytest.raises(ModelLoadError) as refused:
+            load(t5_dir, "t5", tmp_path)
+    finally:
+        for path in (folder, folder.parent):
+            path.chmod(0o755)
+    message = str(refused.value)
+    assert "damaged (model.bin changed since the conversion)" in message and "read-only" in message
+    assert "\n" not in message
+
+
+def test_a_conversion_from_before_fingerprints_is_fingerprinted_as_found(
+    t5_dir: Path, tmp_path: Path, conversions: list[Path]
+) -> None:
+    load(t5_dir, "t5", tmp_path)
+    folder = converted_folder(tmp_path)
+    recorded = Fingerprint.read(folder)
+    (folder / FINGERPRINT_FILE).unlink()
+    load(t5_dir, "t5", tmp_path)
+    assert len(conversions) == 1
+    assert Fingerprint.read(folder) == recorded
+
+
+def test_a_probe_that_moved_on_intact_files_is_recorded_anew(
+    t5_dir: Path, tmp_path: Path, conversions: list[Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another CPU may round differently: the full checksums say the files are sound, so it is not damage."""
+    load(t5_dir, "t5", tmp_path)
+    folder = converted_folder(tmp_path)
+    recorded = Fingerprint.read(folder)
+    assert recorded is not None
+    probe = recorded.probes["cpu/int8"]
+    moved = dataclasses.replace(probe, log_probs=tuple(p - 1.0 for p in probe.log_probs))
+    dataclasses.replace(recorded, probes={"cpu/int8": moved}).write(folder)
+    with caplog.at_level(logging.WARNING, logger="service.models.ct2_convert"):
+        load(t5_dir, "t5", tmp_path)
+    assert len(conversions) == 1
+    assert "although its files are intact" in caplog.text
+    assert Fingerprint.read(folder) == recorded

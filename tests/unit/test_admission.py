@@ -282,6 +282,18 @@ def test_the_cost_grows_with_the_text_and_the_targets():
     assert 300 << 20 < costs.summary(6_000, 1) < 400 << 20
 
 
+def test_a_requests_model_charge_stops_at_one_batch_where_the_models_size_their_batches():
+    batch = 400 << 20
+    admission = Admission(memory_bytes=1)
+    admission.limit_memory(780 << 20, batch)
+    costs = admission.costs
+    assert costs.summary(100_000, 1) == costs.summary(20_000, 1) == costs.fixed_bytes + batch
+    assert costs.translation(50_000, 4) == costs.fixed_bytes + batch
+    assert costs.summary(2_000, 1) == CostModel().summary(2_000, 1)  # below one batch: as before
+    # A 100,000-character article now fits a 780 MB pool; without the bound it could never run.
+    assert costs.summary(100_000, 1) <= admission.memory.total_bytes < CostModel().summary(100_000, 1)
+
+
 # -- draining -----------------------------------------------------------------------------------
 
 

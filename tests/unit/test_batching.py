@@ -9,8 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from service import telemetry
-from service.errors import ModelLoadError, RequestCancelledError
-from service.models.batching import BatchPolicy, Job, MicroBatcher
+from service.errors import DeadlineError, ModelLoadError, RequestCancelledError
+from service.models.batching import BatchPolicy, Job, MicroBatcher, PromptRate, RowStops, tokens_within
+from service.models.ct2_runtime import batch_token_cap, working_set_per_token
+from service.models.hf_files import FolderConfig
 
 
 class FakeRunner:
@@ -132,6 +134,7 @@ def test_policy_from_model_options(options, expected):
         {"max_batch_delay_ms": 5000},
         {"max_batch_refill_ms": 1001},
         {"max_batch": "x"},
+        {"max_batch_prompt_spread": -1},
     ],
 )
 def test_bad_batching_options_name_the_model(options):
@@ -204,6 +207,187 @@ def test_after_a_long_batch_the_first_job_waits_a_share_of_its_run_time(fraction
         list(pool.map(late, range(2)))
     assert runner.sizes == sizes  # with a 0.54 s wait the two share a batch
     batcher.close()
+
+
+# -- callers that leave, deadlines, prompt lengths --------------------------------------------------
+
+
+class Stop:
+    """A stop signal the test flips, with a deadline (time.monotonic()) like the server's."""
+
+    def __init__(self, deadline: float | None = None) -> None:
+        self.deadline = deadline
+        self.flag = threading.Event()
+
+    def __call__(self) -> bool:
+        return self.flag.is_set() or (self.deadline is not None and time.monotonic() >= self.deadline)
+
+
+def test_a_caller_that_leaves_stops_waiting_at_once_and_its_queued_job_never_runs():
+    runner = GatedRunner()
+    batcher = MicroBatcher(runner, BatchPolicy(max_batch=1, max_delay_s=0.0))
+    stop = Stop()
+    with ThreadPoolExecutor(2) as pool:
+        blocker = pool.submit(batcher.submit, [Job([1], 1)])
+        assert runner.entered.wait(10)
+        waiting = pool.submit(batcher.submit, [Job([2], 1, should_stop=stop)])
+        time.sleep(0.1)
+        stop.flag.set()
+        started = time.monotonic()
+        with pytest.raises(RequestCancelledError):
+            waiting.result(timeout=5)
+        left_s = time.monotonic() - started
+        runner.gate.set()
+        blocker.result(timeout=10)
+    assert left_s < 3.0  # not held until the batch in front of it ended (it waits for the test's gate)
+    assert batcher.submit([Job([3], 1)]) == [[3]]
+    assert runner.sizes == [1, 1]  # the abandoned job never reached a batch
+    batcher.close()
+
+
+def test_stopped_jobs_take_no_room_in_a_batch():
+    runner = GatedRunner()
+    batcher = MicroBatcher(runner, BatchPolicy(max_batch=2, max_delay_s=0.2))
+    gone = Stop()
+    gone.flag.set()
+    with ThreadPoolExecutor(3) as pool:
+        blocker = pool.submit(batcher.submit, [Job([0], 1)])
+        assert runner.entered.wait(10)
+        abandoned = pool.submit(batcher.submit, [Job([1], 1, should_stop=gone)])
+        live = pool.submit(batcher.submit, [Job([2], 1), Job([3], 1)])
+        while batcher._queue.qsize() < 3:
+            time.sleep(0.01)
+        runner.gate.set()
+        blocker.result(timeout=10)
+        with pytest.raises(RequestCancelledError):
+            abandoned.result(timeout=10)
+        assert live.result(timeout=10) == [[2], [3]]
+    assert runner.sizes == [1, 2]  # the two live jobs share a batch; the stopped one took no place
+    batcher.close()
+
+
+def test_a_job_whose_deadline_comes_before_its_prompt_is_read_is_refused_unrun():
+    runner = FakeRunner()
+    batcher = MicroBatcher(runner, BatchPolicy(max_delay_s=0.0))
+    batcher.prompt_rate.note([300], 1.0)  # a 300-token prompt takes 1 s to read
+    soon = Stop(deadline=time.monotonic() + 0.5)
+    with pytest.raises(DeadlineError):
+        batcher.submit([Job([7] * 300, 1, should_stop=soon)])
+    later = Stop(deadline=time.monotonic() + 30)
+    assert batcher.submit([Job([7] * 300, 1, should_stop=later)]) == [[7]]
+    assert runner.sizes == [1] and batcher.refused_late == 1
+    batcher.close()
+
+
+def test_late_jobs_are_refused_earliest_deadline_first_and_the_rest_of_the_batch_runs():
+    runner = GatedRunner()
+    batcher = MicroBatcher(runner, BatchPolicy(max_delay_s=0.0))
+    soonest, sooner = Stop(), Stop()
+    with ThreadPoolExecutor(4) as pool:
+        blocker = pool.submit(batcher.submit, [Job([0], 1)])
+        assert runner.entered.wait(10)
+        late = pool.submit(batcher.submit, [Job([1] * 300, 1, should_stop=soonest)])
+        kept = pool.submit(batcher.submit, [Job([2] * 300, 1, should_stop=sooner)])
+        fine = pool.submit(batcher.submit, [Job([3] * 300, 1)])
+        while batcher._queue.qsize() < 3:
+            time.sleep(0.01)
+        batcher.prompt_rate.note([300], 10.0)  # 10 s a prompt: 30 s for the three, 20 s for two
+        now = time.monotonic()
+        # sooner: late for three, in time for two, with 8 s to spare for a slow machine
+        soonest.deadline, sooner.deadline = now + 20.0, now + 28.0
+        runner.gate.set()
+        blocker.result(timeout=10)
+        assert fine.result(timeout=10) == [[3]]
+        assert kept.result(timeout=10) == [[2]]
+        with pytest.raises(DeadlineError):
+            late.result(timeout=10)
+    assert runner.sizes == [1, 2] and batcher.refused_late == 1
+    batcher.close()
+
+
+def test_the_prompt_rate_learns_only_from_prompts_long_enough_to_show_it():
+    rate = PromptRate()
+    rate.note([30], 3.0)  # a short prompt's time is its fixed costs, not a rate
+    assert rate.estimate([1_000]) == 0.0
+    rate.note([1_000], 1.0)
+    rate.note([1_000], 2.0)
+    assert 1.0 < rate.estimate([1_000]) < 2.0
+    # A longer prompt costs more per token, and the rows of a batch add up.
+    assert rate.estimate([2_000]) > 2 * rate.estimate([1_000])
+    assert rate.estimate([1_000, 1_000]) == 2 * rate.estimate([1_000])
+
+
+def test_prompts_of_very_different_lengths_do_not_share_a_batch():
+    runner = FakeRunner()
+    batcher = MicroBatcher(runner, BatchPolicy(max_batch=8, max_delay_s=0.05, max_prompt_spread=10))
+    jobs = [Job([1] * 100, 1), Job([2] * 105, 1), Job([3] * 10, 1), Job([4] * 110, 1), Job([5] * 12, 1)]
+    batcher.submit(jobs)
+    assert sorted(runner.sizes) == [2, 3]  # 100, 105 and 110 together; 10 and 12 together
+    batcher.close()
+
+
+def test_row_stops_count_each_rows_own_tokens_past_its_prompt_excess():
+    class Step:
+        def __init__(self, batch_id: int, step: int) -> None:
+            self.batch_id, self.step = batch_id, step
+
+    jobs = [Job([1] * 10, 3), Job([1] * 30, 3)]
+    stops = RowStops(jobs, offsets=[0, 20])
+    # The longer row writes its first token at step 20: its budget of 3 ends at step 22, not at once.
+    assert [stops(Step(1, step)) for step in (20, 21, 22)] == [False, False, True]
+    assert [stops(Step(0, step)) for step in (0, 1, 2)] == [False, False, True]
+
+
+def test_policy_from_options_takes_the_runtimes_defaults():
+    policy = BatchPolicy.from_options("m", {}, max_tokens=4_000, prompt_spread=64)
+    assert policy.max_tokens == 4_000 and policy.max_prompt_spread == 64
+    # The spec's own options win over the runtime's defaults.
+    policy = BatchPolicy.from_options(
+        "m", {"max_batch_tokens": 900, "max_batch_prompt_spread": 8}, max_tokens=4_000
+    )
+    assert policy.max_tokens == 900 and policy.max_prompt_spread == 8
+
+
+def test_tokens_within_a_memory_budget():
+    mb = 1 << 20
+    assert tokens_within(600 * mb, 224 * 1024, 1_664) == 2_742
+    assert tokens_within(100 * mb, 224 * 1024, 1_664) == 1_664  # never less than one full prompt
+    assert tokens_within(100_000 * mb, 224 * 1024, 1_664) == BatchPolicy.max_tokens
+
+
+SMOLLM2_135M = FolderConfig(
+    {"hidden_size": 576, "num_hidden_layers": 30, "num_attention_heads": 9, "intermediate_size": 1536}
+)
+QWEN25_15B = FolderConfig(
+    {"hidden_size": 1536, "num_hidden_layers": 28, "num_attention_heads": 12, "intermediate_size": 8960}
+)
+BART_LARGE = FolderConfig(
+    {"d_model": 1024, "decoder_layers": 12, "decoder_attention_heads": 16, "decoder_ffn_dim": 4096}
+)
+
+
+@pytest.mark.parametrize(
+    ("config", "tokens", "measured_mb"),
+    [(SMOLLM2_135M, 1_536, 337), (QWEN25_15B, 1_536, 766), (QWEN25_15B, 768, 411)],
+)
+def test_the_working_set_estimate_is_near_the_measured_peaks(config, tokens, measured_mb):
+    """Peak RSS over the loaded model for one prompt, CTranslate2 int8 on the CPU (see the docstring)."""
+    estimate_mb = working_set_per_token(config, tokens) * tokens / 2**20
+    assert 0.8 * measured_mb < estimate_mb < 1.25 * measured_mb
+
+
+def test_batch_token_caps_follow_the_memory_for_one_batch():
+    mb = 1 << 20
+    assert batch_token_cap(None, SMOLLM2_135M, 1_664) is None  # no budget: the batching default
+    tiny = batch_token_cap(400 * mb, SMOLLM2_135M, 1_664)
+    assert tiny is not None and 1_664 <= tiny < 2_000  # one full chunk prompt at a time on 400 MB
+    assert batch_token_cap(4_000 * mb, QWEN25_15B, 3_200) == 6_781  # two full 3,200-token prompts
+    one, two = batch_token_cap(1_000 * mb, BART_LARGE, 1_024), batch_token_cap(2_000 * mb, BART_LARGE, 1_024)
+    assert (
+        one is not None and two is not None and abs(two - 2 * one) <= 1
+    )  # twice the memory, twice the tokens
+    # A config without the dimensions gets a conservative figure, never no cap.
+    assert batch_token_cap(512 * mb, FolderConfig({}), 100) == 1_024
 
 
 class BatchLog(telemetry.NullObserver):

@@ -101,6 +101,7 @@ def _flag_samples(tmp_path: Path) -> list[dict[str, str]]:
         "device": "cuda:1",
         "offline": "true",
         "cache_dir": str(tmp_path / "cache"),
+        "verify_models": "true",
         "warmup": "false",
         "max_concurrent_requests": "5",
         "max_queue": "9",
@@ -149,11 +150,20 @@ def test_every_setting_has_a_flag_and_a_variable_that_agree(tmp_path: Path):
 
 def test_limits_and_load_context_come_from_the_settings(tmp_path: Path):
     settings = settings_from_env(
-        {}, max_text_chars=900, max_targets=2, max_translate_texts=5, device="cuda:1", cache_dir=tmp_path
+        {},
+        max_text_chars=900,
+        max_targets=2,
+        max_translate_texts=5,
+        device="cuda:1",
+        cache_dir=tmp_path,
+        memory_budget_mb=1200,
+        verify_models=True,
     )
     assert Limits.from_settings(settings) == Limits(max_text_chars=900, max_targets=2, max_translate_texts=5)
     context = load_context(settings)
     assert (context.device, context.cache_dir, context.runtime) == ("cuda:1", tmp_path, "ctranslate2")
+    # One model batch may take a third of the memory budget; models are checked in full on request.
+    assert context.batch_memory_bytes == 400 << 20 and context.verify_models
 
 
 def test_builtin_profiles():
