@@ -84,7 +84,14 @@ def build_pipeline(settings: Settings) -> SummarizationPipeline:
             raise ModelLoadError(
                 f"model {spec.name} ({spec.source or spec.backend}) failed to load: {exc}"
             ) from exc
-        log.info("loaded model %s [%s] in %.1f s", spec.name, spec.backend, time.perf_counter() - started)
+        layout = model.describe().thread_layout
+        log.info(
+            "loaded model %s [%s] in %.1f s%s",
+            spec.name,
+            spec.backend,
+            time.perf_counter() - started,
+            f"; thread layout {layout} (batches side by side x threads each)" if layout else "",
+        )
         if spec.backend == "extractive":
             extractive = model  # type: ignore[assignment]
             continue

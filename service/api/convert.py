@@ -252,6 +252,7 @@ def model_info(description: ModelDescription) -> pb.ModelInfo:
         translation_pairs=[pb.LanguagePair(source=a, target=b) for a, b in description.translation_pairs],
         any_language=description.any_language,
         honours_terminology=description.honours_terminology,
+        thread_layout=description.thread_layout,
     )
 
 

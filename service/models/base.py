@@ -109,6 +109,8 @@ class ModelDescription:
     any_language: bool = False
     # Whether its outputs follow GenerationParams.terminology (others' are still checked and reported).
     honours_terminology: bool = False
+    # CTranslate2's "inter x intra" threads, e.g. "2x1" (service/models/thread_layout.py); "" elsewhere.
+    thread_layout: str = ""
 
 
 @runtime_checkable

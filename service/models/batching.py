@@ -2,13 +2,19 @@
 
 Callers on many threads submit generation jobs; one worker thread gathers what arrives within a
 short delay (or until a size or token cap is hit), runs it as one batch, and hands each caller its
-own result. Each job keeps its own budget and its own stop signal: a cancelled or expired job is
-dropped before it runs (it takes no room in a batch), or stopped at the next decoding step without
-disturbing the others; its caller stops waiting at once. Reading a batch's prompts is one step that
-cannot be stopped, so it is bounded twice: by the token cap (`max_tokens`, which a runtime derives
-from the memory one batch may use), and by the callers' deadlines: a job whose caller's deadline
-comes before the batch would have read its prompt (at the rate the last batches read theirs) is
-refused with DeadlineError rather than computed for nobody.
+own result. A runtime that decodes several batches side by side (CTranslate2's `inter_threads`) says
+so with `engines`: the worker then hands each gathered batch to a free engine and gathers the next one
+while it runs, and a batch gathered while more than one engine is free is split between them (rows of
+similar prompt length together), so that a steady load of N callers keeps every engine busy instead of
+running as one batch on one engine while the others wait.
+
+Each job keeps its own budget and its own stop signal: a cancelled or expired job is dropped before it
+runs (it takes no room in a batch), or stopped at the next decoding step without disturbing the others;
+its caller stops waiting at once. Reading a batch's prompts is one step that cannot be stopped, so it is
+bounded twice: by the token cap (`max_tokens`, which a runtime derives from the memory one batch may
+use), and by the callers' deadlines: a job whose caller's deadline comes before the batch would have
+read its prompt (at the rate the last batches read theirs) is refused with DeadlineError rather than
+computed for nobody.
 
 How long a batch waits for company, once its first job is there:
 - `max_delay_s`, or `delay_fraction` of the last batch's run time when that is longer (a wait of 1%
@@ -209,6 +215,22 @@ def _dropped(job: Job) -> bool:
     return True
 
 
+def _split(batch: list[Job], engines: int) -> list[list[Job]]:
+    """`batch` in at most `engines` parts of nearly equal rows, each of prompts of similar length (a part
+    is padded to its longest prompt; a decoder-only part reads its longer prompts a step at a time)."""
+    parts = min(engines, len(batch))
+    if parts <= 1:
+        return [batch]
+    ordered = sorted(batch, key=lambda job: len(job.prompt))
+    size, extra = divmod(len(ordered), parts)
+    out, start = [], 0
+    for index in range(parts):
+        end = start + size + (1 if index < extra else 0)
+        out.append(ordered[start:end])
+        start = end
+    return out
+
+
 class MicroBatcher:
     """Runs `run_batch(jobs)` on one worker thread over jobs gathered from many callers.
 
@@ -217,9 +239,18 @@ class MicroBatcher:
     """
 
     def __init__(
-        self, run_batch: RunBatch, policy: BatchPolicy = BatchPolicy(), name: str = "batcher", model: str = ""
+        self,
+        run_batch: RunBatch,
+        policy: BatchPolicy = BatchPolicy(),
+        name: str = "batcher",
+        model: str = "",
+        engines: int = 1,
     ) -> None:
         self.run_batch = run_batch
+        self.engines = max(1, engines)  # batches that may run side by side
+        self._free_engines = self.engines
+        self._engine_free = threading.Condition()
+        self._stats = threading.Lock()
         self.model = model or name  # the name its batches are reported under
         self.policy = policy
         self._queue: queue.Queue[Job | None] = queue.Queue()
@@ -278,7 +309,8 @@ class MicroBatcher:
     def _waiting_callers(self) -> set[int]:
         with self._queue.mutex:  # a peek: the worker is the queue's only consumer
             queued = {job.caller for job in self._queue.queue if job is not None}
-        return queued | {job.caller for job in self._held}
+        held = tuple(self._held)  # one C-level copy: an engine's thread reads while the worker appends
+        return queued | {job.caller for job in held}
 
     def _fits(self, batch: list[Job], job: Job) -> bool:
         """Whether `job` may join `batch`: its group, within the token cap and the prompt spread."""
@@ -347,26 +379,53 @@ class MicroBatcher:
             live = self._refuse_late([job for job in batch if not _dropped(job)])
             if not live:
                 continue
+            if self.engines == 1:
+                self._run(live, gathering)
+                continue
+            with self._engine_free:
+                while self._free_engines == 0:  # meanwhile the queue fills: the next batch is larger
+                    self._engine_free.wait()
+                parts = _split(live, self._free_engines)
+                self._free_engines -= len(parts)
+            for part in parts:
+                threading.Thread(
+                    target=self._run_on_engine,
+                    args=(part, gathering),
+                    name=f"{self._thread.name}-run",
+                    daemon=True,
+                ).start()
+
+    def _run_on_engine(self, batch: list[Job], gathering: float) -> None:
+        try:
+            self._run(batch, gathering)
+        finally:
+            with self._engine_free:
+                self._free_engines += 1
+                self._engine_free.notify()
+
+    def _run(self, live: list[Job], gathering: float) -> None:
+        with self._stats:
             self.batches_run += 1
             self.largest_batch = max(self.largest_batch, len(live))
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug(
-                    "%s: batch of %d (%d input tokens) after gathering for %.1f ms; %d held back",
-                    self._thread.name,
-                    len(live),
-                    sum(len(job.prompt) for job in live),
-                    (time.monotonic() - gathering) * 1000,
-                    len(self._held),
-                )
-            running = time.monotonic()
-            try:
-                self.run_batch(live)
-            except BaseException as exc:  # the whole batch failed: every caller hears of it
-                log.exception("batch of %d failed", len(live))
-                for job in live:
-                    if not job.future.done():
-                        job.future.set_exception(exc)
-            self._report(live)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s: batch of %d (%d input tokens) after gathering for %.1f ms; %d held back",
+                self._thread.name,
+                len(live),
+                sum(len(job.prompt) for job in live),
+                (time.monotonic() - gathering) * 1000,
+                len(self._held),
+            )
+        running = time.monotonic()
+        try:
+            self.run_batch(live)
+        except BaseException as exc:  # the whole batch failed: every caller hears of it
+            log.exception("batch of %d failed", len(live))
+            for job in live:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+        self._report(live)
+        with self._stats:
             self._last_callers = len({job.caller for job in live} | self._waiting_callers())
             self._last_end = time.monotonic()
             self._last_run_s = self._last_end - running

@@ -12,6 +12,7 @@ them (its hypothesis score, normalised by length).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,6 +22,9 @@ from service.errors import ModelLoadError
 from service.models.batching import BatchPolicy, Job, MicroBatcher, RowStops, tokens_within
 from service.models.ct2_fingerprint import ProbeOutput, probe_output
 from service.models.decoding import Decode, ScoredIds, mean_log_prob
+from service.models.thread_layout import ThreadLayout, candidate_layouts, configured_layout, fastest_layout
+
+log = logging.getLogger(__name__)
 
 # Prompts of one decoder-only batch differ by at most this many tokens by default: the longer ones are
 # read a token per step past the shortest (see BatchPolicy.max_prompt_spread).
@@ -76,16 +80,74 @@ def device_and_index(device: str) -> tuple[str, int]:
     return kind, int(index or 0)
 
 
-def ct2_options(device: str, compute_type: str, threads: int) -> dict[str, Any]:
-    """The constructor arguments both CTranslate2 classes take for where and how to run."""
+def ct2_options(device: str, compute_type: str, threads: int | ThreadLayout) -> dict[str, Any]:
+    """The constructor arguments both CTranslate2 classes take for where and how to run. `threads` is a
+    layout (batches side by side x threads each), or a thread count for one batch at a time."""
     kind, index = device_and_index(device)
+    layout = as_layout(threads)
     return {
         "device": kind,
         "device_index": index,
         "compute_type": compute_type,
-        "intra_threads": max(0, threads),
-        "inter_threads": 1,
+        "intra_threads": layout.intra,
+        "inter_threads": layout.inter,
     }
+
+
+def as_layout(threads: int | ThreadLayout) -> ThreadLayout:
+    return threads if isinstance(threads, ThreadLayout) else ThreadLayout(1, max(0, threads))
+
+
+def choose_layout(
+    model: str,
+    spec_options: Any,
+    threads: int,
+    device: str,
+    *,
+    encoder_decoder: bool,
+    measure: Callable[[ThreadLayout], float],
+) -> ThreadLayout:
+    """The model's thread layout (service/models/thread_layout.py): from its options or the rule, or, when
+    its options ask for it, the fastest candidate by `measure` (tokens per second) on this machine."""
+    layout = configured_layout(model, spec_options, threads, device, encoder_decoder=encoder_decoder)
+    if layout is not None:
+        return layout
+    started = time.perf_counter()
+    best, figures = fastest_layout(candidate_layouts(threads), measure)
+    log.info(
+        "model %s: thread layouts measured in %.1f s (tokens/s): %s",
+        model,
+        time.perf_counter() - started,
+        ", ".join(f"{name} {rate:.0f}" for name, rate in figures.items()),
+    )
+    return best
+
+
+def engines(threads: int | ThreadLayout) -> int:
+    """How many batches a runtime with these threads decodes side by side."""
+    return threads.inter if isinstance(threads, ThreadLayout) else 1
+
+
+def tokens_per_s(run_batch: Callable[[], int], parallel: int, rounds: int = 2) -> float:
+    """Tokens per second of `parallel` threads each running `run_batch` `rounds` times after one warm-up
+    call (`run_batch` returns the tokens it generated). CTranslate2 releases the GIL while it decodes, so
+    the threads' batches run side by side on its replicas."""
+    import threading
+
+    run_batch()
+    made = [0] * parallel
+
+    def work(slot: int) -> None:
+        for _ in range(rounds):
+            made[slot] += run_batch()
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=work, args=(slot,)) for slot in range(parallel)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return sum(made) / max(time.perf_counter() - started, 1e-9)
 
 
 class CT2Runtime:
@@ -93,9 +155,9 @@ class CT2Runtime:
 
     name = "ctranslate2"
 
-    def __init__(self, batching: BatchPolicy | None, label: str) -> None:
+    def __init__(self, batching: BatchPolicy | None, label: str, engines: int = 1) -> None:
         self.batcher = (
-            MicroBatcher(self.run_batch, batching, name=f"{label}-batcher", model=label)
+            MicroBatcher(self.run_batch, batching, name=f"{label}-batcher", model=label, engines=engines)
             if batching is not None
             else None
         )
@@ -165,7 +227,7 @@ class TranslatorRuntime(CT2Runtime):
         *,
         device: str,
         compute_type: str,
-        threads: int,
+        threads: int | ThreadLayout,
         generation: Any,
         batching: BatchPolicy,
         label: str,
@@ -173,10 +235,39 @@ class TranslatorRuntime(CT2Runtime):
         import ctranslate2
 
         self.translator = ctranslate2.Translator(str(folder), **ct2_options(device, compute_type, threads))
+        self.layout = as_layout(threads)
         self._to_tokens = to_tokens
         self._to_ids = to_ids
         self._options = search_options(generation)
-        super().__init__(batching, label)
+        super().__init__(batching, label, engines(threads))
+
+    @staticmethod
+    def measure(
+        folder: Path,
+        source: list[str],
+        layout: ThreadLayout,
+        *,
+        compute_type: str,
+        rows: int = 8,
+        steps: int = 32,
+    ) -> float:
+        """Tokens per second of `layout` on this machine: `layout.inter` batches of `rows` copies of
+        `source` side by side, each forced to `steps` tokens."""
+        import ctranslate2
+
+        translator = ctranslate2.Translator(str(folder), **ct2_options("cpu", compute_type, layout))
+
+        def run() -> int:
+            translator.translate_batch(
+                [source] * rows,
+                beam_size=1,
+                max_decoding_length=steps,
+                min_decoding_length=steps,
+                max_input_length=0,
+            )
+            return rows * steps
+
+        return tokens_per_s(run, layout.inter)
 
     def generate(
         self, sources: Sequence[list[int]], prefixes: Sequence[list[int]], decode: Decode
@@ -249,7 +340,7 @@ class GeneratorRuntime(CT2Runtime):
         *,
         device: str,
         compute_type: str,
-        threads: int,
+        threads: int | ThreadLayout,
         eos_ids: Sequence[int],
         repetition_penalty: float,
         batching: BatchPolicy | None = None,
@@ -258,11 +349,42 @@ class GeneratorRuntime(CT2Runtime):
         import ctranslate2
 
         self.generator = ctranslate2.Generator(str(folder), **ct2_options(device, compute_type, threads))
+        self.layout = as_layout(threads)
         self.tokens: list[str] = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
         self.end_tokens = [self.tokens[i] for i in eos_ids]
         self.repetition_penalty = repetition_penalty
         self.min_new_tokens = 0  # the end token is held back until then (force_output_tokens)
-        super().__init__(batching, label)
+        super().__init__(batching, label, engines(threads))
+
+    @staticmethod
+    def measure(
+        folder: Path,
+        prompt: list[int],
+        layout: ThreadLayout,
+        *,
+        compute_type: str,
+        rows: int = 4,
+        steps: int = 24,
+    ) -> float:
+        """Tokens per second of `layout` on this machine: `layout.inter` batches of `rows` copies of
+        `prompt` side by side, each forced to `steps` tokens."""
+        import ctranslate2
+
+        generator = ctranslate2.Generator(str(folder), **ct2_options("cpu", compute_type, layout))
+        tokens = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
+        text = [tokens[i] for i in prompt]
+
+        def run() -> int:
+            generator.generate_batch(
+                [text] * rows,
+                max_length=steps,
+                min_length=steps,
+                sampling_topk=1,
+                include_prompt_in_result=False,
+            )
+            return rows * steps
+
+        return tokens_per_s(run, layout.inter)
 
     def generate(
         self,

@@ -38,12 +38,14 @@ from service.models.ct2_runtime import (
     GENERATOR_STEP_PROMPTS,
     GeneratorRuntime,
     batch_token_cap,
+    choose_layout,
 )
 from service.models.decoding import CausalRuntime, log_prob_of
 from service.models.hf_files import load_tokenizer, read_config
 from service.models.llm_prompts import clean_output, summarize_messages, translate_messages
 from service.models.registry import register_backend
 from service.models.sources import snapshot
+from service.models.thread_layout import ThreadLayout
 
 log = logging.getLogger(__name__)
 
@@ -134,13 +136,30 @@ class LLMModel:
             return runtime.generate([prompt], steps, None)[0]
 
         probe = self.prompt_ids([{"role": "user", "content": _PROBE_PROMPT}])
+        chosen: list[ThreadLayout] = []  # once per load: the runtime may be opened again after a conversion
+
+        def layout(path: Path) -> ThreadLayout:
+            if not chosen:
+                chosen.append(
+                    choose_layout(
+                        self.name,
+                        self.spec.options,
+                        threads,
+                        self.context.device,
+                        encoder_decoder=False,
+                        measure=lambda candidate: GeneratorRuntime.measure(
+                            path, probe, candidate, compute_type=compute_type
+                        ),
+                    )
+                )
+            return chosen[0]
 
         def open_runtime(path: Path) -> GeneratorRuntime:
             return GeneratorRuntime(
                 path,
                 device=self.context.device,
                 compute_type=compute_type,
-                threads=threads,
+                threads=layout(path),
                 eos_ids=eos_ids,
                 repetition_penalty=self.repetition_penalty,
                 batching=batching,
@@ -175,6 +194,7 @@ class LLMModel:
             summary_languages=tuple(sorted(self._summary_languages)) if SUMMARIZE in self.spec.tasks else (),
             translation_pairs=tuple(sorted(self._pairs)),
             honours_terminology=True,  # the prompt lists the terms
+            thread_layout=str(getattr(self.runtime, "layout", "") or ""),
         )
 
     def warmup(self) -> None:

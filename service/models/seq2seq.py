@@ -33,13 +33,14 @@ from service.models.base import (
 )
 from service.models.batching import BatchPolicy
 from service.models.ct2_convert import Integrity, ScoresAndTokens, conversion_entry, load_converted, probe_key
-from service.models.ct2_runtime import TranslatorRuntime, batch_token_cap
+from service.models.ct2_runtime import TranslatorRuntime, batch_token_cap, choose_layout
 from service.models.decoding import Decode, Request, Seq2SeqRuntime, first_ids, log_prob_of
 from service.models.families import detect_family
 from service.models.hf_files import load_tokenizer, read_config, read_generation_config
 from service.models.registry import register_backend
 from service.models.seq2seq_text import Seq2SeqCodec, input_limit
 from service.models.sources import ModelFolder, first_line, snapshot
+from service.models.thread_layout import ThreadLayout
 from service.text.terminology import MaskedText, mask_terms, restore_terms
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ class Seq2SeqModel:
             translation_pairs=expand_pairs(self._spec),
             any_language=SUMMARIZE in self._spec.tasks and not self._spec.languages,
             honours_terminology=True,  # terms masked as placeholders it copies through
+            thread_layout=str(getattr(self.runtime, "layout", "") or ""),
         )
 
     def summarizes(self, language: str) -> bool:
@@ -375,6 +377,24 @@ def _start_translator(
     entry = conversion_entry(context.cache_dir, "seq2seq", spec.name, loaded.folder.identity())
     target = entry / f"ct2-{quantization}"
     source, prefix = probe
+    chosen: list[ThreadLayout] = []  # once per load: the runtime may be opened again after a conversion
+
+    def layout(path: Path) -> ThreadLayout:
+        if not chosen:
+            tokens = codec.to_tokens(source)
+            chosen.append(
+                choose_layout(
+                    spec.name,
+                    spec.options,
+                    context.threads,
+                    context.device,
+                    encoder_decoder=True,
+                    measure=lambda candidate: TranslatorRuntime.measure(
+                        path, tokens, candidate, compute_type=compute_type
+                    ),
+                )
+            )
+        return chosen[0]
 
     def open_runtime(path: Path) -> TranslatorRuntime:
         try:
@@ -384,7 +404,7 @@ def _start_translator(
                 codec.tokenizer.convert_tokens_to_ids,
                 device=context.device,
                 compute_type=compute_type,
-                threads=context.threads,
+                threads=layout(path),
                 generation=loaded.generation,
                 batching=batching,
                 label=spec.name,

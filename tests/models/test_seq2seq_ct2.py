@@ -314,6 +314,37 @@ def test_concurrent_requests_decode_in_one_batch(marian_dir: Path, model_cache: 
     assert batcher.largest_batch == len(CONCURRENT_TEXTS) and batcher.batches_run == before + 1
 
 
+def test_two_engines_decode_side_by_side_and_match_one_by_one(marian_dir: Path, model_cache: Path) -> None:
+    model = load(marian_dir, "marian", model_cache, max_batch=4, max_batch_delay_ms=200, inter_threads=2)
+    assert model.describe().thread_layout == "2x1"
+    assert model.runtime.translator.num_translators == 2
+    alone = [model.translate([text], "en", "de", SHORT) for text in CONCURRENT_TEXTS]
+    batcher = model.runtime.batcher
+    before = batcher.batches_run
+
+    together = run_together(
+        [lambda text=text: model.translate([text], "en", "de", SHORT) for text in CONCURRENT_TEXTS]
+    )
+
+    assert together == alone
+    assert batcher.batches_run >= before + 2  # split between the two free engines
+
+
+def test_a_measured_layout_is_one_of_the_candidates(marian_dir: Path, tmp_path: Path) -> None:
+    spec = ModelSpec(
+        name="tiny-marian",
+        backend="seq2seq",
+        source=str(marian_dir),
+        options={"thread_layout": "measure"},
+        **SPECS["marian"],
+    )
+    model = Seq2SeqModel(
+        spec, LoadContext(cache_dir=tmp_path, threads=2, runtime="ctranslate2", offline=True)
+    )
+    assert model.describe().thread_layout in ("1x2", "2x1")
+    assert model.translate(["Hello world."], "en", "de", SHORT)
+
+
 class StepCounter:
     """Wraps the CTranslate2 translator and counts the decoding steps each batch row took."""
 

@@ -443,3 +443,87 @@ def test_an_observer_that_fails_does_not_stop_the_batcher():
         assert batcher.submit([Job([1, 2], 4)]) == [[2, 1]]
         assert batcher.submit([Job([3], 4)]) == [[3]]  # the batching thread is still there
     batcher.close()
+
+
+# -- several engines side by side ----------------------------------------------------------------------
+
+
+class FakeEngines:
+    """A batch runner for a runtime with several engines: echoes each prompt reversed, records how many
+    batches ran at once, and holds each batch until a second one has started (or a timeout passes), so
+    that batches that could run side by side do."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.most_at_once = 0
+        self.sizes: list[int] = []
+        self._lock = threading.Lock()
+        self._two_started = threading.Event()
+
+    def __call__(self, jobs: list[Job]) -> None:
+        with self._lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+            self.sizes.append(len(jobs))
+            if self.running >= 2:
+                self._two_started.set()
+        self._two_started.wait(timeout=1.0)
+        time.sleep(0.01)
+        for job in jobs:
+            job.future.set_result(list(reversed(job.prompt))[: job.max_new_tokens])
+        with self._lock:
+            self.running -= 1
+
+
+def test_a_batch_gathered_while_engines_are_free_is_split_between_them():
+    engines = FakeEngines()
+    batcher = MicroBatcher(engines, BatchPolicy(max_batch=16, max_delay_s=0.05), engines=2)
+    jobs = [Job([i] * (1 + i % 5) + [i + 100], 8) for i in range(16)]
+    outputs = batcher.submit(jobs)
+    # The same outputs as one job at a time, in the callers' order.
+    assert outputs == [list(reversed(job.prompt))[:8] for job in jobs]
+    assert engines.most_at_once == 2
+    assert sum(engines.sizes) == 16 and max(engines.sizes) == 8
+    batcher.close()
+
+
+def test_concurrent_callers_keep_every_engine_busy_and_get_their_own_outputs():
+    engines = FakeEngines()
+    batcher = MicroBatcher(engines, BatchPolicy(max_batch=4, max_delay_s=0.02), engines=3)
+    barrier = threading.Barrier(12)
+
+    def submit(i: int) -> list[list[int]]:
+        barrier.wait()
+        return batcher.submit([Job([i, i + 1], 4), Job([i] * 3, 4)])
+
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(submit, range(12)))
+    assert results == [[[i + 1, i], [i] * 3] for i in range(12)]
+    assert engines.most_at_once >= 2 and engines.most_at_once <= 3
+    assert sum(engines.sizes) == 24 and max(engines.sizes) <= 4
+    batcher.close()
+
+
+def test_one_engine_runs_one_batch_at_a_time():
+    engines = FakeEngines()
+    batcher = MicroBatcher(engines, BatchPolicy(max_batch=4, max_delay_s=0.01))
+    batcher.submit([Job([i], 2) for i in range(10)])
+    assert engines.most_at_once == 1
+    batcher.close()
+
+
+def test_a_failing_batch_on_one_engine_reaches_only_its_callers():
+    calls: list[int] = []
+
+    def run(jobs: list[Job]) -> None:
+        calls.append(len(jobs))
+        for job in jobs:
+            if job.prompt[0] < 0:
+                raise RuntimeError("fake engine failure")
+            job.future.set_result(job.prompt)
+
+    batcher = MicroBatcher(run, BatchPolicy(max_batch=8, max_delay_s=0.01), engines=2)
+    with pytest.raises(RuntimeError, match="fake engine failure"):
+        batcher.submit([Job([-1], 2)])
+    assert batcher.submit([Job([5], 2)]) == [[5]]
+    batcher.close()

@@ -361,7 +361,7 @@ class LanguagePair(_message.Message):
     def __init__(self, source: _Optional[str] = ..., target: _Optional[str] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "backend", "source", "runtime", "tasks", "summary_languages", "translation_pairs", "any_language", "honours_terminology")
+    __slots__ = ("name", "backend", "source", "runtime", "tasks", "summary_languages", "translation_pairs", "any_language", "honours_terminology", "thread_layout")
     NAME_FIELD_NUMBER: _ClassVar[int]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -371,6 +371,7 @@ class ModelInfo(_message.Message):
     TRANSLATION_PAIRS_FIELD_NUMBER: _ClassVar[int]
     ANY_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     HONOURS_TERMINOLOGY_FIELD_NUMBER: _ClassVar[int]
+    THREAD_LAYOUT_FIELD_NUMBER: _ClassVar[int]
     name: str
     backend: str
     source: str
@@ -380,7 +381,8 @@ class ModelInfo(_message.Message):
     translation_pairs: _containers.RepeatedCompositeFieldContainer[LanguagePair]
     any_language: bool
     honours_terminology: bool
-    def __init__(self, name: _Optional[str] = ..., backend: _Optional[str] = ..., source: _Optional[str] = ..., runtime: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[ModelTask, str]]] = ..., summary_languages: _Optional[_Iterable[str]] = ..., translation_pairs: _Optional[_Iterable[_Union[LanguagePair, _Mapping]]] = ..., any_language: _Optional[bool] = ..., honours_terminology: _Optional[bool] = ...) -> None: ...
+    thread_layout: str
+    def __init__(self, name: _Optional[str] = ..., backend: _Optional[str] = ..., source: _Optional[str] = ..., runtime: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[ModelTask, str]]] = ..., summary_languages: _Optional[_Iterable[str]] = ..., translation_pairs: _Optional[_Iterable[_Union[LanguagePair, _Mapping]]] = ..., any_language: _Optional[bool] = ..., honours_terminology: _Optional[bool] = ..., thread_layout: _Optional[str] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("profile", "models", "languages")
