@@ -556,7 +556,7 @@ def decoding_lines(
 
 
 def verdict(results: Sequence[VariantResult]) -> list[str]:
-    """The costs that matter, from the figures: each option's, and the service's call against plain."""
+    """The costs that matter, from the figures: each option's against the plain call, per thread layout."""
     out = []
     for threads in sorted({r.threads for r in results}):
         group = {r.variant: r for r in results if r.threads == threads}
@@ -564,15 +564,14 @@ def verdict(results: Sequence[VariantResult]) -> list[str]:
         if plain is None or not plain.median_steps == plain.median_steps:
             continue
         base_ms = 1000 / plain.median_steps
+        found = []
         for name, r in group.items():
             if r is plain or not r.median_steps == r.median_steps:
                 continue
             extra = 1000 / r.median_steps - base_ms
-            share = extra / base_ms
-            if abs(share) >= NOISE:
-                out.append(f"{threads}: {name} costs {extra:+.1f} ms per step ({share:+.0%}).")
-        if not out:
-            out.append(f"{threads}: no option costs more than {NOISE:.0%} of a step over the plain call.")
+            if abs(extra / base_ms) >= NOISE:
+                found.append(f"{threads}: {name} costs {extra:+.1f} ms per step ({extra / base_ms:+.0%}).")
+        out += found or [f"{threads}: no option costs more than {NOISE:.0%} of a step over the plain call."]
     return out
 
 

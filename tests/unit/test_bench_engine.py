@@ -113,3 +113,16 @@ def test_prompt_rows_cut_to_the_shortest_keeps_each_opening() -> None:
     rows = [["a", "b", "c"], ["d", "e"], ["f", "g", "h", "i"]]
     assert prompt_rows_cut(rows) == [["a", "b"], ["d", "e"], ["f", "g"]]
     assert rows[0] == ["a", "b", "c"]  # the rows themselves are left alone
+
+
+def test_verdict_speaks_of_each_thread_layout_on_its_own() -> None:
+    results = [
+        VariantResult("plain: no callback, no penalty", "1x1", [5.0]),
+        VariantResult("+ Python step callback", "1x1", [4.0]),  # 250 ms against 200: +25%
+        VariantResult("plain: no callback, no penalty", "1x2", [10.0]),
+        VariantResult("+ Python step callback", "1x2", [10.0]),
+    ]
+    assert verdict(results) == [
+        "1x1: + Python step callback costs +50.0 ms per step (+25%).",
+        "1x2: no option costs more than 5% of a step over the plain call.",
+    ]
