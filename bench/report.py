@@ -650,7 +650,7 @@ def markdown(
         "rows and decoding options, in a child process that imports no torch, without the service's step "
         "callback. Each level tries one batch on every core (1 x cores) and one batch per core side by side "
         "(cores x 1), the rows in flight shared among the batches; callers form a closed loop, like the "
-        "clients. Every level runs at least ten batches' worth of requests.",
+        "clients." + ("" if plan.quick else " Every level runs at least ten batches' worth of requests."),
         "- Every request text is unique (it carries an index), so a result cache cannot answer a throughput "
         "run; the repeated-request table measures the cache on its own.",
         "- tokens/s = generated tokens of the completed requests / wall time from the first send to the last "
