@@ -25,6 +25,7 @@ from service.models.base import (
     LoadContext,
     ModelDescription,
     ModelSpec,
+    ScoredText,
     SummaryText,
     expand_pairs,
 )
@@ -32,7 +33,7 @@ from service.models.batching import BatchPolicy
 from service.models.convert_cache import build_once, stat_fingerprint
 from service.models.ct2_convert import GreedyTokens, conversion_entry, convert_once
 from service.models.ct2_runtime import GeneratorRuntime
-from service.models.decoding import CausalRuntime
+from service.models.decoding import CausalRuntime, log_prob_of
 from service.models.hf_files import load_tokenizer
 from service.models.llm_prompts import clean_output, summarize_messages, translate_messages
 from service.models.registry import register_backend
@@ -174,22 +175,33 @@ class LLMModel:
             ("summarize", language, sentences), lambda text, _: summarize_messages(text, language, sentences)
         )
         outputs = self._generate(conversations, params.max_new_tokens, params.should_stop, static)
-        return [SummaryText(text=clean_output(out)) for out in outputs]
+        return [SummaryText(text=clean_output(out.text), log_prob=out.log_prob) for out in outputs]
 
     def translate(
         self, texts: Sequence[str], source: str, target: str, params: GenerationParams
     ) -> list[str]:
+        return [out.text for out in self.translate_scored(texts, source, target, params)]
+
+    def translate_scored(
+        self, texts: Sequence[str], source: str, target: str, params: GenerationParams
+    ) -> list[ScoredText]:
         terms = params.terminology
         conversations = [translate_messages(t, source, target, terms.terms_for(t, target)) for t in texts]
         longest = max((self.count_tokens(t) for t in texts), default=0)
         budget = min(2 * longest + 32, 1024)
         outputs = self._generate(conversations, budget, params.should_stop, self.translation_prefix(source))
-        return [clean_output(o) for o in outputs]
+        return [ScoredText(clean_output(o.text), o.log_prob) for o in outputs]
 
     def translate_to_many(
         self, texts: Sequence[str], source: str, targets: Sequence[str], params: GenerationParams
     ) -> dict[str, list[str]]:
         """Every text into every target in one batch: the decoder steps are shared across targets."""
+        scored = self.translate_to_many_scored(texts, source, targets, params)
+        return {target: [out.text for out in outputs] for target, outputs in scored.items()}
+
+    def translate_to_many_scored(
+        self, texts: Sequence[str], source: str, targets: Sequence[str], params: GenerationParams
+    ) -> dict[str, list[ScoredText]]:
         jobs = [(target, text) for target in targets for text in texts]
         terms = params.terminology
         conversations = [
@@ -199,9 +211,9 @@ class LLMModel:
         outputs = self._generate(
             conversations, min(2 * longest + 32, 1024), params.should_stop, self.translation_prefix(source)
         )
-        result: dict[str, list[str]] = {target: [] for target in targets}
+        result: dict[str, list[ScoredText]] = {target: [] for target in targets}
         for (target, _), out in zip(jobs, outputs, strict=True):
-            result[target].append(clean_output(out))
+            result[target].append(ScoredText(clean_output(out.text), out.log_prob))
         return result
 
     # -- prompts -----------------------------------------------------------------------------
@@ -244,7 +256,8 @@ class LLMModel:
         max_new_tokens: int,
         should_stop: Callable[[], bool] | None,
         static: Sequence[int] = (),
-    ) -> list[str]:
+    ) -> list[ScoredText]:
+        """The answers as decoded text, each with the mean log-probability of its tokens."""
         prompts = [self.prompt_ids(m) for m in conversations]
         if self._forced_tokens is not None:
             max_new_tokens = self._forced_tokens
@@ -255,7 +268,10 @@ class LLMModel:
         except Exception as exc:
             log.exception("generation failed in %s", self.name)
             raise ModelError(f"model {self.name} failed to generate") from exc
-        return [str(self.tokenizer.decode(ids, skip_special_tokens=True)) for ids in outputs]
+        return [
+            ScoredText(str(self.tokenizer.decode(ids, skip_special_tokens=True)), log_prob_of(ids))
+            for ids in outputs
+        ]
 
 
 # -- loading ---------------------------------------------------------------------------------
