@@ -255,16 +255,19 @@ class Variant:
 
 def decoding_variants(repetition_penalty: float) -> list[Variant]:
     """The plain call, each option the service sets added alone, and the service's own combination."""
+    plain = {"repetition_penalty": 1.0, "return_scores": False}
     return [
-        Variant("plain: no callback, no penalty", {"repetition_penalty": 1.0}),
-        Variant("+ Python step callback", {"repetition_penalty": 1.0}, callback=True),
-        Variant(f"+ repetition penalty {repetition_penalty}", {"repetition_penalty": repetition_penalty}),
-        # generate_batch's log probabilities (generate_tokens calls them return_log_prob).
-        Variant("+ return_scores", {"repetition_penalty": 1.0, "return_scores": True}),
-        Variant("static prompt not cached", {"repetition_penalty": 1.0}, static=False),
+        Variant("plain: no callback, no penalty, no scores", plain),
+        Variant("+ Python step callback", plain, callback=True),
         Variant(
-            f"the service's call: callback + penalty {repetition_penalty}",
-            {"repetition_penalty": repetition_penalty},
+            f"+ repetition penalty {repetition_penalty}", {**plain, "repetition_penalty": repetition_penalty}
+        ),
+        # generate_batch's log probabilities (generate_tokens calls them return_log_prob).
+        Variant("+ return_scores", {**plain, "return_scores": True}),
+        Variant("static prompt not cached", plain, static=False),
+        Variant(
+            f"the service's call: callback, penalty {repetition_penalty}, scores",
+            {"repetition_penalty": repetition_penalty, "return_scores": True},
             callback=True,
         ),
     ]

@@ -69,7 +69,8 @@ def converted_seq2seq(hf_folder: Path, cache_dir: Path, quantization: str = "int
 
 
 class Seq2SeqInputs:
-    """Source token rows and the decoding options the service's CTranslate2 runtime would use."""
+    """Source token rows and the decoding options the service's CTranslate2 runtime uses
+    (service.models.ct2_runtime.TranslatorRuntime), less its step callback."""
 
     def __init__(self, hf_folder: Path) -> None:
         from transformers import AutoTokenizer, GenerationConfig
@@ -99,6 +100,7 @@ class Seq2SeqInputs:
                 "max_decoding_length": tokens,
                 "min_decoding_length": tokens,
                 "max_input_length": 0,
+                "return_scores": True,  # the service reads each output's mean log-probability
                 **self.options,
             },
         }
@@ -112,7 +114,8 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> list[int]:
 
 class LLMInputs:
     """Chat prompts as the service builds them for a summary, split into the static part every prompt shares
-    (which the service hands CTranslate2 as its cached static prompt) and the rest."""
+    (which the service hands CTranslate2 as its cached static prompt) and the rest, with the decoding options
+    of service.models.ct2_runtime.GeneratorRuntime, less its step callback."""
 
     def __init__(self, hf_folder: Path, ct2_folder: Path, repetition_penalty: float) -> None:
         from service.models.hf_files import load_tokenizer
@@ -159,6 +162,7 @@ class LLMInputs:
             "repetition_penalty": self.repetition_penalty,
             "include_prompt_in_result": False,
             "end_token": self.end_tokens,
+            "return_scores": True,  # the service reads each output's mean log-probability
         }
         if static:
             options["cache_static_prompt"] = True
