@@ -644,7 +644,9 @@ def markdown(
         "a free port; the profile points at the built model folders and sets `force_output_tokens`. "
         "Requests go through `summarizer_client`; concurrency is that many client threads on one channel. "
         "The server runs with its default settings (one inference thread per core, default admission "
-        "limits).",
+        "limits), except that the random-weight sections turn translation repairs off "
+        "(`--max-repair-attempts 0`): noise fails every integrity check, and a repair translates again, "
+        "work the baseline does not do.",
         "- Raw engine: `ctranslate2.Translator` / `Generator` on the same converted model (the service's own "
         "conversion of the LLM; the seq2seq folders converted with the service's converter), the same token "
         "rows and decoding options, in a child process that imports no torch, without the service's step "
