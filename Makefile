@@ -12,7 +12,7 @@ CONTAINER_PROFILE ?= tiny
 # News with human references, written by others (see its SOURCES.md); `make eval` adds it when present.
 EVAL_DATA ?= ../shared/eval
 
-.PHONY: setup protos docs proto-baseline client demo test lint typecheck bench eval serve clean container-test
+.PHONY: setup protos docs proto-baseline client demo test lint typecheck bench bench-engine bench-gpu eval serve clean container-test
 
 # The stamp is rebuilt when the dependencies change.
 $(VENV)/.setup-done: pyproject.toml scripts/setup_models.py protos/summarizer/v1/summarizer_service.proto
@@ -76,8 +76,17 @@ lint: setup
 container-test: setup
 	bash scripts/container_test.sh $(CONTAINER_PROFILE)
 
+# The service against the naive loop and the raw engine, and the roofline; writes bench/RESULTS.md.
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)
+
+# CTranslate2's backends and compute types on this CPU, and the LLM's decoding bound; writes bench/ENGINE.md.
+bench-engine: setup
+	$(PY) -m bench.engine $(BENCH_ARGS)
+
+# The GPU section (needs one NVIDIA GPU; fails at once without): bench/ENGINE-gpu.md and bench/RESULTS-gpu.md.
+bench-gpu: setup
+	PY=$(PY) bash bench/gpu_check.sh
 
 # `make eval EVAL_PROFILES=embedded EVAL_DATA=DIR`: one profile; with DIR/translation.jsonl, its confidence
 # and repairs are measured there too (bench.quality.confidence) after its cases.

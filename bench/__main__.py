@@ -13,6 +13,7 @@ logs and the generated profile files of each run are kept under ~/.cache/summari
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -30,7 +31,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-SECTIONS = ("translation", "summaries", "llm")
+SECTIONS = ("translation", "summaries", "llm", "roofline")
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 log = logging.getLogger("bench")
@@ -51,6 +52,20 @@ def _parser() -> argparse.ArgumentParser:
         "--cache-dir",
         type=Path,
         help="where built model folders are kept (default ~/.cache/summarizer/bench)",
+    )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="where the service and the raw engine run: cpu (default), cuda or cuda:N (the baseline stays on "
+        "the CPU)",
+    )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the naive transformers baseline in the translation and llm sections",
+    )
+    parser.add_argument(
+        "--no-raw", action="store_true", help="skip the raw CTranslate2 runs beside the service"
     )
     parser.add_argument(
         "--threads",
@@ -76,11 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     _stop_on_sigterm()
 
-    from bench import models, perf, report
+    from bench import models, perf, report, roofline
     from bench.scenarios import Plan, Section, llm, summaries, translation
     from service.config import default_cache_dir as service_default_cache_dir
 
-    plan = Plan.quick_plan() if args.quick else Plan.full()
+    plan = dataclasses.replace(
+        Plan.quick_plan() if args.quick else Plan.full(),
+        device=args.device,
+        baseline=not args.no_baseline,
+        raw=not args.no_raw,
+    )
     chosen = [s for s in SECTIONS if not args.only or s in args.only]
     cache_dir = (args.cache_dir or models.default_cache_dir()).expanduser()
     service_cache = Path(os.environ.get("SUMMARIZER_CACHE_DIR") or service_default_cache_dir()).expanduser()
@@ -124,10 +144,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         built: dict[str, models.BuiltModel] = {}
-        if "translation" in chosen or "summaries" in chosen:
+        if {"translation", "summaries", "roofline"} & set(chosen):
             t0 = time.perf_counter()
             built["marian"] = models.build_marian(cache_dir)
-            if "summaries" in chosen:
+            if "summaries" in chosen or "roofline" in chosen:
                 built["bart"] = models.build_bart(cache_dir)
             log.info(
                 "models ready in %.0f s: %s",
@@ -135,13 +155,30 @@ def main(argv: list[str] | None = None) -> int:
                 ", ".join(f"{m.name} ({m.parameters / 1e6:.0f}M parameters)" for m in built.values()),
             )
         if "translation" in chosen:
-            attempt("translation", lambda s: translation(s, plan, built["marian"], work_dir, threads))
+            attempt(
+                "translation", lambda s: translation(s, plan, built["marian"], work_dir, threads, cache_dir)
+            )
         if "summaries" in chosen:
             attempt(
-                "summaries", lambda s: summaries(s, plan, built["bart"], built["marian"], work_dir, threads)
+                "summaries",
+                lambda s: summaries(s, plan, built["bart"], built["marian"], work_dir, threads, cache_dir),
             )
         if "llm" in chosen:
             attempt("llm", lambda s: llm(s, plan, service_cache, work_dir, threads))
+        if "roofline" in chosen and plan.device != "cpu":
+            log.info("roofline: measured on the CPU only; skipped for --device %s", plan.device)
+        elif "roofline" in chosen:
+            attempt(
+                "roofline",
+                lambda s: roofline.measure_section(
+                    s,
+                    marian=built["marian"],
+                    bart=built.get("bart"),
+                    llm_folder=models.packaged_llm_folder(service_cache),
+                    cache_dir=cache_dir,
+                    quick=plan.quick,
+                ),
+            )
     except KeyboardInterrupt:
         log.warning("interrupted; reporting what was measured")
 
@@ -164,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                 duration_s=duration,
                 machine=machine,
                 load=(load_start, perf.load_average()),
+                gpus=perf.cuda_devices(),
             ),
             encoding="utf-8",
         )

@@ -175,11 +175,17 @@ LLM_PREFIX = "qwen2.5-coder-1.5b-instruct-"
 
 
 def packaged_llm_folder(service_cache_dir: Path) -> Path | None:
-    """The dequantized Hugging Face folder of the embedded profile's LLM, if `make setup` made it."""
-    for entry in sorted((service_cache_dir / "llm").glob(LLM_PREFIX + "*")):
-        if (entry / "hf" / "config.json").is_file():
-            return entry / "hf"
-    return None
+    """The dequantized Hugging Face folder of the embedded profile's LLM, if `make setup` made it.
+
+    The cache keeps one entry per dequantizer revision, so an update leaves older ones behind: the newest
+    is the one the service makes and loads now (the entry names are hashes and say nothing of age).
+    """
+    found = [
+        entry / "hf"
+        for entry in (service_cache_dir / "llm").glob(LLM_PREFIX + "*")
+        if (entry / "hf" / "config.json").is_file()
+    ]
+    return max(found, key=lambda hf: (hf / "config.json").stat().st_mtime_ns, default=None)
 
 
 def llm_conversion_cached(service_cache_dir: Path) -> bool:

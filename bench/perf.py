@@ -224,6 +224,16 @@ def machine_info() -> dict[str, str]:
     }
 
 
+def cuda_devices() -> int:
+    """CUDA devices CTranslate2 sees (0 without a GPU or without a CUDA build)."""
+    try:
+        import ctranslate2
+
+        return int(ctranslate2.get_cuda_device_count())
+    except Exception:  # no library or no driver: no GPU to report
+        return 0
+
+
 @contextlib.contextmanager
 def torch_threads(count: int) -> Iterator[None]:
     """Run the in-process baseline on as many threads as the server gets."""

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bench.perf import Run
+from bench.raw import RawLevel
 from bench.scenarios import Plan, Section, ServerStats
 
 MIB = 2**20
@@ -85,26 +86,80 @@ class Target:
 
 # -- tables --------------------------------------------------------------------------------------------
 
-_LOAD_HEADERS = ["run", "requests", "req/s", "tokens/s", "p50", "p95", "tokens/s vs baseline", "note"]
+_LOAD_HEADERS = [
+    "run",
+    "requests",
+    "req/s",
+    "tokens/s",
+    "p50",
+    "p95",
+    "tokens/s vs baseline",
+    "vs best raw engine",
+    "note",
+]
 
 
-def _load_rows(baseline: Run | None, runs: Sequence[Run]) -> list[list[str]]:
-    rows = []
+def _load_row(run: Run, base_tps: float, vs_baseline: str, vs_raw: str, note: str) -> list[str]:
+    return [
+        run.label,
+        f"{run.completed}/{run.planned}",
+        num(run.requests_per_s, 2),
+        num(run.tokens_per_s),
+        secs(run.p50),
+        secs(run.p95),
+        vs_baseline,
+        vs_raw,
+        note,
+    ]
+
+
+def _load_rows(baseline: Run | None, runs: Sequence[Run], raw: Sequence[RawLevel] = ()) -> list[list[str]]:
+    """The baseline, then each service level followed by the best raw engine run on the same requests."""
     base_tps = baseline.tokens_per_s if baseline else math.nan
-    for run in ([baseline] if baseline else []) + list(runs):
-        rows.append(
-            [
-                run.label,
-                f"{run.completed}/{run.planned}",
-                num(run.requests_per_s, 2),
-                num(run.tokens_per_s),
-                secs(run.p50),
-                secs(run.p95),
-                "×1.00 (reference)" if run is baseline else ratio(_div(run.tokens_per_s, base_tps)),
-                run.note(),
-            ]
-        )
+    rows = []
+    if baseline is not None:
+        rows.append(_load_row(baseline, base_tps, "×1.00 (reference)", "–", baseline.note()))
+    raw_at = {level.concurrency: level for level in raw}
+    for run in runs:
+        level = raw_at.get(run.concurrency)
+        best = level.best if level else None
+        vs_raw = ratio(_div(run.tokens_per_s, best[1].tokens_per_s)) if best else "–"
+        rows.append(_load_row(run, base_tps, ratio(_div(run.tokens_per_s, base_tps)), vs_raw, run.note()))
+        if best is not None:
+            name, engine = best
+            engine_row = _load_row(
+                engine,
+                base_tps,
+                ratio(_div(engine.tokens_per_s, base_tps)),
+                "×1.00 (ceiling)",
+                "latency: each request's batch" + (f"; {engine.note()}" if engine.note() else ""),
+            )
+            engine_row[0] = (
+                f"best raw engine, concurrency {run.concurrency}: {engine.label.removeprefix('raw ')}"
+            )
+            rows.append(engine_row)
     return rows
+
+
+def raw_notes(raw: Sequence[RawLevel]) -> list[str]:
+    """Every layout's figure at every level, failures, and a warning if a raw child imported torch."""
+    if not raw:
+        return []
+    notes = []
+    parts = []
+    for level in raw:
+        figures = [f"{name} {num(run.tokens_per_s)}" for name, run in level.runs.items()]
+        figures += [f"{name} failed ({why[:160]})" for name, why in level.failed.items()]
+        parts.append(f"concurrency {level.concurrency}: " + ", ".join(figures))
+    notes.append(
+        "Raw engine: ctranslate2 alone in a child process that never imports torch, the same model folder "
+        "and requests (texts, forced length, decoding options), no step callback, a closed loop of callers "
+        "like the clients'; the service's row is divided by the best layout's (inter x intra threads). "
+        "tokens/s by layout: " + "; ".join(parts) + "."
+    )
+    if any(level.torch_imported for level in raw):
+        notes.append("WARNING: a raw engine child imported torch; its figures may be low.")
+    return notes
 
 
 def _first(runs: Sequence[Run]) -> Run | None:
@@ -120,7 +175,7 @@ def translation_table(section: Section) -> Table:
     table = Table(
         f"Marian translation (opus-mt-en-de shape), Translate en->de, {forced} tokens per request",
         _LOAD_HEADERS,
-        _load_rows(_first(section.baseline), section.service),
+        _load_rows(_first(section.baseline), section.service, section.raw),
     )
     read_back = section.extra.get("read_back", {})
     base, service = read_back.get("baseline", math.nan), read_back.get("service", math.nan)
@@ -134,6 +189,7 @@ def translation_table(section: Section) -> Table:
             f"WARNING: the service's outputs read back as {service:.0f} tokens for {forced} forced: it did "
             "not honour force_output_tokens, so its figures are not comparable."
         )
+    table.notes += raw_notes(section.raw)
     return table
 
 
@@ -143,7 +199,8 @@ def summaries_table(section: Section) -> Table:
         f"DistilBART summaries (cnn-12-6 shape), Summarize of a ~1k-character article, "
         f"{s_tokens} tokens each",
         _LOAD_HEADERS,
-        _load_rows(_first(section.baseline), section.service),
+        _load_rows(_first(section.baseline), section.service, section.raw),
+        raw_notes(section.raw),
     )
 
 
@@ -254,7 +311,7 @@ def llm_table(section: Section) -> Table:
         f"Embedded LLM (Qwen2.5-Coder-1.5B-Instruct), Summarize of a ~1k-character article, "
         f"{section.extra.get('max_new_tokens', '?')} new tokens each",
         _LOAD_HEADERS,
-        _load_rows(_first(section.baseline), section.service),
+        _load_rows(_first(section.baseline), section.service, section.raw),
     )
     tokens = section.extra.get("max_new_tokens", "?")
     read_back = section.extra.get("read_back", {}).get("service")
@@ -283,13 +340,26 @@ def llm_table(section: Section) -> Table:
         table.notes.append(
             f"Baseline load time (fp32 from the HF folder): {secs(section.extra['baseline_load_s'])}."
         )
+    table.notes += raw_notes(section.raw)
+    if section.raw:
+        table.notes.append(
+            "The raw engine sends each prompt less its static part, which it hands CTranslate2 as a cached "
+            "static prompt, as the service's runtime does, with the service's repetition penalty."
+        )
     return table
 
 
 def servers_table(servers: Sequence[ServerStats]) -> Table:
     table = Table(
         "Servers",
-        ["profile", "runtimes (ListModels)", "start-up to SERVING", "RSS idle", "peak RSS under load"],
+        [
+            "profile",
+            "runtimes (ListModels)",
+            "thread layout (as the server reports it)",
+            "start-up to SERVING",
+            "RSS idle",
+            "peak RSS under load",
+        ],
     )
     for s in servers:
         # The extractive summarizer, always present, runs no model runtime worth naming.
@@ -300,12 +370,99 @@ def servers_table(servers: Sequence[ServerStats]) -> Table:
             converting = ", converting" if s.conversion_cached is False else ""
             startup += f" (the run's first start{converting}: {secs(s.first_startup_s)})"
         table.rows.append(
-            [s.profile, runtimes, startup, mib(s.idle_rss), f"{mib(s.peak_rss)} ({s.rss_samples} samples)"]
+            [
+                s.profile,
+                runtimes,
+                s.thread_layout or "not reported",
+                startup,
+                mib(s.idle_rss),
+                f"{mib(s.peak_rss)} ({s.rss_samples} samples)",
+            ]
         )
     table.notes.append(
         "RSS is the server process and all its children, sampled every 0.1 s; MB = 2^20 bytes."
     )
     return table
+
+
+_ROOFLINE_NOTES = [
+    "Decoding: steps/s from two forced output lengths (8 and 40), so that reading the input drops out. "
+    "Weights per step from the model's own model.bin: every decoder matrix and the output projection, not "
+    "the embedding table (one row) nor the cross-attention's keys and values (once per input). Work: 2 x "
+    "those matrices' elements x rows.",
+    "Prompt reading: one new token after each summary prompt, prompts one at a time; the weights are read "
+    "once per prompt and shared by its tokens.",
+    "Memory bound = bandwidth at the step's working set / bytes per step; compute bound = the best int8 "
+    "GEMM rate / work per step. Both in the unit of the measured column.",
+]
+
+
+def roofline_tables(section: Section) -> list[Table]:
+    from bench.roofline import GEMM_SHAPES, Bounds, position_rows
+
+    bounds: Bounds | None = section.extra.get("bounds")
+    out = []
+    if bounds is not None:
+        shapes = [f"{m}x{k}x{n}" for m, k, n in GEMM_SHAPES]
+        gemm = Table(
+            "Machine bounds: GEMM throughput (M x K x N, every core)",
+            ["kind", "library", *shapes],
+            [
+                [kind, library]
+                + [num(shape_rates.get(shape, math.nan) / 1e9, 0) + f" {unit}" for shape in shapes]
+                for kind, table, unit in (
+                    ("int8", bounds.int8_gemm, "GOPS"),
+                    ("fp32", bounds.fp32_gemm, "GFLOPS"),
+                )
+                for library, shape_rates in table.items()
+            ],
+        )
+        gemm.notes.append(
+            "CTranslate2 does not expose its own GEMM to Python: the int8 figure is oneDNN's s8 kernel "
+            "through `torch._int_mm`, the fp32 ones numpy's (OpenBLAS) and torch's matmul, each probe in a "
+            "child process of its own. 16x512x2048 is a Marian decoding step at 16 rows (FFN), "
+            "512x1536x8960 the LLM's FFN over a 512-token prompt."
+        )
+        gemm.notes += [f"Not measured: {e}" for e in bounds.errors]
+        bandwidth = Table(
+            "Machine bounds: memory read bandwidth",
+            ["working set", "read GB/s"],
+            [
+                [f"{size / MIB:,.0f} MiB", num(rate / 1e9)]
+                for size, rate in sorted(bounds.read_bandwidth.items())
+            ],
+            [
+                "A float32 matrix-vector product over the working set (numpy, every core): one vectorised "
+                "pass over memory. The largest working set is the DRAM figure; smaller ones show the caches."
+            ],
+        )
+        out += [gemm, bandwidth]
+    positions = section.extra.get("positions") or []
+    if positions:
+        out.append(
+            Table(
+                "Roofline: each path against the bounds (raw CTranslate2 int8, one batch on every core)",
+                [
+                    "path",
+                    "measured",
+                    "weights read, work per step (or prompt token)",
+                    "achieved",
+                    "memory bound",
+                    "compute bound",
+                    "limited by",
+                    "measured / bound",
+                ],
+                position_rows(positions),
+                list(_ROOFLINE_NOTES),
+            )
+        )
+        above = [p.path for p in positions if _ok(p.fraction) and p.fraction > 1.0]
+        if above:
+            out[-1].notes.append(
+                f"Above its bound: {', '.join(above)}. CTranslate2's own kernels outran the probe there, so "
+                "that roof is the probe's, not the machine's: the machine's is at least the measured figure."
+            )
+    return out
 
 
 # -- targets -------------------------------------------------------------------------------------------
@@ -383,6 +540,8 @@ def tables(sections: dict[str, Section]) -> list[Table]:
         out += [summaries_table(s), lengths_table(s), targets_table(s), cache_table(s)]
     if "llm" in sections:
         out.append(llm_table(sections["llm"]))
+    if "roofline" in sections:
+        out += roofline_tables(sections["roofline"])
     servers = [s.server for s in sections.values() if s.server is not None]
     if servers:
         out.append(servers_table(servers))
@@ -416,15 +575,19 @@ def markdown(
     duration_s: float,
     machine: dict[str, str],
     load: tuple[str, str],
+    gpus: int = 0,
 ) -> str:
     lines = [
         "# Benchmark results",
         "",
         "The naive baseline (transformers fp32 `generate()`, in-process, one request at a time, one target "
         "language after another) against the service over gRPC with its default runtime (CTranslate2 int8), "
-        "measured in the same run. The seq2seq models are built from the hub checkpoints' configs with "
-        "random weights (nothing is downloaded), so every generation is forced to a fixed length on both "
-        "sides; the LLM is the packaged Qwen2.5-Coder-1.5B-Instruct with its real weights.",
+        "measured in the same run, and beside each service level the raw engine (CTranslate2 alone, best "
+        "thread layout) on the same requests: the service's ratio to the naive loop says what the serving "
+        "stack buys, its ratio to the raw engine what the serving layer costs. The seq2seq models are built "
+        "from the hub checkpoints' configs with random weights (nothing is downloaded), so every generation "
+        "is forced to a fixed length on both sides; the LLM is the packaged Qwen2.5-Coder-1.5B-Instruct with "
+        "its real weights.",
         "",
     ]
     if plan.quick:
@@ -433,8 +596,19 @@ def markdown(
             "path works, not how fast the service is; `make bench` on a quiet machine replaces this file.",
             "",
         ]
+    device = (
+        f"{plan.device} ({gpus} CUDA device{'s' if gpus != 1 else ''} visible)"
+        if plan.device != "cpu"
+        else (
+            "CPU. No GPU is lent to this project now (CTranslate2 sees no CUDA device here); "
+            "`bench/gpu_check.sh` runs the GPU section on a machine with one."
+            if gpus == 0
+            else f"CPU ({gpus} CUDA devices visible, unused: `bench/gpu_check.sh` measures them)"
+        )
+    )
     lines += [
         f"- Command: `{command}`",
+        f"- Device: {device}",
         f"- Date: {date}; took {duration_s / 60:.1f} min",
         f"- Machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['ram']} RAM, {machine['os']}, "
         f"Python {machine['python']}",
@@ -470,7 +644,15 @@ def markdown(
         "a free port; the profile points at the built model folders and sets `force_output_tokens`. "
         "Requests go through `summarizer_client`; concurrency is that many client threads on one channel. "
         "The server runs with its default settings (one inference thread per core, default admission "
-        "limits).",
+        "limits), except that the random-weight sections turn translation repairs off "
+        "(`--max-repair-attempts 0`): noise fails every integrity check, and a repair translates again, "
+        "work the baseline does not do.",
+        "- Raw engine: `ctranslate2.Translator` / `Generator` on the same converted model (the service's own "
+        "conversion of the LLM; the seq2seq folders converted with the service's converter), the same token "
+        "rows and decoding options, in a child process that imports no torch, without the service's step "
+        "callback. Each level tries one batch on every core (1 x cores) and one batch per core side by side "
+        "(cores x 1), the rows in flight shared among the batches; callers form a closed loop, like the "
+        "clients." + ("" if plan.quick else " Every level runs at least ten batches' worth of requests."),
         "- Every request text is unique (it carries an index), so a result cache cannot answer a throughput "
         "run; the repeated-request table measures the cache on its own.",
         "- tokens/s = generated tokens of the completed requests / wall time from the first send to the last "

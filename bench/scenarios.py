@@ -11,6 +11,7 @@ over gRPC as a subprocess, on the same kind of requests, and returns plain resul
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import itertools
 import json
@@ -30,6 +31,7 @@ from bench import workloads
 from bench.baseline import LLMBaseline, Seq2SeqBaseline
 from bench.models import BuiltModel, llm_conversion_cached, packaged_llm_folder
 from bench.perf import RssSampler, Run, run_load, torch_threads
+from bench.raw import LLMInputs, RawLevel
 from devkit.launcher import ServerProcess
 from service.models.base import ModelSpec
 from service.profiles import get_profile
@@ -68,6 +70,9 @@ class Plan:
     run_cap_s: float  # no new request of a run is sent after this many seconds
     request_timeout_s: float
     start_timeout_s: float  # generous: a first start converts the models
+    device: str = "cpu"  # where the service and the raw engine run ("cpu", "cuda", "cuda:N")
+    baseline: bool = True  # measure the naive transformers baseline (on the CPU, whatever the device)
+    raw: bool = True  # measure the raw engine beside the service at every level
 
     @staticmethod
     def full() -> Plan:
@@ -77,15 +82,18 @@ class Plan:
             summary_tokens=96,
             llm_tokens=48,
             marian_baseline=12,
-            marian_levels=((1, 12), (4, 24), (16, 48)),
+            # Ten batches' worth of requests at every level, so that the ramp-up and the tail of a run (a
+            # part-filled first and last batch) weigh little: at 16 and 48 requests they dominated.
+            marian_levels=((1, 10), (4, 40), (16, 160), (32, 320)),
             bart_baseline=3,
-            bart_levels=((1, 3), (4, 8)),
+            bart_levels=((1, 10), (4, 40)),
             lengths=(1_000, 4_000, 16_000),
             target_counts=(1, 3, 6),
             cache_repeats=20,
             llm_baseline=3,
-            llm_levels=((1, 3), (4, 4), (16, 16)),
-            run_cap_s=150.0,
+            # Concurrency 8 rather than 16: ten batches of 16 prompts take over ten minutes per side here.
+            llm_levels=((1, 10), (4, 40), (8, 80)),
+            run_cap_s=900.0,
             request_timeout_s=600.0,
             start_timeout_s=1800.0,
         )
@@ -98,7 +106,7 @@ class Plan:
             summary_tokens=24,
             llm_tokens=16,
             marian_baseline=2,
-            marian_levels=((1, 2), (4, 4), (16, 16)),
+            marian_levels=((1, 2), (4, 4), (16, 16), (32, 32)),
             bart_baseline=1,
             bart_levels=((1, 1), (4, 4)),
             lengths=(1_000, 4_000, 16_000),
@@ -120,6 +128,7 @@ class ServerStats:
     peak_rss: int = 0  # sampled while under load
     rss_samples: int = 0
     runtimes: dict[str, str] = field(default_factory=dict)  # model -> runtime, as ListModels says
+    thread_layout: str = ""  # the server's own report of its inference threads (start-up log, ListModels)
     conversion_cached: bool | None = None  # embedded profile: was the conversion cache warm before
     first_startup_s: float = math.nan  # embedded profile: the first start of the run
 
@@ -131,6 +140,7 @@ class Section:
     name: str
     baseline: list[Run] = field(default_factory=list)
     service: list[Run] = field(default_factory=list)
+    raw: list[RawLevel] = field(default_factory=list)  # the raw engine at the service's levels
     server: ServerStats | None = None
     error: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -184,12 +194,23 @@ def _spec_entry(spec: ModelSpec, **options: Any) -> dict[str, Any]:
     return entry
 
 
+# The raw engine at one level: (concurrency, first request index, requests) -> its runs per layout.
+RawMeasure = Callable[[int, int, int], RawLevel]
+
+
 def _levels(
-    server: ServerProcess, levels: Sequence[tuple[int, int]], send: Callable[[int], int], cap_s: float
-) -> list[Run]:
-    """The service at each (concurrency, requests) level, with the model batches it formed meanwhile."""
-    runs = []
+    server: ServerProcess,
+    section: Section,
+    levels: Sequence[tuple[int, int]],
+    send: Callable[[int], int],
+    cap_s: float,
+    raw: RawMeasure | None = None,
+) -> None:
+    """The service at each (concurrency, requests) level, with the model batches it formed meanwhile, each
+    followed by the raw engine on the same requests (the server idles meanwhile). Results are appended to
+    the section as they come, so that a failure keeps what was measured before it."""
     for concurrency, requests in levels:
+        first = _indices(requests)
         mark = server.log_offset()
         run = run_load(
             f"service, concurrency {concurrency}",
@@ -197,16 +218,29 @@ def _levels(
             requests,
             concurrency,
             cap_s=cap_s,
-            first_index=_indices(requests),
+            first_index=first,
         )
         run.batches = server.batch_sizes(mark)
-        runs.append(run)
-    return runs
+        section.service.append(run)
+        if raw is not None:
+            try:
+                section.raw.append(raw(concurrency, first, requests))
+            except Exception as exc:  # the service's figures stand without the engine's
+                log.exception("raw engine at concurrency %d failed", concurrency)
+                section.raw.append(RawLevel(concurrency, failed={"all": f"{type(exc).__name__}: {exc}"}))
 
 
-def _server_args(profile: str, profile_file: Path | None) -> list[str]:
+# Random weights write noise, which every integrity check of a translation flags, and a flagged translation
+# is translated again sentence by sentence (up to two more model calls): work the baseline does not do, and
+# that a real model rarely needs. The random-weight sections turn the repairs off to compare equal work.
+NO_REPAIRS = ["--max-repair-attempts", "0"]
+
+
+def _server_args(
+    profile: str, profile_file: Path | None, device: str = "cpu", extra: Sequence[str] = ()
+) -> list[str]:
     # DEBUG, for the batcher's line per batch (no request text is logged at any level by the batcher).
-    args = ["--profile", profile, "--log-level", "DEBUG"]
+    args = ["--profile", profile, "--log-level", "DEBUG", "--device", device, *extra]
     if profile_file is not None:
         args += ["--profile-file", str(profile_file)]
     return args
@@ -217,6 +251,37 @@ def _runtimes(target: str) -> dict[str, str]:
 
     with SummarizerClient(target, timeout=30) as client:
         return {m.name: m.runtime for m in client.list_models().models}
+
+
+def _thread_layout(server: ServerProcess, target: str) -> str:
+    """How the server says it lays out its inference threads: its start-up log line, else any ListModels
+    field that names threads or a layout. Empty when it says nothing (older servers)."""
+    text = server.log_path.read_text(encoding="utf-8", errors="replace") if server.log_path else ""
+    lines = [line.strip() for line in text.splitlines() if "thread layout" in line.lower()]
+    if lines:
+        return lines[0].split("thread layout", 1)[-1].strip(" :=")
+    from summarizer_client import SummarizerClient
+
+    with SummarizerClient(target, timeout=30) as client:
+        reported = []
+        for model in client.list_models().models:
+            for item in dataclasses.fields(model):
+                if "thread" in item.name or "layout" in item.name:
+                    reported.append(f"{model.name}: {item.name} {getattr(model, item.name)}")
+    return "; ".join(reported)
+
+
+def _started(server: ServerProcess, stats: ServerStats, timeout_s: float) -> None:
+    """Start the server and read back what it runs: runtimes and thread layout."""
+    stats.startup_s = server.start(timeout_s)
+    stats.runtimes = _runtimes(server.target)
+    stats.thread_layout = _thread_layout(server, server.target)
+    log.info(
+        "SERVING after %.1f s; runtimes %s; thread layout %s",
+        stats.startup_s,
+        stats.runtimes,
+        stats.thread_layout or "not reported",
+    )
 
 
 class _TokenCounter:
@@ -263,15 +328,52 @@ def _translation_baseline(plan: Plan, marian: BuiltModel, threads: int, counter:
         )
 
 
-def translation(section: Section, plan: Plan, marian: BuiltModel, work_dir: Path, threads: int) -> None:
+def service_compute_type(device: str, options: dict[str, Any] | None = None) -> str:
+    """The compute type the service picks for a model on `device` (its default unless the spec sets one)."""
+    from service.models.options import compute_type
+
+    return compute_type(ModelSpec(name="bench", backend="seq2seq", options=options or {}), device)
+
+
+def _seq2seq_raw(
+    plan: Plan, built: BuiltModel, cache_dir: Path, text: Callable[[int], str], tokens: int
+) -> RawMeasure | None:
+    """The raw engine on a built encoder-decoder, fed the texts the service got at each level."""
+    if not plan.raw:
+        return None
+    from bench.raw import Seq2SeqInputs, converted_seq2seq, measure_level
+
+    folder = converted_seq2seq(built.folder, cache_dir)
+    inputs = Seq2SeqInputs(built.folder)
+    compute_type = service_compute_type(plan.device)
+
+    def measure(concurrency: int, first: int, requests: int) -> RawLevel:
+        run = inputs.job_run([text(first + i) for i in range(requests)], tokens)
+        return measure_level(
+            model=folder,
+            kind="translator",
+            run=run,
+            concurrency=concurrency,
+            device=plan.device,
+            compute_type=compute_type,
+        )
+
+    return measure
+
+
+def translation(
+    section: Section, plan: Plan, marian: BuiltModel, work_dir: Path, threads: int, cache_dir: Path
+) -> None:
     from summarizer_client import SummarizerClient
 
     tokens = plan.translate_tokens
     counter = _TokenCounter(marian.folder)
     section.extra["forced_tokens"] = tokens
-    section.baseline.append(_translation_baseline(plan, marian, threads, counter))
-    section.extra["read_back"] = counter.means()
-    _free()
+    if plan.baseline:
+        section.baseline.append(_translation_baseline(plan, marian, threads, counter))
+        section.extra["read_back"] = counter.means()
+        _free()
+    raw = _seq2seq_raw(plan, marian, cache_dir, workloads.passage, tokens)
 
     name = "bench-translation"
     model = {
@@ -283,12 +385,11 @@ def translation(section: Section, plan: Plan, marian: BuiltModel, work_dir: Path
         "options": {"force_output_tokens": tokens},
     }
     profile = _profile_toml(work_dir / f"{name}.toml", name, [model])
-    with ServerProcess(_server_args(name, profile), work_dir / f"server-{name}.log") as server:
+    args = _server_args(name, profile, plan.device, NO_REPAIRS)
+    with ServerProcess(args, work_dir / f"server-{name}.log") as server:
         stats = section.server = ServerStats(f"{name} (opus-mt-en-de)")
         log.info("starting the service (%s)", name)
-        stats.startup_s = server.start(plan.start_timeout_s)
-        stats.runtimes = _runtimes(server.target)
-        log.info("SERVING after %.1f s; runtimes %s", stats.startup_s, stats.runtimes)
+        _started(server, stats, plan.start_timeout_s)
         with SummarizerClient(server.target, timeout=plan.request_timeout_s) as client:
             client.translate(workloads.passage(0), ["de"], source_language="en")  # the channel, not timed
             stats.idle_rss = server.rss()
@@ -300,7 +401,7 @@ def translation(section: Section, plan: Plan, marian: BuiltModel, work_dir: Path
                 return tokens
 
             with _sampling(stats, server.pid):
-                section.service += _levels(server, plan.marian_levels, send, plan.run_cap_s)
+                _levels(server, section, plan.marian_levels, send, plan.run_cap_s, raw)
             section.extra["read_back"] = counter.means()
 
 
@@ -397,7 +498,13 @@ def _summaries_profile(plan: Plan, bart: BuiltModel, marian: BuiltModel, targets
 
 
 def summaries(
-    section: Section, plan: Plan, bart: BuiltModel, marian: BuiltModel, work_dir: Path, threads: int
+    section: Section,
+    plan: Plan,
+    bart: BuiltModel,
+    marian: BuiltModel,
+    work_dir: Path,
+    threads: int,
+    cache_dir: Path,
 ) -> None:
     from summarizer_client import SummarizerClient
 
@@ -423,12 +530,12 @@ def summaries(
 
     name = "bench-summaries"
     profile = _profile_toml(work_dir / f"{name}.toml", name, _summaries_profile(plan, bart, marian, targets))
-    with ServerProcess(_server_args(name, profile), work_dir / f"server-{name}.log") as server:
+    raw = _seq2seq_raw(plan, bart, cache_dir, lambda i: workloads.article(i, 1_000), s_tokens)
+    args = _server_args(name, profile, plan.device, NO_REPAIRS)
+    with ServerProcess(args, work_dir / f"server-{name}.log") as server:
         stats = section.server = ServerStats(f"{name} (distilbart + {len(targets)} x opus-mt-en-xx)")
         log.info("starting the service (%s)", name)
-        stats.startup_s = server.start(plan.start_timeout_s)
-        stats.runtimes = _runtimes(server.target)
-        log.info("SERVING after %.1f s; runtimes %s", stats.startup_s, stats.runtimes)
+        _started(server, stats, plan.start_timeout_s)
         with SummarizerClient(server.target, timeout=plan.request_timeout_s) as client:
 
             def summarize(text: str, langs: tuple[str, ...]) -> int:
@@ -448,11 +555,13 @@ def summaries(
             summarize(workloads.article(0, 1_000), ("en",))  # the channel, not timed
             stats.idle_rss = server.rss()
             with _sampling(stats, server.pid):
-                section.service += _levels(
+                _levels(
                     server,
+                    section,
                     plan.bart_levels,
                     lambda i: summarize(workloads.article(i, 1_000), ("en",)),
                     plan.run_cap_s,
+                    raw,
                 )
                 for chars in plan.lengths:
                     section.extra["lengths"][chars]["service"] = run_load(
@@ -499,6 +608,8 @@ def _cache_hits(plan: Plan, summarize: Callable[[str], int]) -> dict[str, Any]:
 # fp32 weights of a 1.5B model, the loading copy and the activations, with room to spare.
 _LLM_BASELINE_BYTES = 10 * 2**30
 _LLM_SENTENCES = 3  # the service's default (medium) summary length
+# The llm backend's default repetition penalty (service.models.llm), unless the profile sets one.
+LLM_REPETITION_PENALTY = 1.05
 
 
 def _llm_baseline(plan: Plan, model: LLMBaseline, threads: int, when: str) -> Run:
@@ -531,8 +642,43 @@ def _merged(label: str, runs: Sequence[Run]) -> Run:
     )
 
 
-def llm(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Path, threads: int) -> None:
+def llm_spec() -> ModelSpec:
+    """The embedded profile's LLM, as the service loads it."""
+    return next(spec for spec in get_profile("embedded").models if spec.backend == "llm")
 
+
+def llm_inputs(hf_folder: Path) -> LLMInputs:
+    """Prompts and decoding options as the service's LLM runtime builds them (its repetition penalty)."""
+    from bench.raw import LLMInputs
+
+    penalty = float(llm_spec().options.get("repetition_penalty", LLM_REPETITION_PENALTY))
+    return LLMInputs(hf_folder, hf_folder.parent / "ct2-int8", penalty)
+
+
+def _llm_raw(plan: Plan, hf_folder: Path) -> RawMeasure | None:
+    """The raw engine on the service's own conversion of the LLM, fed the summary prompts it got."""
+    if not plan.raw:
+        return None
+    from bench.raw import measure_level
+
+    inputs = llm_inputs(hf_folder)
+    compute_type = service_compute_type(plan.device, dict(llm_spec().options))
+
+    def measure(concurrency: int, first: int, requests: int) -> RawLevel:
+        articles = [workloads.article(first + i, 1_000) for i in range(requests)]
+        return measure_level(
+            model=hf_folder.parent / "ct2-int8",
+            kind="generator",
+            run=inputs.job_run(articles, plan.llm_tokens),
+            concurrency=concurrency,
+            device=plan.device,
+            compute_type=compute_type,
+        )
+
+    return measure
+
+
+def llm(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Path, threads: int) -> None:
     from summarizer_client import SummarizerClient
 
     section.extra["max_new_tokens"] = plan.llm_tokens
@@ -543,7 +689,9 @@ def llm(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Path, t
     available = psutil.virtual_memory().available
     baseline: LLMBaseline | None = None
     baseline_runs: list[Run] = []
-    if available < _LLM_BASELINE_BYTES:
+    if not plan.baseline:
+        pass
+    elif available < _LLM_BASELINE_BYTES:
         section.error = (
             f"baseline skipped: {available / 2**30:.1f} GiB of memory available, "
             f"{_LLM_BASELINE_BYTES / 2**30:.0f} GiB needed for fp32"
@@ -560,7 +708,7 @@ def llm(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Path, t
     counter = _TokenCounter(folder)
     stats = section.server = ServerStats("embedded (qwen2.5-coder-1.5b-instruct)")
     stats.conversion_cached = llm_conversion_cached(service_cache_dir)
-    args = _server_args("embedded", None)
+    args = _server_args("embedded", None, plan.device)
     # The first start may convert the model, and reads its files from disk; the figure that matters is the
     # start after it, with the conversion cached.
     log.info("starting the service (embedded), a first time")
@@ -581,12 +729,13 @@ def llm(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Path, t
         [_spec_entry(spec, force_output_tokens=plan.llm_tokens) for spec in get_profile("embedded").models],
         description="the embedded profile, with a forced output length",
     )
+    raw = _llm_raw(plan, folder)
     with ServerProcess(
-        _server_args("bench-embedded", equal_work), work_dir / "server-embedded.log"
+        _server_args("bench-embedded", equal_work, plan.device), work_dir / "server-embedded.log"
     ) as server:
-        server.start(plan.start_timeout_s)
-        stats.runtimes = _runtimes(server.target)
-        log.info("load server SERVING; runtimes %s", stats.runtimes)
+        startup_s = stats.startup_s
+        _started(server, stats, plan.start_timeout_s)
+        stats.startup_s = startup_s  # the figure reported is the plain profile's second start
         with SummarizerClient(server.target, timeout=plan.request_timeout_s) as client:
             stats.idle_rss = server.rss()
 
@@ -602,7 +751,7 @@ def llm(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Path, t
                 return plan.llm_tokens
 
             with _sampling(stats, server.pid):
-                section.service += _levels(server, plan.llm_levels, send, plan.run_cap_s * 2)
+                _levels(server, section, plan.llm_levels, send, plan.run_cap_s * 2, raw)
     if counter.counts["service"]:
         section.extra["read_back"] = counter.means()
     if baseline is not None:
