@@ -391,7 +391,8 @@ def test_overload_is_refused_fast_while_admitted_work_and_health_go_on(loaded_se
     admitted = tally.latencies("OK")
     refused_server = server_side.by_code.get("RESOURCE_EXHAUSTED", [])
     floor = percentile(run["baseline"], 99)
-    quiet = floor < QUIET_FLOOR_P99_S
+    # The floor is measured before the overload; other work that starts meanwhile shows in the load average.
+    quiet = floor < QUIET_FLOOR_P99_S and os.getloadavg()[0] < (os.cpu_count() or 1)
     figures = {
         "clients": 4 * CLIENTS,
         "seconds": round(elapsed, 1),
