@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from service.errors import ModelError, ModelLoadError, RequestCancelledError
 from service.models import options
@@ -34,7 +34,14 @@ from service.models.ct2_convert import GreedyTokens, conversion_entry, convert_o
 from service.models.ct2_runtime import GeneratorRuntime
 from service.models.decoding import CausalRuntime
 from service.models.hf_files import load_tokenizer
-from service.models.llm_prompts import clean_output, summarize_messages, translate_messages
+from service.models.llm_prompts import (
+    clean_output,
+    finish_summary,
+    style_for,
+    summarize_messages,
+    summary_styles,
+    translate_messages,
+)
 from service.models.registry import register_backend
 from service.models.sources import snapshot
 
@@ -53,12 +60,21 @@ _END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>")
 Messages = list[dict[str, str]]
 
 
+class Answer(NamedTuple):
+    """A generated answer, and whether it ran to the token budget (rather than to an end token)."""
+
+    text: str
+    cut: bool
+
+
 @register_backend("llm")
 class LLMModel:
     """Summarizes and translates by prompting a chat model; greedy decoding.
 
     Options (`spec.options`): runtime, compute_type, force_output_tokens (service.models.options);
     max_input_tokens (2048); repetition_penalty (1.05); summary_languages (the spec's languages);
+    summary_prompt (the summary prompt's style: "brief" or "news" for every language, or a table of
+    language -> style, "*" for the rest; default: brief for English, news for the others, see llm_prompts);
     translate_all; and on CTranslate2 the batching options of service.models.batching.
     """
 
@@ -71,6 +87,7 @@ class LLMModel:
         self.max_input_tokens = int(spec.options.get("max_input_tokens", 2048))
         self.repetition_penalty = float(spec.options.get("repetition_penalty", 1.05))
         self._summary_languages = frozenset(spec.options.get("summary_languages", spec.languages))
+        self._summary_styles = summary_styles(spec.options.get("summary_prompt"), spec.name)
         self._pairs = frozenset(expand_pairs(spec))
         self._static_prefixes: dict[tuple[object, ...], tuple[int, ...]] = {}
         started = time.perf_counter()
@@ -167,14 +184,19 @@ class LLMModel:
     ) -> list[SummaryText]:
         sentences = params.max_sentences
         terms = params.terminology
+        style = style_for(self._summary_styles, language)
         conversations = [
-            summarize_messages(t, language, sentences, terms.terms_for(t, language)) for t in texts
+            summarize_messages(t, language, sentences, terms.terms_for(t, language), style) for t in texts
         ]
         static = self.static_prefix(
-            ("summarize", language, sentences), lambda text, _: summarize_messages(text, language, sentences)
+            ("summarize", language, sentences, style),
+            lambda text, _: summarize_messages(text, language, sentences, style=style),
         )
-        outputs = self._generate(conversations, params.max_new_tokens, params.should_stop, static)
-        return [SummaryText(text=clean_output(out)) for out in outputs]
+        answers = self._generate(conversations, params.max_new_tokens, params.should_stop, static)
+        return [
+            SummaryText(text=finish_summary(answer.text, text, language, sentences, cut=answer.cut))
+            for text, answer in zip(texts, answers, strict=True)
+        ]
 
     def translate(
         self, texts: Sequence[str], source: str, target: str, params: GenerationParams
@@ -183,8 +205,8 @@ class LLMModel:
         conversations = [translate_messages(t, source, target, terms.terms_for(t, target)) for t in texts]
         longest = max((self.count_tokens(t) for t in texts), default=0)
         budget = min(2 * longest + 32, 1024)
-        outputs = self._generate(conversations, budget, params.should_stop, self.translation_prefix(source))
-        return [clean_output(o) for o in outputs]
+        answers = self._generate(conversations, budget, params.should_stop, self.translation_prefix(source))
+        return [clean_output(answer.text, target) for answer in answers]
 
     def translate_to_many(
         self, texts: Sequence[str], source: str, targets: Sequence[str], params: GenerationParams
@@ -196,12 +218,12 @@ class LLMModel:
             translate_messages(text, source, target, terms.terms_for(text, target)) for target, text in jobs
         ]
         longest = max((self.count_tokens(t) for t in texts), default=0)
-        outputs = self._generate(
+        answers = self._generate(
             conversations, min(2 * longest + 32, 1024), params.should_stop, self.translation_prefix(source)
         )
         result: dict[str, list[str]] = {target: [] for target in targets}
-        for (target, _), out in zip(jobs, outputs, strict=True):
-            result[target].append(clean_output(out))
+        for (target, _), answer in zip(jobs, answers, strict=True):
+            result[target].append(clean_output(answer.text, target))
         return result
 
     # -- prompts -----------------------------------------------------------------------------
@@ -244,7 +266,7 @@ class LLMModel:
         max_new_tokens: int,
         should_stop: Callable[[], bool] | None,
         static: Sequence[int] = (),
-    ) -> list[str]:
+    ) -> list[Answer]:
         prompts = [self.prompt_ids(m) for m in conversations]
         if self._forced_tokens is not None:
             max_new_tokens = self._forced_tokens
@@ -255,7 +277,13 @@ class LLMModel:
         except Exception as exc:
             log.exception("generation failed in %s", self.name)
             raise ModelError(f"model {self.name} failed to generate") from exc
-        return [str(self.tokenizer.decode(ids, skip_special_tokens=True)) for ids in outputs]
+        return [
+            Answer(
+                str(self.tokenizer.decode(ids, skip_special_tokens=True)),
+                len(ids) >= max_new_tokens and (not ids or ids[-1] not in self.eos_ids),
+            )
+            for ids in outputs
+        ]
 
 
 # -- loading ---------------------------------------------------------------------------------
