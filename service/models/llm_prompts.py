@@ -38,10 +38,15 @@ _COUNTS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight
 _TARGET_NAMES = {"ar": ("Modern Standard Arabic (العربية), in Arabic script", "Arabic")}
 
 # Lines a chatty model adds around the answer.
+_ANSWER_WORDS = (
+    r"(?:summary|translation|résumé|traduction|zusammenfassung|übersetzung|resumen|traducción|traduzione|"
+    r"tradução|перевод|резюме|摘要|翻译|译文|ملخص|ترجمة)"
+)
 _PREAMBLE = re.compile(
     r"^\s*(?:sure[,!.]?|certainly[,!.]?|okay[,!.]?)?\s*(?:here(?: is|'s| are)[^:\n]{0,80}:|"
-    r"(?:summary|translation|résumé|zusammenfassung|resumen|перевод|резюме|摘要|翻译|ملخص|ترجمة)"
-    r"(?: in [a-z]+)?\s*[:：])\s*",
+    rf"{_ANSWER_WORDS}(?: in [a-z]+)?\s*[:：]|"
+    # A line of its own, in any language, that announces the answer ("Вот русский перевод текста:").
+    rf"[^:：\n]{{0,40}}{_ANSWER_WORDS}[^:：\n]{{0,40}}[:：][ \t]*\n)\s*",
     re.IGNORECASE,
 )
 _TRAILER = re.compile(r"\n\s*(?:note|notes|explanation|\(note)\b.*$", re.IGNORECASE | re.DOTALL)

@@ -176,3 +176,17 @@ def test_a_leading_label_naming_the_answers_language_is_stripped(raw: str, langu
 
 def test_without_a_language_no_label_is_stripped() -> None:
     assert clean_output("Deutsch: Guten Morgen.") == "Deutsch: Guten Morgen."
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("Вот русский перевод текста:\n\nПираты в понедельник.", "Пираты в понедельник."),
+        ("Voici la traduction en français :\nBonjour.", "Bonjour."),
+        ("Hier ist die Übersetzung:\nGuten Morgen.", "Guten Morgen."),
+        # On the same line as the text, "traduction" is part of it.
+        ("La traduction du livre: un succès.", "La traduction du livre: un succès."),
+    ],
+)
+def test_a_line_announcing_the_answer_in_its_own_language_is_stripped(raw: str, clean: str) -> None:
+    assert clean_output(raw) == clean
