@@ -79,13 +79,16 @@ container-test: setup
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)
 
+# `make eval EVAL_PROFILES=embedded EVAL_DATA=DIR`: one profile; with DIR/translation.jsonl, its confidence
+# and repairs are measured there too (bench.quality.confidence) after its cases.
+EVAL_PROFILES ?= tiny embedded
 eval: setup
 	@if [ -d "$(EVAL_DATA)" ]; then \
 		echo "eval: bench/cases and the external data in $(EVAL_DATA)"; \
-		$(PY) -m bench.quality --profile tiny --profile embedded --data "$(EVAL_DATA)"; \
+		$(PY) -m bench.quality $(foreach p,$(EVAL_PROFILES),--profile $(p)) --data "$(EVAL_DATA)"; \
 	else \
 		echo "eval: no external data at $(EVAL_DATA) (set EVAL_DATA=DIR); evaluating the bundled cases in bench/cases only"; \
-		$(PY) -m bench.quality --profile tiny --profile embedded; \
+		$(PY) -m bench.quality $(foreach p,$(EVAL_PROFILES),--profile $(p)); \
 	fi
 
 clean:

@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     requests.add_argument(
         "--max-receive-bytes", type=int, help="largest request message, in bytes (default 4 MiB)"
     )
+    requests.add_argument(
+        "--max-repair-attempts",
+        type=int,
+        help="model calls that may repair one output failing its integrity checks, 0..8 (default 2; "
+        "0: report the findings, never repair)",
+    )
     fleet = parser.add_argument_group("running as one of several replicas")
     fleet.add_argument(
         "--prestop-s",

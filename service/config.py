@@ -47,6 +47,8 @@ class Settings:
     max_targets: int = 16
     max_translate_texts: int = 64
     max_receive_bytes: int = 4 * 1024 * 1024
+    # Model calls one output that fails its integrity checks may get to repair it; 0: never repair.
+    max_repair_attempts: int = 2
     # Inference
     runtime: str = (
         "ctranslate2"  # default runtime for seq2seq and llm backends; transformers is the reference
@@ -137,6 +139,8 @@ class Settings:
             raise ConfigurationError(f"max_translate_texts must be positive, got {self.max_translate_texts}")
         if self.max_receive_bytes < 1:
             raise ConfigurationError(f"max_receive_bytes must be positive, got {self.max_receive_bytes}")
+        if not 0 <= self.max_repair_attempts <= 8:
+            raise ConfigurationError(f"max_repair_attempts must be 0..8, got {self.max_repair_attempts}")
         if self.max_concurrent_requests < 1:
             raise ConfigurationError(
                 f"max_concurrent_requests must be at least 1, got {self.max_concurrent_requests}"

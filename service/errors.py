@@ -12,6 +12,7 @@ SummarizerError
 ├── NotReadyError                 UNAVAILABLE
 ├── DeadlineError                 DEADLINE_EXCEEDED
 ├── RequestCancelledError         CANCELLED
+├── LowConfidenceError            FAILED_PRECONDITION (an output withheld by min_confidence)
 ├── UnauthenticatedError          UNAUTHENTICATED    (missing or wrong bearer token)
 ├── ConfigurationError            (start-up only: the process exits non-zero)
 │   └── ModelLoadError
@@ -48,6 +49,7 @@ class Reason(StrEnum):
     DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"  # DEADLINE_EXCEEDED
     CANCELLED = "CANCELLED"  # CANCELLED
     UNAUTHENTICATED = "UNAUTHENTICATED"  # UNAUTHENTICATED: missing or wrong bearer token
+    LOW_CONFIDENCE = "LOW_CONFIDENCE"  # FAILED_PRECONDITION: an output fell below min_confidence
     MODEL_FAILED = "MODEL_FAILED"  # INTERNAL: a model failed at run time
     INTERNAL = "INTERNAL"  # INTERNAL: anything unexpected; the log has the request id
     # Start-up only; never sent to a caller
@@ -127,6 +129,19 @@ class RequestCancelledError(SummarizerError):
     """The caller went away; the work was stopped."""
 
     reason = Reason.CANCELLED
+
+
+class LowConfidenceError(SummarizerError):
+    """An output was made but withheld: its confidence is below the request's `min_confidence`."""
+
+    reason = Reason.LOW_CONFIDENCE
+
+    def __init__(self, what: str, confidence: float, threshold: float) -> None:
+        super().__init__(
+            f"{what} was withheld: its confidence {confidence:.3f} is below min_confidence {threshold:.3f}"
+        )
+        self.confidence = confidence
+        self.threshold = threshold
 
 
 class UnauthenticatedError(SummarizerError):

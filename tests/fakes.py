@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from service.errors import ModelError, RequestCancelledError
@@ -18,6 +18,7 @@ from service.models.base import (
     GenerationParams,
     ModelDescription,
     ModelSpec,
+    ScoredText,
     SummaryText,
 )
 from service.models.extractive import ExtractiveSummarizer
@@ -134,6 +135,57 @@ class FakeMultiTranslator(FakeTranslator):
             raise ModelError("fake batch failure")
         _sleep_checking(self.delay_s, params)
         return {target: [f"{target}({t})" for t in texts] for target in targets}
+
+
+class ScriptedTranslator(FakeTranslator):
+    """A FakeTranslator that answers from a script: `script[(text, target)]` is what it writes for
+    that text, or a list of answers given in turn (the last one repeats). Unscripted text gets the
+    FakeTranslator's "<target>(text)". Tests script real sentences, right or faulty, for the checks.
+    Every output is scored `log_prob` (None: no score, like a model that reports none)."""
+
+    def __init__(
+        self,
+        name: str,
+        pairs: Sequence[tuple[str, str]],
+        script: Mapping[tuple[str, str], str | Sequence[str]],
+        log_prob: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name, pairs, **kwargs)
+        self.log_prob = log_prob
+        self.script = {
+            key: [answers] if isinstance(answers, str) else list(answers) for key, answers in script.items()
+        }
+
+    def translate(
+        self, texts: Sequence[str], source: str, target: str, params: GenerationParams
+    ) -> list[str]:
+        plain = super().translate(texts, source, target, params)
+        return [self._answer(text, target, default) for text, default in zip(texts, plain, strict=True)]
+
+    def translate_scored(
+        self, texts: Sequence[str], source: str, target: str, params: GenerationParams
+    ) -> list[ScoredText]:
+        return [ScoredText(text, self.log_prob) for text in self.translate(texts, source, target, params)]
+
+    def _answer(self, text: str, target: str, default: str) -> str:
+        answers = self.script.get((text, target))
+        if not answers:
+            return default
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+
+class ScriptedSummarizer(FakeSummarizer):
+    """A FakeSummarizer that writes the same given summary whatever the article."""
+
+    def __init__(self, summary: str, log_prob: float | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.summary = summary
+        self.log_prob = log_prob
+
+    def summarize(self, text: str, language: str, params: GenerationParams) -> SummaryText:
+        super().summarize(text, language, params)
+        return SummaryText(self.summary, log_prob=self.log_prob)
 
 
 def _sleep_checking(seconds: float, params: GenerationParams) -> None:

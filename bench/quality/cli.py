@@ -6,7 +6,9 @@ python -m bench.quality --cases my/cases --profile tiny --pivot
 python -m bench.quality --data ../shared/eval --profile tiny # also news with human references
 
 With --data, each profile's per-language results also go to bench/QUALITY.md (its section there
-is replaced; the rest of the file is kept).
+is replaced; the rest of the file is kept), and where the folder has translation.jsonl, the
+profile's confidence and repairs are measured on it too (bench.quality.confidence) and appended
+to bench/out/quality-<profile>.md.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import sys
 from pathlib import Path
 
 from bench.quality.cases import DEFAULT_CASES, ROOT, Case, CaseError, load_cases
-from bench.quality.external import ExternalData, load_external
+from bench.quality.confidence import measure
+from bench.quality.external import TRANSLATIONS_FILE, ExternalData, load_external
 from bench.quality.report import (
     LANGUAGE_LEGEND,
     LEGEND,
@@ -49,7 +52,13 @@ def _parser() -> argparse.ArgumentParser:
         "--data",
         type=Path,
         help="folder of external data: summaries.jsonl and/or translation.jsonl "
-        "(see bench/quality/external.py), evaluated after the cases",
+        "(see bench/quality/external.py), evaluated after the cases; with translation.jsonl, each "
+        "profile's confidence and repairs are also measured on it in process (bench.quality.confidence)",
+    )
+    parser.add_argument(
+        "--data-limit",
+        type=int,
+        help="with --data: confidence on only the first N items of each target language",
     )
     parser.add_argument(
         "--report",
@@ -161,9 +170,17 @@ def main(argv: list[str] | None = None) -> int:
         failed = failed or bool(report.errors)
         args.out.mkdir(parents=True, exist_ok=True)
         markdown = args.out / f"quality-{profile}.md"
-        markdown.write_text(
-            render_markdown(report, cases_folder=_shown(args.cases), command=command), encoding="utf-8"
-        )
+        text = render_markdown(report, cases_folder=_shown(args.cases), command=command)
+        if data is not None and (args.data / TRANSLATIONS_FILE).is_file():
+            # The server has stopped: the profile loads in process now.
+            progress(f"[{profile}] confidence and repairs on {args.data}")
+            confidence = measure(args.data, profile, limit=args.data_limit)
+            print(confidence)
+            # Its headings one level down, under this report's title.
+            text += "\n" + "\n".join(
+                "#" + line if line.startswith("#") else line for line in confidence.splitlines()
+            )
+        markdown.write_text(text, encoding="utf-8")
         progress(f"[{profile}] wrote {markdown}")
         if data is not None:
             machine = machine_line(commit, load_at_start)

@@ -8,7 +8,7 @@ from pathlib import Path
 from statistics import fmean
 
 from bench.quality.metrics import Rouge
-from bench.quality.runner import CaseResult, ProfileReport
+from bench.quality.runner import CaseResult, OutputEvidence, ProfileReport
 
 SUMMARY_COLUMNS = (
     "profile",
@@ -124,11 +124,40 @@ LEGEND = (
 )
 
 
+EVIDENCE_COLUMNS = ("profile", "output", "lang", "outputs", "issues /100", "repaired", "mean confidence")
+
+
+def evidence_rows(reports: Sequence[ProfileReport]) -> list[list[str]]:
+    """Per profile, kind of output and language: what the service reported about its outputs."""
+    rows: list[list[str]] = []
+    for report in reports:
+        groups: dict[tuple[str, str], list[OutputEvidence]] = {}
+        for item in report.evidence():
+            groups.setdefault((item.what, item.language), []).append(item)
+        for (what, language), items in sorted(groups.items()):
+            issues = sum(len(i.issues) for i in items)
+            rows.append(
+                [
+                    report.profile,
+                    what,
+                    language,
+                    str(len(items)),
+                    f"{100 * issues / len(items):.0f}",
+                    str(sum(i.repaired for i in items)),
+                    f"{fmean(i.confidence for i in items):.2f}",
+                ]
+            )
+    return rows
+
+
 def render_text(reports: Sequence[ProfileReport]) -> str:
     parts = [text_table(SUMMARY_COLUMNS, summary_rows(reports), _TEXT_COLUMNS)]
     pairs = pair_rows(reports)
     if pairs:
         parts.append(text_table(PAIR_COLUMNS, pairs))
+    evidence = evidence_rows(reports)
+    if evidence:
+        parts.append(text_table(EVIDENCE_COLUMNS, evidence, 3))
     notes = [f"[{r.profile}] {n}" for r in reports for n in _notes(r)]
     if notes:
         parts.append("\n".join(notes))
@@ -161,6 +190,17 @@ def render_markdown(report: ProfileReport, *, cases_folder: str, command: str) -
     pairs = pair_rows([report])
     if pairs:
         lines += ["## Translations by language pair", "", markdown_table(PAIR_COLUMNS, pairs), ""]
+    evidence = evidence_rows([report])
+    if evidence:
+        lines += [
+            "## What the service said about its outputs",
+            "",
+            "Per output kind and language: the integrity issues the service reported on its outputs "
+            "(per 100 outputs), the outputs it repaired, and their mean confidence.",
+            "",
+            markdown_table(EVIDENCE_COLUMNS, evidence, 3),
+            "",
+        ]
     notes = _notes(report)
     if notes:
         lines += ["## Notes", "", *(f"- {n}" for n in notes), ""]

@@ -4,9 +4,10 @@ For each case: an abstractive summary (Summarize), an extractive one (Summarize,
 EXTRACTIVE), the first three sentences of the article (lead-3, computed here), each scored with
 ROUGE against the case's references; the case's sentences translated (Translate) and scored with
 chrF and BLEU; and, where the case gives reference summaries in other languages, the service's
-summary in those languages scored with chrF. External data (`--data`) adds its articles as cases
-and its sentences as one translation set, translated one target language at a time so that each
-language's time per sentence is measured.
+summary in those languages scored with chrF. Every output's evidence (its issues, whether it was
+repaired, its confidence) is recorded as the service returned it. External data (`--data`) adds its
+articles as cases and its sentences as one translation set, translated one target language at a time
+so that each language's time per sentence is measured.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from bench.quality.metrics import (
 )
 from devkit.launcher import ServerProcess
 from service.text.sentences import split_sentences
-from summarizer_client import ModelsInfo, SummarizerClient, SummarizerClientError
+from summarizer_client import ModelsInfo, SummarizerClient, SummarizerClientError, Summary, Translation
 from summarizer_client.client import Length
 
 LEAD = 3
@@ -57,6 +58,17 @@ class TranslationItem:
     language: str
     hypothesis: str
     references: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OutputEvidence:
+    """What the service said about one of its outputs: the kinds of its issues, a repair, a confidence."""
+
+    what: str  # "summary" or "translation"
+    language: str
+    issues: tuple[str, ...]
+    repaired: bool
+    confidence: float
 
 
 def word_count(text: str, language: str) -> int:
@@ -87,6 +99,7 @@ class CaseResult:
     translations: list[TranslationItem] = field(default_factory=list)
     summary_translations: dict[str, float] = field(default_factory=dict)  # language -> chrF
     outputs: dict[str, str] = field(default_factory=dict)  # what the service wrote, by kind
+    evidence: list[OutputEvidence] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -123,6 +136,7 @@ class TranslationSetResult:
     items: list[TranslationItem] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)  # target language -> seconds of its calls
     counts: dict[str, int] = field(default_factory=dict)  # target language -> sentences sent
+    evidence: list[OutputEvidence] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -149,6 +163,13 @@ class ProfileReport:
         if self.data_translations is not None:
             errors += [f"data translations: {e}" for e in self.data_translations.errors]
         return errors
+
+    def evidence(self) -> list[OutputEvidence]:
+        """What the service said about every output of this run, the external data's included."""
+        evidence = [item for result in self.results for item in result.evidence]
+        if self.data_translations is not None:
+            evidence += self.data_translations.evidence
+        return evidence
 
     def pair_scores(self) -> list[tuple[str, TranslationScore]]:
         """Corpus scores per language pair over every case, e.g. ("en", score into "fr")."""
@@ -273,6 +294,7 @@ def evaluate_translation_set(
             result.seconds[target] = result.seconds.get(target, 0.0) + time.perf_counter() - began
             result.counts[target] = result.counts.get(target, 0) + len(chunk)
             for translation in response.translations:
+                result.evidence.append(evidence_of("translation", translation))
                 sentence = chunk[translation.text_index]
                 result.items.append(
                     TranslationItem(source_language, target, translation.text, sentence.references[target])
@@ -333,6 +355,7 @@ def evaluate_case(
         )
         result.errors.extend(f"abstractive [{f.language}]: {f.message}" for f in response.failures)
         for summary in response.summaries:
+            result.evidence.append(evidence_of("summary", summary))
             key = "abstractive" if summary.language == case.language else f"abstractive [{summary.language}]"
             result.outputs[key] = summary.text
             if summary.language == case.language:
@@ -359,6 +382,7 @@ def evaluate_case(
             timeout=options.call_timeout,
         )
         for translation in response.translations:
+            result.evidence.append(evidence_of("translation", translation))
             item = items[translation.text_index]
             refs = item.references.get(translation.language)
             if refs:
@@ -382,6 +406,12 @@ def evaluate_case(
             call(f"translations from {source_language}", functools.partial(translate, source_language))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def evidence_of(what: str, output: Summary | Translation) -> OutputEvidence:
+    return OutputEvidence(
+        what, output.language, tuple(i.kind for i in output.issues), output.repaired, output.confidence
+    )
 
 
 @contextmanager

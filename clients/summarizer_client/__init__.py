@@ -34,6 +34,7 @@ from .types import (
     LanguageSummary,
     ModelInfo,
     ModelsInfo,
+    OutputIssue,
     SourceLanguage,
     StreamEvent,
     SummarizeResult,
@@ -41,6 +42,7 @@ from .types import (
     TextSpan,
     TranslateResult,
     Translation,
+    TranslationFailure,
 )
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "LanguageSummary",
     "ModelInfo",
     "ModelsInfo",
+    "OutputIssue",
     "ResourceExhaustedError",
     "SourceLanguage",
     "StreamEvent",
@@ -67,6 +70,7 @@ __all__ = [
     "TextSpan",
     "Translation",
     "TranslateResult",
+    "TranslationFailure",
     "UnavailableError",
     "tls_credentials",
 ]

@@ -19,6 +19,7 @@ from .types import (
     LanguageSummary,
     ModelInfo,
     ModelsInfo,
+    OutputIssue,
     SourceLanguage,
     StreamEvent,
     SummarizeResult,
@@ -26,6 +27,7 @@ from .types import (
     TextSpan,
     TranslateResult,
     Translation,
+    TranslationFailure,
 )
 
 _T = TypeVar("_T")
@@ -58,6 +60,7 @@ def summary_options(
     max_tokens: int | None,
     max_sentences: int | None,
     num_beams: int | None,
+    min_confidence: float | None = None,
 ) -> pb.SummaryOptions:
     return pb.SummaryOptions(
         mode=_lookup("mode", MODES, mode) if mode else pb.SUMMARY_MODE_UNSPECIFIED,
@@ -65,7 +68,13 @@ def summary_options(
         max_tokens=_count("max_tokens", max_tokens),
         max_sentences=_count("max_sentences", max_sentences),
         num_beams=_count("num_beams", num_beams),
+        min_confidence=threshold(min_confidence),
     )
+
+
+def threshold(value: float | None) -> float:
+    """A `min_confidence`: None means none, which the proto spells as zero; the server checks the range."""
+    return 0.0 if value is None else float(value)
 
 
 def input_format(html: bool) -> pb.InputFormat:
@@ -84,6 +93,7 @@ def summarize_fields(
     num_beams: int | None,
     html: bool,
     request_id: str | None,
+    min_confidence: float | None = None,
 ) -> dict[str, Any]:
     """The fields SummarizeRequest and StreamSummarizeRequest share; bad options raise ValueError now."""
     return {
@@ -96,6 +106,7 @@ def summarize_fields(
             max_tokens=max_tokens,
             max_sentences=max_sentences,
             num_beams=num_beams,
+            min_confidence=min_confidence,
         ),
         "request_id": request_id or "",
         "input_format": input_format(html),
@@ -108,12 +119,14 @@ def translate_request(
     *,
     source_language: str,
     request_id: str | None,
+    min_confidence: float | None = None,
 ) -> pb.TranslateRequest:
     return pb.TranslateRequest(
         texts=[texts] if isinstance(texts, str) else list(texts),
         source_language=source_language,
         target_languages=language_list(targets),
         request_id=request_id or "",
+        min_confidence=threshold(min_confidence),
     )
 
 
@@ -163,7 +176,25 @@ def summary(message: pb.Summary) -> Summary:
         translated_from=message.translated_from,
         duration_ms=message.duration_ms,
         spans=[TextSpan(start=s.start, end=s.end) for s in message.spans],
+        issues=issues(message.issues),
+        confidence=probability(message.confidence),
+        repaired=message.repaired,
     )
+
+
+def issues(messages: Iterable[pb.OutputIssue]) -> list[OutputIssue]:
+    known = set(pb.IssueKind.values())
+    return [
+        OutputIssue(
+            kind=pb.IssueKind.Name(m.kind).removeprefix("ISSUE_KIND_")
+            if m.kind in known
+            else f"kind-{m.kind}",
+            detail=m.detail,
+            span=TextSpan(start=m.span.start, end=m.span.end) if m.HasField("span") else None,
+            in_source=m.in_source,
+        )
+        for m in messages
+    ]
 
 
 def failure(message: pb.LanguageFailure) -> LanguageFailure:
@@ -206,10 +237,24 @@ def translate_result(response: pb.TranslateResponse) -> TranslateResult:
         request_id=response.request_id,
         source_language=detected_language(response.source_language),
         translations=[
-            Translation(text_index=t.text_index, language=t.language, text=t.text, models=list(t.models))
+            Translation(
+                text_index=t.text_index,
+                language=t.language,
+                text=t.text,
+                models=list(t.models),
+                issues=issues(t.issues),
+                confidence=probability(t.confidence),
+                repaired=t.repaired,
+            )
             for t in response.translations
         ],
         total_duration_ms=response.total_duration_ms,
+        failures=[
+            TranslationFailure(
+                text_index=f.text_index, language=f.language, code=status_code(f.code), message=f.message
+            )
+            for f in response.failures
+        ],
     )
 
 

@@ -118,11 +118,16 @@ class AsyncSummarizerClient:
         max_tokens: int | None = None,
         max_sentences: int | None = None,
         num_beams: int | None = None,
+        min_confidence: float | None = None,
         html: bool = False,
         request_id: str | None = None,
         timeout: float | None = None,
     ) -> SummarizeResult:
-        """Summarize `text` into every language of `targets` (empty: the source language)."""
+        """Summarize `text` into every language of `targets` (empty: the source language).
+
+        A language whose summary is less confident than `min_confidence` (0..1) comes back in
+        `failures` (FAILED_PRECONDITION) instead of `summaries`.
+        """
         request = pb.SummarizeRequest(
             **_convert.summarize_fields(
                 text,
@@ -135,6 +140,7 @@ class AsyncSummarizerClient:
                 num_beams=num_beams,
                 html=html,
                 request_id=request_id,
+                min_confidence=min_confidence,
             )
         )
         return _convert.summarize_result(await self._unary(self._stub.Summarize, request, timeout))
@@ -150,6 +156,7 @@ class AsyncSummarizerClient:
         max_tokens: int | None = None,
         max_sentences: int | None = None,
         num_beams: int | None = None,
+        min_confidence: float | None = None,
         html: bool = False,
         request_id: str | None = None,
         timeout: float | None = None,
@@ -171,6 +178,7 @@ class AsyncSummarizerClient:
                 num_beams=num_beams,
                 html=html,
                 request_id=request_id,
+                min_confidence=min_confidence,
             )
         )
         return self._stream_events(request, self._deadline(timeout))
@@ -181,12 +189,20 @@ class AsyncSummarizerClient:
         targets: str | Iterable[str],
         *,
         source_language: str = "",
+        min_confidence: float | None = None,
         request_id: str | None = None,
         timeout: float | None = None,
     ) -> TranslateResult:
-        """Translate each text into each target language."""
+        """Translate each text into each target language.
+
+        Translations less confident than `min_confidence` (0..1) come back in `failures` instead.
+        """
         request = _convert.translate_request(
-            texts, targets, source_language=source_language, request_id=request_id
+            texts,
+            targets,
+            source_language=source_language,
+            request_id=request_id,
+            min_confidence=min_confidence,
         )
         return _convert.translate_result(await self._unary(self._stub.Translate, request, timeout))
 

@@ -137,11 +137,16 @@ class SummarizerClient:
         max_tokens: int | None = None,
         max_sentences: int | None = None,
         num_beams: int | None = None,
+        min_confidence: float | None = None,
         html: bool = False,
         request_id: str | None = None,
         timeout: float | None = None,
     ) -> SummarizeResult:
-        """Summarize `text` into every language of `targets` (empty: the source language)."""
+        """Summarize `text` into every language of `targets` (empty: the source language).
+
+        A language whose summary is less confident than `min_confidence` (0..1) comes back in
+        `failures` (FAILED_PRECONDITION) instead of `summaries`.
+        """
         request = pb.SummarizeRequest(
             **_convert.summarize_fields(
                 text,
@@ -154,6 +159,7 @@ class SummarizerClient:
                 num_beams=num_beams,
                 html=html,
                 request_id=request_id,
+                min_confidence=min_confidence,
             )
         )
         response = self._unary(self._stub.Summarize, request, timeout)
@@ -170,6 +176,7 @@ class SummarizerClient:
         max_tokens: int | None = None,
         max_sentences: int | None = None,
         num_beams: int | None = None,
+        min_confidence: float | None = None,
         html: bool = False,
         request_id: str | None = None,
         timeout: float | None = None,
@@ -195,6 +202,7 @@ class SummarizerClient:
                 num_beams=num_beams,
                 html=html,
                 request_id=request_id,
+                min_confidence=min_confidence,
             )
         )
         return self._stream_events(request, self._deadline(timeout))
@@ -205,12 +213,20 @@ class SummarizerClient:
         targets: str | Iterable[str],
         *,
         source_language: str = "",
+        min_confidence: float | None = None,
         request_id: str | None = None,
         timeout: float | None = None,
     ) -> TranslateResult:
-        """Translate each text into each target language."""
+        """Translate each text into each target language.
+
+        Translations less confident than `min_confidence` (0..1) come back in `failures` instead.
+        """
         request = _convert.translate_request(
-            texts, targets, source_language=source_language, request_id=request_id
+            texts,
+            targets,
+            source_language=source_language,
+            request_id=request_id,
+            min_confidence=min_confidence,
         )
         return _convert.translate_result(self._unary(self._stub.Translate, request, timeout))
 

@@ -30,6 +30,19 @@ class TextSpan:
 
 
 @dataclass(frozen=True, slots=True)
+class OutputIssue:
+    """A problem the server's integrity checks found in an output."""
+
+    #: "WRONG_LANGUAGE", "ECHO", "REPETITION", "OMISSION", "NUMBER_MISSING", "NUMBER_ALTERED",
+    #: "NAME_MISSING" or "NAME_ALTERED" ("kind-N" for a kind this client does not know).
+    kind: str
+    detail: str
+    #: Where: in the output, or in its source when `in_source`; None for the whole text.
+    span: TextSpan | None = None
+    in_source: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     """One language's summary."""
 
@@ -39,6 +52,11 @@ class Summary:
     translated_from: str = ""
     duration_ms: float = 0.0
     spans: list[TextSpan] = field(default_factory=list)
+    issues: list[OutputIssue] = field(default_factory=list)
+    #: How far to trust the text, 0..1 (the model's certainty times the checks' score).
+    confidence: float = 0.0
+    #: True when a failed check was repaired by translating sentences again.
+    repaired: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +136,19 @@ class Translation:
     language: str
     text: str
     models: list[str] = field(default_factory=list)
+    issues: list[OutputIssue] = field(default_factory=list)
+    confidence: float = 0.0
+    repaired: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TranslationFailure:
+    """A translation the server did not return (one below `min_confidence`)."""
+
+    text_index: int
+    language: str
+    code: grpc.StatusCode
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +159,7 @@ class TranslateResult:
     source_language: DetectedLanguage
     translations: list[Translation] = field(default_factory=list)
     total_duration_ms: float = 0.0
+    failures: list[TranslationFailure] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

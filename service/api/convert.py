@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from service.api.status import public_message, status_code_for
+from service.checks import Finding, FindingKind
 from service.errors import InvalidInputError, Reason
 from service.models.base import SUMMARIZE, TRANSLATE, ModelDescription
 from service.pipeline import (
@@ -17,10 +20,15 @@ from service.pipeline import (
     SummarySentence,
     TranslateJob,
     TranslateResult,
+    TranslationFailure,
+    TranslationItem,
 )
+from service.pipeline.evidence import Evidence
 from service.text.detect import Detection, LanguageShare
 from service.text.terminology import GlossaryEntry, Terminology, TermReport
 from summarizer.v1 import summarizer_service_pb2 as pb
+
+_Output = TypeVar("_Output", pb.Summary, pb.Translation)
 
 _MODES: dict[int, object] = {
     pb.SUMMARY_MODE_UNSPECIFIED: Mode.ABSTRACTIVE,
@@ -39,6 +47,10 @@ _FORMATS: dict[int, object] = {
     pb.INPUT_FORMAT_HTML: True,
 }
 _TASKS = {SUMMARIZE: pb.MODEL_TASK_SUMMARIZE, TRANSLATE: pb.MODEL_TASK_TRANSLATE}
+# IssueKind mirrors FindingKind name for name; a kind without its proto twin fails at import.
+_ISSUE_KINDS = {kind: f"ISSUE_KIND_{kind.value}" for kind in FindingKind}
+for _name in _ISSUE_KINDS.values():
+    pb.IssueKind.Value(_name)
 
 
 def _enum(table: dict[int, object], value: int, field: str) -> object:
@@ -64,6 +76,7 @@ def summarize_job(request: pb.SummarizeRequest | pb.StreamSummarizeRequest, requ
             max_tokens=_optional(options.max_tokens),
             max_sentences=_optional(options.max_sentences),
             num_beams=_optional(options.num_beams),
+            min_confidence=options.min_confidence,
         ),
         request_id=request_id,
         is_html=bool(_enum(_FORMATS, request.input_format, "input_format")),
@@ -77,6 +90,7 @@ def translate_job(request: pb.TranslateRequest, request_id: str) -> TranslateJob
         target_languages=tuple(request.target_languages),
         source_language=request.source_language,
         request_id=request_id,
+        min_confidence=request.min_confidence,
         terminology=terminology(request.terminology),
     )
 
@@ -119,7 +133,7 @@ def language_shares(shares: tuple[LanguageShare, ...]) -> list[pb.LanguageShare]
 
 
 def summary(event: LanguageSummary) -> pb.Summary:
-    return pb.Summary(
+    message = pb.Summary(
         language=event.language,
         text=event.text,
         models=list(event.models),
@@ -128,6 +142,22 @@ def summary(event: LanguageSummary) -> pb.Summary:
         spans=[pb.TextSpan(start=s.start, end=s.end) for s in event.spans],
         terms=term_reports(event.terms),
         sentences=summary_sentences(event.sentences),
+    )
+    return with_evidence(message, event.evidence)
+
+
+def with_evidence(message: _Output, evidence: Evidence) -> _Output:
+    """Summary or Translation with the fields they share for an output's evidence set."""
+    message.issues.extend(output_issue(issue) for issue in evidence.issues)
+    message.confidence = evidence.confidence
+    message.repaired = evidence.repaired
+    return message
+
+
+def output_issue(finding: Finding) -> pb.OutputIssue:
+    span = pb.TextSpan(start=finding.span[0], end=finding.span[1]) if finding.span is not None else None
+    return pb.OutputIssue(
+        kind=_ISSUE_KINDS[finding.kind], detail=finding.detail, span=span, in_source=finding.in_source
     )
 
 
@@ -174,17 +204,29 @@ def translate_response(request_id: str, result: TranslateResult, total_ms: float
     return pb.TranslateResponse(
         request_id=request_id,
         source_language=detected_language(result.source),
-        translations=[
-            pb.Translation(
-                text_index=i.text_index,
-                language=i.language,
-                text=i.text,
-                models=list(i.models),
-                terms=term_reports(i.terms),
-            )
-            for i in result.items
-        ],
+        translations=[translation(item) for item in result.items],
         total_duration_ms=total_ms,
+        failures=[translation_failure(f, request_id) for f in result.failures],
+    )
+
+
+def translation(item: TranslationItem) -> pb.Translation:
+    message = pb.Translation(
+        text_index=item.text_index,
+        language=item.language,
+        text=item.text,
+        models=list(item.models),
+        terms=term_reports(item.terms),
+    )
+    return with_evidence(message, item.evidence)
+
+
+def translation_failure(failure: TranslationFailure, request_id: str) -> pb.TranslationFailure:
+    return pb.TranslationFailure(
+        text_index=failure.text_index,
+        language=failure.language,
+        code=status_code_for(failure.error).value[0],
+        message=public_message(failure.error, request_id),
     )
 
 

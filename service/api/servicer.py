@@ -139,6 +139,8 @@ class SummarizerServicer(pb_grpc.SummarizerServiceServicer):
             calls.note_admitted()
             result = await self.runner.model(translate, job, stop, stop=stop)
         calls.note_source(result.source.language)
+        if result.failures and not result.items:  # every translation withheld: nothing to return
+            raise result.failures[0].error
         return convert.translate_response(request_id, result, (time.perf_counter() - started) * 1000)
 
     async def DetectLanguage(

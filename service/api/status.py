@@ -20,6 +20,7 @@ STATUS_TABLE: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (errors.NotReadyError, grpc.StatusCode.UNAVAILABLE),
     (errors.DeadlineError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (errors.RequestCancelledError, grpc.StatusCode.CANCELLED),
+    (errors.LowConfidenceError, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED),
     (errors.ModelError, grpc.StatusCode.INTERNAL),
 )

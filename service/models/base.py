@@ -1,6 +1,11 @@
 """What the pipeline needs from a model, as protocols, and the plain data that crosses that line.
 
 Backends speak text, never protobuf. A backend object may implement Summarizer, Translator or both.
+
+Models also say how sure they were of what they wrote, where they can: the mean log-probability per
+generated token (`SummaryText.log_prob`, and `ScoredTranslator.translate_scored`). It is optional: a
+backend without it (the extractive summarizer) leaves it None, and the pipeline's confidence then
+rests on its integrity checks alone.
 """
 
 from __future__ import annotations
@@ -73,6 +78,16 @@ class SummaryText:
 
     text: str
     spans: tuple[Span, ...] = ()
+    # The mean log-probability per generated token (<= 0); None when the model gives none.
+    log_prob: float | None = None
+
+
+@dataclass(frozen=True)
+class ScoredText:
+    """A model's output and the mean log-probability per generated token (None: not reported)."""
+
+    text: str
+    log_prob: float | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +154,24 @@ class MultiTargetTranslator(Translator, Protocol):
     def translate_to_many(
         self, texts: Sequence[str], source: str, targets: Sequence[str], params: GenerationParams
     ) -> dict[str, list[str]]: ...
+
+
+@runtime_checkable
+class ScoredTranslator(Translator, Protocol):
+    """A translator that also says how sure it was: `translate` with each output's log-probability."""
+
+    def translate_scored(
+        self, texts: Sequence[str], source: str, target: str, params: GenerationParams
+    ) -> list[ScoredText]: ...
+
+
+@runtime_checkable
+class ScoredMultiTargetTranslator(MultiTargetTranslator, Protocol):
+    """`translate_to_many` with each output's log-probability."""
+
+    def translate_to_many_scored(
+        self, texts: Sequence[str], source: str, targets: Sequence[str], params: GenerationParams
+    ) -> dict[str, list[ScoredText]]: ...
 
 
 def expand_pairs(spec: ModelSpec) -> tuple[tuple[str, str], ...]:

@@ -37,7 +37,7 @@ from typing import Any
 
 from service import telemetry
 from service.errors import ModelLoadError, RequestCancelledError
-from service.models.decoding import generation_stopped
+from service.models.decoding import first_ids, generation_stopped
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class RowStops:
             if index in self._stopped:
                 job.future.set_exception(generation_stopped())
             else:
-                job.future.set_result(output[: job.max_new_tokens])
+                job.future.set_result(first_ids(output, job.max_new_tokens))
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ for `ctranslate2.Translator` (encoder-decoders) and `ctranslate2.Generator` (dec
 Every call becomes one `Job` per row and goes through a `MicroBatcher` (when the runtime has a batching
 policy), so rows of concurrent requests decode in one batch; `RowStops` stops each row at its own budget or
 its own stop signal. The subclasses only say how one gathered batch is decoded. No torch here.
+
+Each row comes back as `ScoredIds`: its ids and the mean log-probability per token CTranslate2 gave
+them (its hypothesis score, normalised by length).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any, NamedTuple, cast
 
 from service.errors import ModelLoadError
 from service.models.batching import BatchPolicy, Job, MicroBatcher, RowStops
-from service.models.decoding import Decode
+from service.models.decoding import Decode, ScoredIds, mean_log_prob
 
 
 def device_and_index(device: str) -> tuple[str, int]:
@@ -141,9 +144,21 @@ class TranslatorRuntime(CT2Runtime):
             min_decoding_length=key.min_tokens,
             max_input_length=0,  # inputs come truncated to the model's limit
             callback=stops if key.beams == 1 else None,
+            return_scores=True,
             **self._options,
         )
-        return [[int(i) for i in self._to_ids(result.hypotheses[0])] for result in results]
+        penalty = float(self._options.get("length_penalty", 1.0))
+        rows: list[list[int]] = []
+        for job, result in zip(jobs, results, strict=True):
+            tokens = result.hypotheses[0]  # the prefix included, the end token not
+            length = len(tokens) + (1 if len(tokens) < job.max_new_tokens else 0)  # ended on its own
+            log_prob = (
+                mean_log_prob(result.scores[0], length, penalty, forced=len(job.prefix))
+                if result.scores
+                else None
+            )
+            rows.append(ScoredIds((int(i) for i in self._to_ids(tokens)), log_prob))
+        return rows
 
 
 class GeneratorRuntime(CT2Runtime):
@@ -204,8 +219,12 @@ class GeneratorRuntime(CT2Runtime):
             include_prompt_in_result=False,
             end_token=self.end_tokens,
             callback=stops,
+            return_scores=True,  # with the default length penalty (1): the mean over the tokens
         )
-        return [list(result.sequences_ids[0]) for result in results]
+        return [
+            ScoredIds(result.sequences_ids[0], result.scores[0] if result.scores else None)
+            for result in results
+        ]
 
 
 def target_vocabulary(folder: Path) -> list[str]:

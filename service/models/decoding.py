@@ -6,7 +6,7 @@ interfaces here: `Seq2SeqRuntime` for encoder-decoders, `CausalRuntime` for deco
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +29,43 @@ class Request:
     @classmethod
     def translation(cls, source: str, target: str) -> Request:
         return cls(TRANSLATE, source, target)
+
+
+class ScoredIds(list[int]):
+    """Output token ids that also carry the mean log-probability per token the model gave them.
+
+    Everywhere else a plain list of ids (it compares equal to one); `log_prob` is None when the
+    runtime could not tell. Runtimes return these, so that scores travel with the ids they belong to.
+    """
+
+    log_prob: float | None
+
+    def __init__(self, ids: Iterable[int] = (), log_prob: float | None = None) -> None:
+        super().__init__(ids)
+        self.log_prob = log_prob
+
+
+def log_prob_of(ids: Sequence[int]) -> float | None:
+    """The mean log-probability `ids` carry, if they are ScoredIds."""
+    return ids.log_prob if isinstance(ids, ScoredIds) else None
+
+
+def first_ids(ids: Sequence[int], count: int) -> list[int]:
+    """The first `count` ids, keeping the score of the whole (a budget cut after the fact)."""
+    if len(ids) <= count:
+        return list(ids) if not isinstance(ids, ScoredIds) else ids
+    return ScoredIds(ids[:count], log_prob_of(ids))
+
+
+def mean_log_prob(score: float, length: int, length_penalty: float = 1.0, forced: int = 0) -> float:
+    """CTranslate2's hypothesis score as the mean log-probability per token the model wrote.
+
+    The score is the sum of the written tokens' log-probabilities (the end token's included) divided
+    by length ** length_penalty, where `length` also counts the `forced` prefix tokens, which add
+    nothing to the sum.
+    """
+    length = max(1, length)
+    return score * length**length_penalty / max(1, length - forced)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from service.models.base import (
     LoadContext,
     ModelDescription,
     ModelSpec,
+    ScoredText,
     SummaryText,
     expand_pairs,
 )
@@ -32,7 +33,7 @@ from service.models.batching import BatchPolicy
 from service.models.convert_cache import build_once, stat_fingerprint
 from service.models.ct2_convert import GreedyTokens, conversion_entry, convert_once
 from service.models.ct2_runtime import GeneratorRuntime
-from service.models.decoding import CausalRuntime
+from service.models.decoding import CausalRuntime, log_prob_of
 from service.models.hf_files import load_tokenizer
 from service.models.llm_prompts import (
     clean_output,
@@ -61,9 +62,11 @@ Messages = list[dict[str, str]]
 
 
 class Answer(NamedTuple):
-    """A generated answer, and whether it ran to the token budget (rather than to an end token)."""
+    """A generated answer, the mean log-probability of its tokens (None: not reported), and whether it ran
+    to the token budget (rather than to an end token)."""
 
     text: str
+    log_prob: float | None
     cut: bool
 
 
@@ -194,24 +197,38 @@ class LLMModel:
         )
         answers = self._generate(conversations, params.max_new_tokens, params.should_stop, static)
         return [
-            SummaryText(text=finish_summary(answer.text, text, language, sentences, cut=answer.cut))
+            SummaryText(
+                text=finish_summary(answer.text, text, language, sentences, cut=answer.cut),
+                log_prob=answer.log_prob,
+            )
             for text, answer in zip(texts, answers, strict=True)
         ]
 
     def translate(
         self, texts: Sequence[str], source: str, target: str, params: GenerationParams
     ) -> list[str]:
+        return [out.text for out in self.translate_scored(texts, source, target, params)]
+
+    def translate_scored(
+        self, texts: Sequence[str], source: str, target: str, params: GenerationParams
+    ) -> list[ScoredText]:
         terms = params.terminology
         conversations = [translate_messages(t, source, target, terms.terms_for(t, target)) for t in texts]
         longest = max((self.count_tokens(t) for t in texts), default=0)
         budget = min(2 * longest + 32, 1024)
         answers = self._generate(conversations, budget, params.should_stop, self.translation_prefix(source))
-        return [clean_output(answer.text, target) for answer in answers]
+        return [ScoredText(clean_output(answer.text, target), answer.log_prob) for answer in answers]
 
     def translate_to_many(
         self, texts: Sequence[str], source: str, targets: Sequence[str], params: GenerationParams
     ) -> dict[str, list[str]]:
         """Every text into every target in one batch: the decoder steps are shared across targets."""
+        scored = self.translate_to_many_scored(texts, source, targets, params)
+        return {target: [out.text for out in outputs] for target, outputs in scored.items()}
+
+    def translate_to_many_scored(
+        self, texts: Sequence[str], source: str, targets: Sequence[str], params: GenerationParams
+    ) -> dict[str, list[ScoredText]]:
         jobs = [(target, text) for target in targets for text in texts]
         terms = params.terminology
         conversations = [
@@ -221,9 +238,9 @@ class LLMModel:
         answers = self._generate(
             conversations, min(2 * longest + 32, 1024), params.should_stop, self.translation_prefix(source)
         )
-        result: dict[str, list[str]] = {target: [] for target in targets}
+        result: dict[str, list[ScoredText]] = {target: [] for target in targets}
         for (target, _), answer in zip(jobs, answers, strict=True):
-            result[target].append(clean_output(answer.text, target))
+            result[target].append(ScoredText(clean_output(answer.text, target), answer.log_prob))
         return result
 
     # -- prompts -----------------------------------------------------------------------------
@@ -267,6 +284,7 @@ class LLMModel:
         should_stop: Callable[[], bool] | None,
         static: Sequence[int] = (),
     ) -> list[Answer]:
+        """The answers as decoded text, each with the mean log-probability of its tokens."""
         prompts = [self.prompt_ids(m) for m in conversations]
         if self._forced_tokens is not None:
             max_new_tokens = self._forced_tokens
@@ -280,6 +298,7 @@ class LLMModel:
         return [
             Answer(
                 str(self.tokenizer.decode(ids, skip_special_tokens=True)),
+                log_prob_of(ids),
                 len(ids) >= max_new_tokens and (not ids or ids[-1] not in self.eos_ids),
             )
             for ids in outputs

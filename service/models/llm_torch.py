@@ -10,11 +10,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from service.errors import ModelLoadError
+from service.models.decoding import ScoredIds
 from service.models.torch_support import Stopping, use_threads
 
 
@@ -64,12 +66,12 @@ class TorchRuntime:
         should_stop: Callable[[], bool] | None,
         static: Sequence[int] = (),  # unused: each prompt is run whole
     ) -> list[list[int]]:
-        outputs = []
+        outputs: list[list[int]] = []
         for prompt in prompts:  # one at a time: no padding effects on the reference runtime
             stopping = Stopping(should_stop)
             with self._lock, torch.inference_mode():
                 ids = torch.tensor([prompt], dtype=torch.long, device=self.model.device)
-                out = self.model.generate(  # type: ignore[misc]
+                out: Any = self.model.generate(  # type: ignore[misc]
                     input_ids=ids,
                     attention_mask=torch.ones_like(ids),
                     max_new_tokens=max_new_tokens,
@@ -79,7 +81,13 @@ class TorchRuntime:
                     eos_token_id=self.eos_ids,
                     pad_token_id=self.eos_ids[0],
                     stopping_criteria=stopping.criteria,
+                    output_scores=True,
+                    return_dict_in_generate=True,
                 )
+                model: Any = self.model
+                steps = model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
             stopping.raise_if_stopped()
-            outputs.append(out[0, len(prompt) :].tolist())
+            written = out.sequences[0, len(prompt) :].tolist()
+            log_prob = float(steps[0, : len(written)].mean()) if written else None
+            outputs.append(ScoredIds(written, log_prob))
         return outputs

@@ -27,13 +27,14 @@ from service.models.base import (
     LoadContext,
     ModelDescription,
     ModelSpec,
+    ScoredText,
     SummaryText,
     expand_pairs,
 )
 from service.models.batching import BatchPolicy
 from service.models.ct2_convert import ScoresAndTokens, conversion_entry, convert_once
 from service.models.ct2_runtime import TranslatorRuntime
-from service.models.decoding import Decode, Request, Seq2SeqRuntime
+from service.models.decoding import Decode, Request, Seq2SeqRuntime, first_ids, log_prob_of
 from service.models.families import detect_family
 from service.models.hf_files import load_tokenizer, read_config, read_generation_config
 from service.models.registry import register_backend
@@ -125,6 +126,7 @@ class Seq2SeqModel:
         if family.multi_target:
             # Only these models are MultiTargetTranslators: the pipeline checks for the method.
             self.translate_to_many = self._translate
+            self.translate_to_many_scored = self._translate_scored
         log.info(
             "loaded %s from %s (family %s, %s, %d input tokens) in %.1fs",
             self.name,
@@ -176,14 +178,21 @@ class Seq2SeqModel:
         for start in range(0, len(texts), self._batch_size):
             masked = _masked(texts[start : start + self._batch_size], language, params)
             ids = self.generate_ids([m.text for m in masked], request, params, params.max_new_tokens)
-            decoded = self.codec.decode(ids)
-            summaries += [SummaryText(restore_terms(t, m)) for t, m in zip(decoded, masked, strict=True)]
+            summaries += [
+                SummaryText(restore_terms(text, m), log_prob=log_prob_of(row))
+                for text, m, row in zip(self.codec.decode(ids), masked, ids, strict=True)
+            ]
         return summaries
 
     def translate(
         self, texts: Sequence[str], source: str, target: str, params: GenerationParams
     ) -> list[str]:
         return self._translate(texts, source, [target], params)[target]
+
+    def translate_scored(
+        self, texts: Sequence[str], source: str, target: str, params: GenerationParams
+    ) -> list[ScoredText]:
+        return self._translate_scored(texts, source, [target], params)[target]
 
     def warmup(self) -> None:
         """One tiny generate, so that the first request does not pay for lazy initialisation."""
@@ -207,8 +216,14 @@ class Seq2SeqModel:
     def _translate(
         self, texts: Sequence[str], source: str, targets: Sequence[str], params: GenerationParams
     ) -> dict[str, list[str]]:
+        scored = self._translate_scored(texts, source, targets, params)
+        return {target: [out.text for out in outputs] for target, outputs in scored.items()}
+
+    def _translate_scored(
+        self, texts: Sequence[str], source: str, targets: Sequence[str], params: GenerationParams
+    ) -> dict[str, list[ScoredText]]:
         """Every text into every target; rows batch by length whatever their target; blanks stay blank."""
-        results = {target: [""] * len(texts) for target in targets}
+        results = {target: [ScoredText("")] * len(texts) for target in targets}
         jobs: list[_Job] = []
         indices = [i for i, text in enumerate(texts) if text.strip()]
         masks: dict[tuple[str, int], MaskedText] = {}
@@ -224,8 +239,9 @@ class Seq2SeqModel:
             rows = self._generate(
                 [job.source for job in batch], [job.prefix for job in batch], TRANSLATE, params, None
             )
-            for job, translation in zip(batch, self.codec.decode(rows), strict=True):
-                results[job.target][job.index] = restore_terms(translation, masks[(job.target, job.index)])
+            for job, translation, row in zip(batch, self.codec.decode(rows), rows, strict=True):
+                restored = restore_terms(translation, masks[(job.target, job.index)])
+                results[job.target][job.index] = ScoredText(restored, log_prob_of(row))
         return results
 
     def _batches(self, jobs: list[_Job]) -> Iterator[list[_Job]]:
@@ -278,7 +294,7 @@ class Seq2SeqModel:
             raise
         except Exception as err:
             raise ModelError(f"{self.name}: generation failed ({type(err).__name__})") from err
-        return [row[:budget] for row, budget in zip(rows, budgets, strict=True)]
+        return [first_ids(row, budget) for row, budget in zip(rows, budgets, strict=True)]
 
     # -- languages -----------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 from service.models.base import LoadContext, ModelSpec
-from service.models.decoding import Decode, decoder_start, end_ids
+from service.models.decoding import Decode, ScoredIds, decoder_start, end_ids
 from service.models.sources import load_failure, transformers_location
 from service.models.torch_support import Stopping, use_threads
 
@@ -88,7 +88,7 @@ class TorchRuntime:
         decoder_ids = torch.tensor([[self._start, *prefix] for prefix in prefixes], device=device)
         stopping = Stopping(decode.should_stop)
         with self._busy, torch.inference_mode():
-            ids = self._model.generate(
+            out = self._model.generate(
                 input_ids=input_ids,
                 attention_mask=mask,
                 decoder_input_ids=decoder_ids,
@@ -97,11 +97,29 @@ class TorchRuntime:
                 num_beams=decode.num_beams,
                 do_sample=False,
                 stopping_criteria=stopping.criteria,
+                output_scores=True,
+                return_dict_in_generate=True,
             )
+            steps = token_log_probs(self._model, out, decode.num_beams)
         stopping.raise_if_stopped()
-        rows = []
-        for row in ids.tolist():
+        rows: list[list[int]] = []
+        for row, row_steps in zip(out.sequences.tolist(), steps.tolist(), strict=True):
             row = row[1:]
             end = next((i for i in range(forced, len(row)) if row[i] in self._end), len(row))
-            rows.append(row[:end])
+            written = end - forced + (1 if end < len(row) else 0)  # the end token is scored too
+            log_prob = sum(row_steps[:written]) / written if written > 0 else None
+            rows.append(ScoredIds(row[:end], log_prob))
         return rows
+
+
+def token_log_probs(model: Any, out: Any, beams: int) -> Any:
+    """The log-probability of each generated token (batch x steps), from generate()'s scores.
+
+    Greedy scores are the processed logits, normalised here; beam search's are log-probabilities
+    already, followed along each hypothesis' beams.
+    """
+    if beams > 1:
+        return model.compute_transition_scores(
+            out.sequences, out.scores, out.beam_indices, normalize_logits=False
+        )
+    return model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)

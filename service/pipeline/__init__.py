@@ -15,6 +15,7 @@ from service.pipeline.types import (
     SummarySentence,
     TranslateJob,
     TranslateResult,
+    TranslationFailure,
     TranslationItem,
 )
 
@@ -33,5 +34,6 @@ __all__ = [
     "SummarySentence",
     "TranslateJob",
     "TranslateResult",
+    "TranslationFailure",
     "TranslationItem",
 ]

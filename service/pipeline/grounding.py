@@ -26,7 +26,7 @@ from service.pipeline.routes import Route
 from service.pipeline.translate import translate_sentences
 from service.pipeline.types import SummarySentence
 from service.text.grounding import SourceIndex
-from service.text.normalize import STRIPPED_CHARACTERS
+from service.text.normalize import submitted_positions
 from service.text.scripts import joiner
 from service.text.sentences import Sentence, split_sentences
 
@@ -141,10 +141,5 @@ def submitted_spans(plan: Plan, spans: Sequence[Span]) -> tuple[Span, ...]:
     """
     if not spans or plan.job.is_html:
         return tuple(spans)
-    original = plan.job.text
-    kept = [i for i, ch in enumerate(original) if ch not in STRIPPED_CHARACTERS]
-    lead = 0
-    while lead < len(kept) and original[kept[lead]].isspace():
-        lead += 1
-    positions = kept[lead:]
+    positions = submitted_positions(plan.job.text)
     return tuple(Span(positions[s.start], positions[s.end - 1] + 1) for s in spans if s.end > s.start)

@@ -16,6 +16,7 @@ from service import telemetry
 from service.errors import InvalidInputError, Reason, UnsupportedLanguageError
 from service.models.base import GenerationParams, Summarizer
 from service.pipeline.cache import ResultCache, text_key
+from service.pipeline.evidence import check_min_confidence
 from service.pipeline.routes import Route, RouteTable, SummaryRoute
 from service.pipeline.terminology import validate_terminology
 from service.pipeline.types import (
@@ -70,6 +71,8 @@ class TranslationPlan:
     targets: tuple[str, ...]
     routes: tuple[Route, ...]  # into each target other than the source, in the order asked
     terminology: Terminology = NO_TERMINOLOGY
+    min_confidence: float = 0.0
+    submitted: tuple[str, ...] = ()  # the texts as the caller sent them, for offsets into them
 
     def route_to(self, target: str) -> Route:
         return next(route for route in self.routes if route.target == target)
@@ -138,6 +141,7 @@ class Planner:
     def plan_translation(self, job: TranslateJob) -> TranslationPlan:
         """Validate a Translate request and find the route into each target."""
         texts = self._texts(job.texts)
+        min_confidence = check_min_confidence(job.min_confidence, "min_confidence")
         if not job.target_languages:
             raise InvalidInputError(
                 "target_languages", "is empty; give at least one language", reason=Reason.EMPTY
@@ -154,6 +158,8 @@ class Planner:
             targets,
             self._routes_into(source.language, targets, unreachable),
             validate_terminology(job.terminology),
+            min_confidence,
+            tuple(job.texts),
         )
 
     # -- text ----------------------------------------------------------------------------------
@@ -309,6 +315,7 @@ def generation_params(options: SummaryOptions) -> GenerationParams:
     _check_range("max_tokens", options.max_tokens, MAX_TOKENS_RANGE)
     _check_range("max_sentences", options.max_sentences, MAX_SENTENCES_RANGE)
     _check_range("num_beams", options.num_beams, NUM_BEAMS_RANGE)
+    check_min_confidence(options.min_confidence, "options.min_confidence")
     preset_tokens, preset_sentences = LENGTH_PRESETS[options.length]
     return GenerationParams(
         max_new_tokens=options.max_tokens or preset_tokens,

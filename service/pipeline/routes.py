@@ -8,6 +8,10 @@ covers the pairs its description lists (`translation_pairs`) for which `translat
 
 For each source language the table also knows how its abstractive summary is made: by the first
 summarizer that reads it, or else in English, after translating the article there.
+
+Besides the route it takes, a pair may have alternatives, for a second opinion when a translation
+fails its checks: the other translators that cover the pair, then the pivot through English
+(when the route is direct and neither language is English).
 """
 
 from __future__ import annotations
@@ -111,6 +115,7 @@ class RouteTable:
         #: Every language accepted as a source or a target.
         self.languages = frozenset(languages)
         self._routes = _direct_routes(pairs)
+        self._alternatives = self._other_routes(pairs)
         for source in self.languages:
             for target in self.languages:
                 pivoted = self._pivot_route(source, target)
@@ -126,6 +131,10 @@ class RouteTable:
         """The route from `source` to `target`, or None when the profile has none."""
         return self._routes.get((source, target))
 
+    def alternatives(self, source: str, target: str) -> tuple[Route, ...]:
+        """Other ways from `source` to `target` than `route()`: other translators, then the pivot."""
+        return self._alternatives.get((source, target), ())
+
     def summary_route(self, source: str) -> SummaryRoute | None:
         """How an abstractive summary of `source` text is made, or None when it cannot be."""
         return self._summary_routes.get(source)
@@ -138,6 +147,31 @@ class RouteTable:
         if first is None or second is None:
             return None
         return Route(source, target, (*first.hops, *second.hops))
+
+    def _other_routes(
+        self, pairs: Sequence[tuple[Translator, tuple[tuple[str, str], ...]]]
+    ) -> dict[tuple[str, str], tuple[Route, ...]]:
+        """For each direct route: the other translators of its pair, then the pivot through English."""
+        others: dict[tuple[str, str], list[Route]] = {}
+        for translator, translator_pairs in pairs:
+            for source, target in translator_pairs:
+                chosen = self._routes.get((source, target))
+                if chosen is None or chosen.translators == (translator,):
+                    continue
+                if not translator.translates(source, target):
+                    continue
+                others.setdefault((source, target), []).append(
+                    Route(source, target, (Hop(translator, source, target),))
+                )
+        for source, target in self._routes:
+            if PIVOT in (source, target):
+                continue
+            first, second = self._routes.get((source, PIVOT)), self._routes.get((PIVOT, target))
+            if first is not None and second is not None:
+                others.setdefault((source, target), []).append(
+                    Route(source, target, (*first.hops, *second.hops))
+                )
+        return {pair: tuple(routes) for pair, routes in others.items()}
 
     def _summary_route(self, source: str, summarizers: Sequence[Summarizer]) -> SummaryRoute | None:
         own = _first_summarizer(summarizers, source)

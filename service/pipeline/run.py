@@ -5,6 +5,11 @@ the summarizer reads), grounded in the article's sentences, then translated into
 batch by batch, sentence by sentence (`grounding` owns how the sources carry over). Both are cached,
 keyed by everything that shapes them, so that a repeated request can be answered from the cache
 alone. Events are built by one helper whether they come from the models or from the cache.
+
+Every output is cached with its evidence (`evidence.py`): the base summary checked against the
+article, each translation checked against the base summary and repaired if it fails (`repair.py`).
+An output below the request's `min_confidence` becomes that language's failure.
+
 Each part of the answer is reported to the call's observer once: a cache hit or miss, and the
 stage (summarize, translate) and target languages that made it.
 """
@@ -14,20 +19,29 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from service import telemetry
 from service.errors import DeadlineError, ModelError, RequestCancelledError, SummarizerError
 from service.models.base import BatchSummarizer, GenerationParams, Summarizer, SummaryText
 from service.pipeline import grounding
 from service.pipeline.cache import ResultCache, text_key
+from service.pipeline.evidence import (
+    CheckedOutput,
+    Evidence,
+    screen,
+    summary_evidence,
+    translated_summary_evidence,
+)
 from service.pipeline.planning import Plan
+from service.pipeline.repair import TranslationChecker
 from service.pipeline.routes import Route, TranslationBatch, batches
 from service.pipeline.stopping import StopCheck, check_stop, never_stop
 from service.pipeline.terminology import term_reports
 from service.pipeline.translate import translate_sentences_batch
 from service.pipeline.types import LanguageFailure, LanguageSummary, Mode, SummaryEvent
 from service.text.chunking import chunk_sentences
+from service.text.languages import language_name
 from service.text.scripts import joiner
 from service.text.sentences import split_sentences
 
@@ -43,6 +57,7 @@ class BaseSummary:
 
     summary: SummaryText
     models: tuple[str, ...]
+    evidence: Evidence = Evidence()
     # Its sentences, each with its sources in the submitted text; translations follow them one by one.
     sentences: tuple[grounding.GroundedSentence, ...] = ()
 
@@ -50,8 +65,9 @@ class BaseSummary:
 class SummaryRunner:
     """Runs plans against the models, through the result cache."""
 
-    def __init__(self, cache: ResultCache) -> None:
+    def __init__(self, cache: ResultCache, checker: TranslationChecker) -> None:
         self.cache = cache
+        self.checker = checker
 
     def run(self, plan: Plan, should_stop: StopCheck = never_stop) -> Iterator[SummaryEvent]:
         """Yield the source language, then each target's summary (or failure) as soon as it is ready.
@@ -71,7 +87,7 @@ class SummaryRunner:
             yield from (LanguageFailure(target, error) for target in plan.targets)
             return
         if plan.summary_language in plan.targets:
-            yield language_summary(plan, base, plan.summary_language, (), _ms_since(started))
+            yield language_summary(plan, base, plan.summary_language, None, _ms_since(started))
         for batch in batches(plan.routes):
             check_stop(should_stop)
             yield from self._batch_events(plan, base, batch, params)
@@ -83,7 +99,7 @@ class SummaryRunner:
             return None
         events: list[SummaryEvent] = [plan.source]
         if plan.summary_language in plan.targets:
-            events.append(language_summary(plan, base, plan.summary_language, (), 0.0))
+            events.append(language_summary(plan, base, plan.summary_language, None, 0.0))
         for route in plan.routes:
             translated = self.cache.get(translation_key(plan, base, route))
             if translated is None:
@@ -121,15 +137,16 @@ class SummaryRunner:
         telemetry.current().cache("summary", hit is not None)
         if hit is not None:
             return hit
-        result = _summarize_plan(plan, params)
+        result = _summarize_plan(plan, params, self.checker)
         self.cache.put(key, result, len(result.summary.text) + 64)
         return result
 
     def _translations(
         self, plan: Plan, base: BaseSummary, batch: TranslationBatch, params: GenerationParams
-    ) -> dict[str, tuple[str, ...]]:
-        """The summary's sentences translated into each target of the batch, sentence i as item i."""
-        out: dict[str, tuple[str, ...]] = {}
+    ) -> dict[str, CheckedOutput]:
+        """The summary's sentences translated into each target of the batch, sentence i as item i,
+        checked against the summary and repaired where they fail."""
+        out: dict[str, CheckedOutput] = {}
         observer = telemetry.current()
         for route in batch.routes:
             hit = self.cache.get(translation_key(plan, base, route))
@@ -143,41 +160,48 @@ class SummaryRunner:
             sentences = [sentence.text for sentence in base.sentences]
             fresh = translate_sentences_batch(sentences, TranslationBatch(missing, batch.translator), params)
             for route in missing:
-                translated = out[route.target] = tuple(fresh[route.target])
-                size = sum(len(t) for t in translated) + 64
-                self.cache.put(translation_key(plan, base, route), translated, size)
+                checked = self.checker.checked_sentences(
+                    base.summary.text, sentences, fresh[route.target], route, params
+                )
+                out[route.target] = checked
+                self.cache.put(translation_key(plan, base, route), checked, len(checked.text) + 64)
         return out
 
 
 def language_summary(
-    plan: Plan, base: BaseSummary, language: str, translated: Sequence[str], duration_ms: float
-) -> LanguageSummary:
-    """The event for one target: the base summary itself, or its sentence-by-sentence translation."""
-    if language == plan.summary_language:
+    plan: Plan, base: BaseSummary, language: str, translated: CheckedOutput | None, duration_ms: float
+) -> LanguageSummary | LanguageFailure:
+    """The event for one target: the base summary itself, or its sentence-by-sentence translation;
+    a failure instead when its confidence is below the request's `min_confidence`."""
+    if translated is None:
         text = base.summary.text
-        spans = grounding.submitted_spans(plan, base.summary.spans)
-        return LanguageSummary(
+        event = LanguageSummary(
             language,
             text,
             base.models,
             "",
             duration_ms,
-            spans,
+            grounding.submitted_spans(plan, base.summary.spans),
             term_reports(plan.terminology, plan.text, language, text),
             grounding.summary_sentences(text, base.sentences),
+            base.evidence,
         )
-    route = plan.route_to(language)
-    text = grounding.join_translations(translated, language)
-    return LanguageSummary(
-        language,
-        text,
-        (*base.models, *route.model_names),
-        plan.summary_language,
-        duration_ms,
-        (),
-        term_reports(plan.terminology, base.summary.text, language, text),
-        grounding.translated_sentences(text, translated, base.sentences),
-    )
+    else:
+        text = translated.text
+        event = LanguageSummary(
+            language,
+            text,
+            (*base.models, *translated.models(plan.route_to(language).model_names)),
+            plan.summary_language,
+            duration_ms,
+            (),
+            term_reports(plan.terminology, base.summary.text, language, text),
+            grounding.translated_sentences(text, translated.sentences, base.sentences),
+            translated_summary_evidence(base.evidence, translated.evidence),
+        )
+    what = f"the {language_name(language)} ({language!r}) summary"
+    withheld = screen(event.evidence, plan.job.options.min_confidence, what)
+    return event if withheld is None else LanguageFailure(language, withheld)
 
 
 def summary_key(plan: Plan) -> tuple[object, ...]:
@@ -212,7 +236,8 @@ def _terminology_key(plan: Plan) -> str:
     return text_key(repr(plan.terminology.key())) if plan.terminology else ""
 
 
-def _summarize_plan(plan: Plan, params: GenerationParams) -> BaseSummary:
+def _summarize_plan(plan: Plan, params: GenerationParams, checker: TranslationChecker) -> BaseSummary:
+    """The base summary, grounded in the article and checked against it in the summary's language."""
     observer = telemetry.current()
     # The summary is itself one of the answers when its language is a target.
     answered = (plan.summary_language,) if plan.summary_language in plan.targets else ()
@@ -222,7 +247,9 @@ def _summarize_plan(plan: Plan, params: GenerationParams) -> BaseSummary:
             observer.languages(answered),
         ):
             summary = plan.summarizer.summarize(plan.text, plan.source.language, params)
-        return BaseSummary(summary, (plan.summarizer.name,), grounding.ground_summary(plan, summary))
+        evidence = summary_evidence(plan.text, summary, plan.source.language, checker.detector)
+        grounded = grounding.ground_summary(plan, summary)
+        return BaseSummary(summary, (plan.summarizer.name,), evidence, grounded)
     text = plan.text
     models: tuple[str, ...] = ()
     pivot = None
@@ -242,8 +269,9 @@ def _summarize_plan(plan: Plan, params: GenerationParams) -> BaseSummary:
         observer.languages(answered),
     ):
         summary = summarize_long(plan.summarizer, text, plan.summary_language, params)
+    evidence = summary_evidence(text, summary, plan.summary_language, checker.detector)
     grounded = grounding.ground_summary(plan, summary, pivot)
-    return BaseSummary(summary, (*models, plan.summarizer.name), grounded)
+    return BaseSummary(summary, (*models, plan.summarizer.name), evidence, grounded)
 
 
 def summarize_long(summarizer: Summarizer, text: str, language: str, params: GenerationParams) -> SummaryText:

@@ -17,7 +17,8 @@ from collections.abc import Iterator, Sequence
 from service.models.base import Summarizer, Translator
 from service.pipeline.cache import ResultCache
 from service.pipeline.planning import Plan, Planner
-from service.pipeline.routes import RouteTable
+from service.pipeline.repair import TranslationChecker
+from service.pipeline.routes import Route, RouteTable
 from service.pipeline.run import SummaryRunner
 from service.pipeline.stopping import StopCheck, never_stop
 from service.pipeline.translate import run_translation
@@ -63,7 +64,9 @@ class SummarizationPipeline:
             limits=limits,
             cache=cache,
         )
-        self._runner = SummaryRunner(cache)
+        # Checks every output against its source, and repairs the translations that fail.
+        self._checker = TranslationChecker(self._routes, detector, limits.max_repair_attempts)
+        self._runner = SummaryRunner(cache, self._checker)
 
     # -- description -------------------------------------------------------------------------
 
@@ -89,6 +92,15 @@ class SummarizationPipeline:
         route = self._routes.route(source, target)
         return route.translators if route is not None else None
 
+    def translation_route(self, source: str, target: str) -> Route | None:
+        """The route itself, for a caller that translates step by step (the evaluation does)."""
+        return self._routes.route(source, target)
+
+    @property
+    def checker(self) -> TranslationChecker:
+        """The checks and repairs every output goes through."""
+        return self._checker
+
     # -- requests ----------------------------------------------------------------------------
 
     def detect(self, text: str) -> Detection:
@@ -107,4 +119,4 @@ class SummarizationPipeline:
         return self._runner.cached_events(plan)
 
     def translate(self, job: TranslateJob, should_stop: StopCheck = never_stop) -> TranslateResult:
-        return run_translation(self._planner.plan_translation(job), should_stop)
+        return run_translation(self._planner.plan_translation(job), self._checker, should_stop)

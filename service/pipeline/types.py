@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from service.config import Settings
 from service.models.base import ModelDescription, Span
+from service.pipeline.evidence import Evidence
 from service.text.detect import LanguageShare
 from service.text.terminology import NO_TERMINOLOGY, Terminology, TermReport
 
@@ -42,6 +43,7 @@ class SummaryOptions:
     max_tokens: int | None = None
     max_sentences: int | None = None
     num_beams: int | None = None
+    min_confidence: float = 0.0  # withhold summaries less confident than this; 0: none
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class Limits:
     max_text_chars: int = 100_000
     max_targets: int = 16
     max_translate_texts: int = 64
+    # Model calls a repair may make on one output that fails its checks; 0: report, never repair.
+    max_repair_attempts: int = 2
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -97,6 +101,7 @@ class LanguageSummary:
     spans: tuple[Span, ...] = ()
     terms: tuple[TermReport, ...] = ()
     sentences: tuple[SummarySentence, ...] = ()
+    evidence: Evidence = Evidence()
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,7 @@ class TranslateJob:
     source_language: str = ""
     request_id: str = ""
     terminology: Terminology = NO_TERMINOLOGY
+    min_confidence: float = 0.0  # withhold translations less confident than this; 0: none
 
 
 @dataclass(frozen=True)
@@ -124,12 +130,23 @@ class TranslationItem:
     text: str
     models: tuple[str, ...]
     terms: tuple[TermReport, ...] = ()
+    evidence: Evidence = Evidence()
+
+
+@dataclass(frozen=True)
+class TranslationFailure:
+    """A translation not returned, and why (a confidence below the request's threshold)."""
+
+    text_index: int
+    language: str
+    error: Exception
 
 
 @dataclass(frozen=True)
 class TranslateResult:
     source: SourceLanguage
     items: tuple[TranslationItem, ...]
+    failures: tuple[TranslationFailure, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -37,3 +37,15 @@ def clean_text(text: str, field: str) -> str:
             reason=Reason.CONTROL_CHARACTERS,
         )
     return text.translate(_STRIP)
+
+
+def submitted_positions(original: str) -> list[int]:
+    """For each character of `clean_text(original).strip()`, its index in `original`.
+
+    Maps offsets into the text the pipeline works on back to the text as submitted.
+    """
+    kept = [i for i, ch in enumerate(original) if ch not in STRIPPED_CHARACTERS]
+    lead = 0
+    while lead < len(kept) and original[kept[lead]].isspace():
+        lead += 1
+    return kept[lead:]

@@ -86,6 +86,30 @@ def test_cli_streams_real_summaries_from_the_tiny_model(tiny_server):
     assert "Vershinin" not in server.output() and "Mamlouk" not in server.output()
 
 
+def test_summaries_from_the_tiny_model_carry_issues_and_confidence(tiny_server):
+    _, target, _ = tiny_server
+    with grpc.insecure_channel(target) as channel:
+        response = pb_grpc.SummarizerServiceStub(channel).Summarize(
+            pb.SummarizeRequest(
+                text=SEED.read_text(encoding="utf-8"),
+                target_languages=["en", "fr"],
+                options=pb.SummaryOptions(length=pb.LENGTH_PRESET_SHORT),
+            ),
+            timeout=300,
+        )
+    assert [s.language for s in response.summaries] == ["en", "fr"]
+    for summary in response.summaries:
+        assert 0.0 < summary.confidence <= 1.0
+        for issue in summary.issues:
+            assert issue.kind != pb.ISSUE_KIND_UNSPECIFIED and issue.detail
+            if issue.HasField("span") and not issue.in_source:
+                assert issue.span.end <= len(summary.text)
+    en, fr = response.summaries
+    # The model's own scores count: its confidence is below the check score alone.
+    assert en.confidence < 1.0
+    assert fr.confidence <= en.confidence + 1e-6  # a translation is never surer than its source summary
+
+
 def test_cli_reads_stdin_and_reports_bad_input(tiny_server):
     _, target, _ = tiny_server
     ok = client_cli(

@@ -473,6 +473,9 @@ def test_a_run_with_external_data_reports_per_language(fake_target, cases_folder
     assert set(translations) == {"en->fr", "en->de"}  # "xx" is not a language of the profile
     assert translations["en->fr"][2] == "1" and float(translations["en->fr"][5]) >= 0
     assert any("en->xx: 1 sentences skipped" in n for n in report.data_translations.notes)
+    # What the service said about the data's translations counts with the rest.
+    assert sorted(e.language for e in report.data_translations.evidence) == ["de", "fr"]
+    assert all(e in report.evidence() for e in report.data_translations.evidence)
     text = render_language_text([report])
     assert "Ref words" in text and "en->xx" in text
     block = render_quality_block(report, data_folder="data", command="python -m bench.quality", machine="m")
@@ -516,3 +519,38 @@ def test_the_command_writes_the_quality_file_with_external_data(tmp_path, monkey
     assert "### Profile `tiny`" in text and "load average" in text and "commit " in text
     assert "| tiny | data | en | 1 |" in text and "| tiny | cases | en | 1 |" in text
     assert "Ref words" in capsys.readouterr().out
+
+
+@pytest.mark.integration
+def test_the_command_measures_confidence_on_the_data_translations(tmp_path, monkeypatch):
+    data_folder = tmp_path / "data"
+    data_folder.mkdir()
+    write_lines(data_folder / "translation.jsonl", [translation_line("t1", "fr")])
+    measured: list[tuple[object, ...]] = []
+
+    def fake_measure(data, profile, *, limit=None):  # type: ignore[no-untyped-def]
+        measured.append((data, profile, limit))
+        return "# Confidence and repairs on human references\n\n## Sentences\n\nfigures"
+
+    @contextmanager
+    def fake_server(profile, **_):  # type: ignore[no-untyped-def]
+        server = ServerThread(server_settings(), fake_pipeline(summarizer=FakeSummarizer(languages=("en",))))
+        try:
+            yield server.target, 0.5
+        finally:
+            server.stop()
+            server.loop.close()
+
+    monkeypatch.setattr("bench.quality.cli.running_server", fake_server)
+    monkeypatch.setattr("bench.quality.cli.measure", fake_measure)
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    write(cases, "a.json", {"language": "en", "article": EN2, "references": ["R."]})
+    out = tmp_path / "out"
+    argv = ["--cases", str(cases), "--data", str(data_folder), "--data-limit", "5", "--out", str(out)]
+    code = main([*argv, "--report", str(tmp_path / "QUALITY.md")])
+    assert code == 0
+    assert measured == [(data_folder, "tiny", 5)]
+    # The measurement goes under the profile's report, its headings one level down.
+    text = (out / "quality-tiny.md").read_text()
+    assert "\n## Confidence and repairs on human references\n" in text and "\n### Sentences\n" in text

@@ -15,6 +15,7 @@ from service.config import settings_from_env
 from service.errors import ModelLoadError, RequestCancelledError
 from service.loader import load_context
 from service.models.base import GenerationParams, LoadContext, ModelSpec
+from service.models.decoding import log_prob_of
 from service.models.llm_prompts import clean_output, summarize_messages
 from service.models.registry import create_model
 from service.profiles import get_profile
@@ -58,6 +59,33 @@ def test_capabilities_follow_the_profile(tiny_llm):
     info = tiny_llm.describe()
     assert info.backend == "llm" and info.runtime == tiny_llm.runtime_name
     assert tiny_llm.count_tokens("Hello world") >= 2
+
+
+def test_outputs_carry_the_mean_log_probability_of_their_tokens(tiny_llm):
+    params = GenerationParams(max_new_tokens=8, max_sentences=1)
+    summary = tiny_llm.summarize(SEED[:400], "en", params)
+    assert summary.log_prob is not None and -20.0 < summary.log_prob < 0.0
+    texts = ["The meeting ended on Monday."]
+    [scored] = tiny_llm.translate_scored(texts, "en", "fr", params)
+    assert scored.log_prob is not None and scored.log_prob < 0.0
+    many = tiny_llm.translate_to_many_scored(texts, "en", ["fr", "de"], params)
+    # One batch or one target at a time: the same text and figure (batching may move the last digits).
+    assert many["fr"][0].text == scored.text
+    assert many["fr"][0].log_prob == pytest.approx(scored.log_prob, abs=1e-3)
+    assert many["de"][0].log_prob is not None
+
+
+def test_both_runtimes_score_the_same_tokens_alike():
+    """The same greedy tokens get about the same figure from CTranslate2 (int8) and transformers."""
+    ct2 = create_model(SPEC, context("ctranslate2"))
+    reference = create_model(SPEC, context("transformers"))
+    prompt = ct2.prompt_ids([{"role": "user", "content": "Name three large cities in France."}])
+    # A few tokens: int8 may pick another token later on.
+    [mine] = ct2.runtime.generate([prompt], 3, None)
+    [theirs] = reference.runtime.generate([prompt], 3, None)
+    assert mine == theirs
+    assert log_prob_of(mine) is not None and log_prob_of(theirs) is not None
+    assert log_prob_of(mine) == pytest.approx(log_prob_of(theirs), abs=0.15)
 
 
 def test_stop_request_ends_generation(tiny_llm):

@@ -721,6 +721,9 @@ def test_cli_streams_json_lines(
             "translated_from": "en",
             "duration_ms": 12345.0,
             "spans": [],
+            "issues": [],
+            "confidence": 0.0,
+            "repaired": False,
         },
     }
     assert lines[3] == {
@@ -858,6 +861,9 @@ def test_cli_translate_json(address: str, capsys: pytest.CaptureFixture[str]) ->
         "language": "de",
         "text": "Hallo",
         "models": ["opus-mt-en-de"],
+        "issues": [],
+        "confidence": 0.0,
+        "repaired": False,
     }
 
 

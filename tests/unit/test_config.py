@@ -95,6 +95,7 @@ def _flag_samples(tmp_path: Path) -> list[dict[str, str]]:
         "max_targets": "3",
         "max_translate_texts": "7",
         "max_receive_bytes": "65536",
+        "max_repair_attempts": "0",
         "runtime": "transformers",
         "threads": "3",
         "device": "cuda:1",

@@ -26,6 +26,18 @@ class InputFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INPUT_FORMAT_TEXT: _ClassVar[InputFormat]
     INPUT_FORMAT_HTML: _ClassVar[InputFormat]
 
+class IssueKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ISSUE_KIND_UNSPECIFIED: _ClassVar[IssueKind]
+    ISSUE_KIND_WRONG_LANGUAGE: _ClassVar[IssueKind]
+    ISSUE_KIND_ECHO: _ClassVar[IssueKind]
+    ISSUE_KIND_REPETITION: _ClassVar[IssueKind]
+    ISSUE_KIND_OMISSION: _ClassVar[IssueKind]
+    ISSUE_KIND_NUMBER_MISSING: _ClassVar[IssueKind]
+    ISSUE_KIND_NUMBER_ALTERED: _ClassVar[IssueKind]
+    ISSUE_KIND_NAME_MISSING: _ClassVar[IssueKind]
+    ISSUE_KIND_NAME_ALTERED: _ClassVar[IssueKind]
+
 class ModelTask(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     MODEL_TASK_UNSPECIFIED: _ClassVar[ModelTask]
@@ -41,23 +53,34 @@ LENGTH_PRESET_LONG: LengthPreset
 INPUT_FORMAT_UNSPECIFIED: InputFormat
 INPUT_FORMAT_TEXT: InputFormat
 INPUT_FORMAT_HTML: InputFormat
+ISSUE_KIND_UNSPECIFIED: IssueKind
+ISSUE_KIND_WRONG_LANGUAGE: IssueKind
+ISSUE_KIND_ECHO: IssueKind
+ISSUE_KIND_REPETITION: IssueKind
+ISSUE_KIND_OMISSION: IssueKind
+ISSUE_KIND_NUMBER_MISSING: IssueKind
+ISSUE_KIND_NUMBER_ALTERED: IssueKind
+ISSUE_KIND_NAME_MISSING: IssueKind
+ISSUE_KIND_NAME_ALTERED: IssueKind
 MODEL_TASK_UNSPECIFIED: ModelTask
 MODEL_TASK_SUMMARIZE: ModelTask
 MODEL_TASK_TRANSLATE: ModelTask
 
 class SummaryOptions(_message.Message):
-    __slots__ = ("mode", "length", "max_tokens", "max_sentences", "num_beams")
+    __slots__ = ("mode", "length", "max_tokens", "max_sentences", "num_beams", "min_confidence")
     MODE_FIELD_NUMBER: _ClassVar[int]
     LENGTH_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MAX_SENTENCES_FIELD_NUMBER: _ClassVar[int]
     NUM_BEAMS_FIELD_NUMBER: _ClassVar[int]
+    MIN_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     mode: SummaryMode
     length: LengthPreset
     max_tokens: int
     max_sentences: int
     num_beams: int
-    def __init__(self, mode: _Optional[_Union[SummaryMode, str]] = ..., length: _Optional[_Union[LengthPreset, str]] = ..., max_tokens: _Optional[int] = ..., max_sentences: _Optional[int] = ..., num_beams: _Optional[int] = ...) -> None: ...
+    min_confidence: float
+    def __init__(self, mode: _Optional[_Union[SummaryMode, str]] = ..., length: _Optional[_Union[LengthPreset, str]] = ..., max_tokens: _Optional[int] = ..., max_sentences: _Optional[int] = ..., num_beams: _Optional[int] = ..., min_confidence: _Optional[float] = ...) -> None: ...
 
 class SummarizeRequest(_message.Message):
     __slots__ = ("text", "source_language", "target_languages", "options", "request_id", "input_format", "terminology")
@@ -156,13 +179,16 @@ class LanguageShare(_message.Message):
     def __init__(self, language: _Optional[str] = ..., share: _Optional[float] = ...) -> None: ...
 
 class Summary(_message.Message):
-    __slots__ = ("language", "text", "models", "translated_from", "duration_ms", "spans", "terms", "sentences")
+    __slots__ = ("language", "text", "models", "translated_from", "duration_ms", "spans", "issues", "confidence", "repaired", "terms", "sentences")
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
     TRANSLATED_FROM_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     SPANS_FIELD_NUMBER: _ClassVar[int]
+    ISSUES_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    REPAIRED_FIELD_NUMBER: _ClassVar[int]
     TERMS_FIELD_NUMBER: _ClassVar[int]
     SENTENCES_FIELD_NUMBER: _ClassVar[int]
     language: str
@@ -171,9 +197,24 @@ class Summary(_message.Message):
     translated_from: str
     duration_ms: float
     spans: _containers.RepeatedCompositeFieldContainer[TextSpan]
+    issues: _containers.RepeatedCompositeFieldContainer[OutputIssue]
+    confidence: float
+    repaired: bool
     terms: _containers.RepeatedCompositeFieldContainer[TermReport]
     sentences: _containers.RepeatedCompositeFieldContainer[SummarySentence]
-    def __init__(self, language: _Optional[str] = ..., text: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., translated_from: _Optional[str] = ..., duration_ms: _Optional[float] = ..., spans: _Optional[_Iterable[_Union[TextSpan, _Mapping]]] = ..., terms: _Optional[_Iterable[_Union[TermReport, _Mapping]]] = ..., sentences: _Optional[_Iterable[_Union[SummarySentence, _Mapping]]] = ...) -> None: ...
+    def __init__(self, language: _Optional[str] = ..., text: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., translated_from: _Optional[str] = ..., duration_ms: _Optional[float] = ..., spans: _Optional[_Iterable[_Union[TextSpan, _Mapping]]] = ..., issues: _Optional[_Iterable[_Union[OutputIssue, _Mapping]]] = ..., confidence: _Optional[float] = ..., repaired: _Optional[bool] = ..., terms: _Optional[_Iterable[_Union[TermReport, _Mapping]]] = ..., sentences: _Optional[_Iterable[_Union[SummarySentence, _Mapping]]] = ...) -> None: ...
+
+class OutputIssue(_message.Message):
+    __slots__ = ("kind", "detail", "span", "in_source")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    SPAN_FIELD_NUMBER: _ClassVar[int]
+    IN_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    kind: IssueKind
+    detail: str
+    span: TextSpan
+    in_source: bool
+    def __init__(self, kind: _Optional[_Union[IssueKind, str]] = ..., detail: _Optional[str] = ..., span: _Optional[_Union[TextSpan, _Mapping]] = ..., in_source: _Optional[bool] = ...) -> None: ...
 
 class TextSpan(_message.Message):
     __slots__ = ("start", "end")
@@ -224,44 +265,66 @@ class StreamSummarizeResponse(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., source_language: _Optional[_Union[DetectedLanguage, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., failure: _Optional[_Union[LanguageFailure, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TranslateRequest(_message.Message):
-    __slots__ = ("texts", "source_language", "target_languages", "request_id", "terminology")
+    __slots__ = ("texts", "source_language", "target_languages", "request_id", "min_confidence", "terminology")
     TEXTS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     TARGET_LANGUAGES_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MIN_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     TERMINOLOGY_FIELD_NUMBER: _ClassVar[int]
     texts: _containers.RepeatedScalarFieldContainer[str]
     source_language: str
     target_languages: _containers.RepeatedScalarFieldContainer[str]
     request_id: str
+    min_confidence: float
     terminology: Terminology
-    def __init__(self, texts: _Optional[_Iterable[str]] = ..., source_language: _Optional[str] = ..., target_languages: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., terminology: _Optional[_Union[Terminology, _Mapping]] = ...) -> None: ...
+    def __init__(self, texts: _Optional[_Iterable[str]] = ..., source_language: _Optional[str] = ..., target_languages: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., min_confidence: _Optional[float] = ..., terminology: _Optional[_Union[Terminology, _Mapping]] = ...) -> None: ...
 
 class Translation(_message.Message):
-    __slots__ = ("text_index", "language", "text", "models", "terms")
+    __slots__ = ("text_index", "language", "text", "models", "issues", "confidence", "repaired", "terms")
     TEXT_INDEX_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
+    ISSUES_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    REPAIRED_FIELD_NUMBER: _ClassVar[int]
     TERMS_FIELD_NUMBER: _ClassVar[int]
     text_index: int
     language: str
     text: str
     models: _containers.RepeatedScalarFieldContainer[str]
+    issues: _containers.RepeatedCompositeFieldContainer[OutputIssue]
+    confidence: float
+    repaired: bool
     terms: _containers.RepeatedCompositeFieldContainer[TermReport]
-    def __init__(self, text_index: _Optional[int] = ..., language: _Optional[str] = ..., text: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., terms: _Optional[_Iterable[_Union[TermReport, _Mapping]]] = ...) -> None: ...
+    def __init__(self, text_index: _Optional[int] = ..., language: _Optional[str] = ..., text: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., issues: _Optional[_Iterable[_Union[OutputIssue, _Mapping]]] = ..., confidence: _Optional[float] = ..., repaired: _Optional[bool] = ..., terms: _Optional[_Iterable[_Union[TermReport, _Mapping]]] = ...) -> None: ...
+
+class TranslationFailure(_message.Message):
+    __slots__ = ("text_index", "language", "code", "message")
+    TEXT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    text_index: int
+    language: str
+    code: int
+    message: str
+    def __init__(self, text_index: _Optional[int] = ..., language: _Optional[str] = ..., code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class TranslateResponse(_message.Message):
-    __slots__ = ("request_id", "source_language", "translations", "total_duration_ms")
+    __slots__ = ("request_id", "source_language", "translations", "total_duration_ms", "failures")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     TRANSLATIONS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     source_language: DetectedLanguage
     translations: _containers.RepeatedCompositeFieldContainer[Translation]
     total_duration_ms: float
-    def __init__(self, request_id: _Optional[str] = ..., source_language: _Optional[_Union[DetectedLanguage, _Mapping]] = ..., translations: _Optional[_Iterable[_Union[Translation, _Mapping]]] = ..., total_duration_ms: _Optional[float] = ...) -> None: ...
+    failures: _containers.RepeatedCompositeFieldContainer[TranslationFailure]
+    def __init__(self, request_id: _Optional[str] = ..., source_language: _Optional[_Union[DetectedLanguage, _Mapping]] = ..., translations: _Optional[_Iterable[_Union[Translation, _Mapping]]] = ..., total_duration_ms: _Optional[float] = ..., failures: _Optional[_Iterable[_Union[TranslationFailure, _Mapping]]] = ...) -> None: ...
 
 class DetectLanguageRequest(_message.Message):
     __slots__ = ("text",)
