@@ -77,7 +77,7 @@ class LLMModel:
     Options (`spec.options`): runtime, compute_type, force_output_tokens (service.models.options);
     max_input_tokens (2048); repetition_penalty (1.05); summary_languages (the spec's languages);
     summary_prompt (the summary prompt's style: "brief" or "news" for every language, or a table of
-    language -> style, "*" for the rest; default: brief for English, news for the others, see llm_prompts);
+    language -> style, "*" for the rest; default: brief for French, news for the others, see llm_prompts);
     translate_all; and on CTranslate2 the batching options of service.models.batching.
     """
 

@@ -30,10 +30,10 @@ def instruction(messages: list[dict[str, str]]) -> str:
 # -- prompt styles ---------------------------------------------------------------------------
 
 
-def test_by_default_english_gets_the_brief_prompt_and_other_languages_the_news_prompt() -> None:
+def test_by_default_french_gets_the_brief_prompt_and_other_languages_the_news_prompt() -> None:
     styles = summary_styles(None, "m")
-    assert style_for(styles, "en") == BRIEF
-    assert {style_for(styles, lang) for lang in ("fr", "de", "zh", "ar")} == {NEWS}
+    assert style_for(styles, "fr") == BRIEF
+    assert {style_for(styles, lang) for lang in ("en", "de", "zh", "ar")} == {NEWS}
 
 
 def test_the_option_names_one_style_or_a_style_per_language() -> None:
@@ -41,7 +41,7 @@ def test_the_option_names_one_style_or_a_style_per_language() -> None:
     styles = summary_styles({"de": "brief", "*": "brief", "fr": "news"}, "m")
     assert (style_for(styles, "de"), style_for(styles, "fr"), style_for(styles, "es")) == (BRIEF, NEWS, BRIEF)
     # A table names only what it changes; the defaults hold for the rest.
-    assert style_for(summary_styles({"fr": "brief"}, "m"), "de") == NEWS
+    assert style_for(summary_styles({"en": "brief"}, "m"), "de") == NEWS
 
 
 @pytest.mark.parametrize(
