@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from service.errors import DeadlineError, ModelError, ModelLoadError, RequestCancelledError
 from service.models import options
@@ -42,7 +42,14 @@ from service.models.ct2_runtime import (
 )
 from service.models.decoding import CausalRuntime, log_prob_of
 from service.models.hf_files import load_tokenizer, read_config
-from service.models.llm_prompts import clean_output, summarize_messages, translate_messages
+from service.models.llm_prompts import (
+    clean_output,
+    finish_summary,
+    style_for,
+    summarize_messages,
+    summary_styles,
+    translate_messages,
+)
 from service.models.registry import register_backend
 from service.models.sources import snapshot
 from service.models.thread_layout import ThreadLayout
@@ -69,12 +76,23 @@ _PROMPT_OVERHEAD_TOKENS = 128
 Messages = list[dict[str, str]]
 
 
+class Answer(NamedTuple):
+    """A generated answer, the mean log-probability of its tokens (None: not reported), and whether it ran
+    to the token budget (rather than to an end token)."""
+
+    text: str
+    log_prob: float | None
+    cut: bool
+
+
 @register_backend("llm")
 class LLMModel:
     """Summarizes and translates by prompting a chat model; greedy decoding.
 
     Options (`spec.options`): runtime, compute_type, force_output_tokens (service.models.options);
     max_input_tokens (2048); repetition_penalty (1.05); summary_languages (the spec's languages);
+    summary_prompt (the summary prompt's style: "brief" or "news" for every language, or a table of
+    language -> style, "*" for the rest; default: brief for French, news for the others, see llm_prompts);
     translate_all; and on CTranslate2 the batching options of service.models.batching.
     """
 
@@ -87,6 +105,7 @@ class LLMModel:
         self.max_input_tokens = int(spec.options.get("max_input_tokens", 2048))
         self.repetition_penalty = float(spec.options.get("repetition_penalty", 1.05))
         self._summary_languages = frozenset(spec.options.get("summary_languages", spec.languages))
+        self._summary_styles = summary_styles(spec.options.get("summary_prompt"), spec.name)
         self._pairs = frozenset(expand_pairs(spec))
         self._static_prefixes: dict[tuple[object, ...], tuple[int, ...]] = {}
         started = time.perf_counter()
@@ -230,14 +249,22 @@ class LLMModel:
     ) -> list[SummaryText]:
         sentences = params.max_sentences
         terms = params.terminology
+        style = style_for(self._summary_styles, language)
         conversations = [
-            summarize_messages(t, language, sentences, terms.terms_for(t, language)) for t in texts
+            summarize_messages(t, language, sentences, terms.terms_for(t, language), style) for t in texts
         ]
         static = self.static_prefix(
-            ("summarize", language, sentences), lambda text, _: summarize_messages(text, language, sentences)
+            ("summarize", language, sentences, style),
+            lambda text, _: summarize_messages(text, language, sentences, style=style),
         )
-        outputs = self._generate(conversations, params.max_new_tokens, params.should_stop, static)
-        return [SummaryText(text=clean_output(out.text), log_prob=out.log_prob) for out in outputs]
+        answers = self._generate(conversations, params.max_new_tokens, params.should_stop, static)
+        return [
+            SummaryText(
+                text=finish_summary(answer.text, text, language, sentences, cut=answer.cut),
+                log_prob=answer.log_prob,
+            )
+            for text, answer in zip(texts, answers, strict=True)
+        ]
 
     def translate(
         self, texts: Sequence[str], source: str, target: str, params: GenerationParams
@@ -251,8 +278,8 @@ class LLMModel:
         conversations = [translate_messages(t, source, target, terms.terms_for(t, target)) for t in texts]
         longest = max((self.count_tokens(t) for t in texts), default=0)
         budget = min(2 * longest + 32, 1024)
-        outputs = self._generate(conversations, budget, params.should_stop, self.translation_prefix(source))
-        return [ScoredText(clean_output(o.text), o.log_prob) for o in outputs]
+        answers = self._generate(conversations, budget, params.should_stop, self.translation_prefix(source))
+        return [ScoredText(clean_output(answer.text, target), answer.log_prob) for answer in answers]
 
     def translate_to_many(
         self, texts: Sequence[str], source: str, targets: Sequence[str], params: GenerationParams
@@ -270,12 +297,12 @@ class LLMModel:
             translate_messages(text, source, target, terms.terms_for(text, target)) for target, text in jobs
         ]
         longest = max((self.count_tokens(t) for t in texts), default=0)
-        outputs = self._generate(
+        answers = self._generate(
             conversations, min(2 * longest + 32, 1024), params.should_stop, self.translation_prefix(source)
         )
         result: dict[str, list[ScoredText]] = {target: [] for target in targets}
-        for (target, _), out in zip(jobs, outputs, strict=True):
-            result[target].append(ScoredText(clean_output(out.text), out.log_prob))
+        for (target, _), answer in zip(jobs, answers, strict=True):
+            result[target].append(ScoredText(clean_output(answer.text, target), answer.log_prob))
         return result
 
     # -- prompts -----------------------------------------------------------------------------
@@ -318,7 +345,7 @@ class LLMModel:
         max_new_tokens: int,
         should_stop: Callable[[], bool] | None,
         static: Sequence[int] = (),
-    ) -> list[ScoredText]:
+    ) -> list[Answer]:
         """The answers as decoded text, each with the mean log-probability of its tokens."""
         prompts = [self.prompt_ids(m) for m in conversations]
         if self._forced_tokens is not None:
@@ -331,7 +358,11 @@ class LLMModel:
             log.exception("generation failed in %s", self.name)
             raise ModelError(f"model {self.name} failed to generate") from exc
         return [
-            ScoredText(str(self.tokenizer.decode(ids, skip_special_tokens=True)), log_prob_of(ids))
+            Answer(
+                str(self.tokenizer.decode(ids, skip_special_tokens=True)),
+                log_prob_of(ids),
+                len(ids) >= max_new_tokens and (not ids or ids[-1] not in self.eos_ids),
+            )
             for ids in outputs
         ]
 

@@ -23,9 +23,10 @@ class Length(StrEnum):
     LONG = "long"
 
 
-# Per preset: (most generated tokens, sentences for extractive summaries and prompts).
+# Per preset: (most generated tokens, sentences for extractive summaries, prompts and the trim of abstractive
+# ones). Enough tokens for the sentences: the trim, not the budget, ends a summary.
 LENGTH_PRESETS: dict[Length, tuple[int, int]] = {
-    Length.SHORT: (60, 2),
+    Length.SHORT: (80, 2),
     Length.MEDIUM: (120, 3),
     Length.LONG: (240, 6),
 }

@@ -1,4 +1,4 @@
-"""BCP-47 language tags: parsing, normalisation to the primary subtag, and English names for prompts."""
+"""BCP-47 language tags: parsing, normalisation to the primary subtag, English and native names."""
 
 from __future__ import annotations
 
@@ -49,6 +49,26 @@ LANGUAGE_NAMES: dict[str, str] = {
     "ur": "Urdu",
     "vi": "Vietnamese",
     "zh": "Chinese",
+}
+
+# Each language's name for itself, for the languages the packaged LLMs are prompted in: a prompt may name
+# the target so, and a model sometimes opens its answer with it as a label ("Deutsch: ...").
+NATIVE_NAMES: dict[str, str] = {
+    "ar": "العربية",
+    "de": "Deutsch",
+    "en": "English",
+    "es": "español",
+    "fr": "français",
+    "it": "italiano",
+    "ja": "日本語",
+    "ko": "한국어",
+    "nl": "Nederlands",
+    "pl": "polski",
+    "pt": "português",
+    "ru": "русский",
+    "tr": "Türkçe",
+    "uk": "українська",
+    "zh": "中文",
 }
 
 # Deprecated or alternative primary subtags that mean a language above.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import subprocess
@@ -20,6 +21,7 @@ from service.models.decoding import log_prob_of
 from service.models.llm_prompts import clean_output, summarize_messages
 from service.models.registry import create_model
 from service.profiles import get_profile
+from service.text.sentences import split_sentences
 from tests.models.ct2_damage import damage_weights
 
 pytestmark = [pytest.mark.models, pytest.mark.filterwarnings("ignore::UserWarning")]
@@ -44,9 +46,16 @@ def test_summarizes_the_seed_article(tiny_llm):
     summary = tiny_llm.summarize(SEED, "en", GenerationParams(max_new_tokens=60, max_sentences=2))
     assert 5 <= len(summary.text.split()) <= 60
     assert not summary.text.lower().startswith(("here is", "summary:"))
+    assert len(split_sentences(summary.text, "en")) <= 2  # the preset's sentences at most
     # The summary is about the article: it shares at least a few of its content words.
     article_words = {w.strip(".,’'").lower() for w in SEED.split() if len(w) > 5}
     assert len({w.strip(".,’'").lower() for w in summary.text.split()} & article_words) >= 2
+
+
+def test_a_bad_summary_prompt_option_fails_the_load_by_name():
+    spec = dataclasses.replace(SPEC, options={**SPEC.options, "summary_prompt": {"fr": "chatty"}})
+    with pytest.raises(ModelLoadError, match="summary_prompt: unknown style 'chatty' for 'fr'"):
+        create_model(spec, context("ctranslate2"))
 
 
 def test_translates_a_batch_in_order(tiny_llm):

@@ -299,7 +299,7 @@ def test_below_one_is_rejected_in_the_pipeline(control):
     ("preset", "expected"),
     [
         (pb.LENGTH_PRESET_UNSPECIFIED, (120, 3)),
-        (pb.LENGTH_PRESET_SHORT, (60, 2)),
+        (pb.LENGTH_PRESET_SHORT, (80, 2)),
         (pb.LENGTH_PRESET_MEDIUM, (120, 3)),
         (pb.LENGTH_PRESET_LONG, (240, 6)),
     ],

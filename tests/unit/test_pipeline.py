@@ -161,7 +161,7 @@ def test_length_presets_and_explicit_bounds():
     pipeline = fake_pipeline()
     assert (
         pipeline.plan(SummarizeJob(EN, options=SummaryOptions(length=Length.SHORT))).params.max_new_tokens
-        == 60
+        == 80
     )
     assert (
         pipeline.plan(SummarizeJob(EN, options=SummaryOptions(length=Length.LONG))).params.max_sentences == 6
