@@ -132,6 +132,12 @@ def test_numbers_the_article_has_are_kept_whatever_their_separators(sentence: st
     assert finish_summary(sentence, ARTICLE, "en", 3, cut=False) == sentence
 
 
+def test_chinese_numbers_are_not_checked_against_an_article_that_spells_them() -> None:
+    article = "合肥发布轨道交通规划。五年内新增线路约一百八十公里。"
+    answer = "合肥发布轨道交通规划。五年内新增线路约180公里。"
+    assert finish_summary(answer, article, "zh", 3, cut=False) == answer
+
+
 def test_a_summary_that_would_lose_every_sentence_keeps_its_first() -> None:
     answer = "The council spent 99 million. It bought 77 trams."
     assert finish_summary(answer, ARTICLE, "en", 3, cut=False) == "The council spent 99 million."
