@@ -58,7 +58,7 @@ _SENTENCE_END = re.compile(r"[.!?…。！？؟][\"'”’»)\]」』）]*$")
 # cannot read: a summary that writes them in digits would lose true sentences, so they are not checked.
 _NUMERALS_IN_WORDS = frozenset({"zh", "ja"})
 # A number as written: digits, with the separators of thousands and decimals between them.
-_NUMBER = re.compile(r"\d(?:[\d.,'\u00a0\u202f]*\d)?")
+_NUMBER = re.compile(r"\d(?:[\d.,'’\u00a0\u202f]*\d)?")
 
 
 def clean_output(text: str, language: str = "") -> str:
@@ -106,7 +106,7 @@ def finish_summary(answer: str, article: str, language: str, sentences: int, *, 
 
 
 def _numbers(text: str) -> set[str]:
-    """The numbers of two or more digits in `text`, as their digits alone ("1,500" and "1 500" -> "1500").
+    """The numbers of two or more digits in `text`, as their digits alone ("1,500", "1’500" -> "1500").
 
     Single digits are left out: an article often spells them ("three people"), which the check cannot see.
     """

@@ -18,7 +18,7 @@ from service.models.llm_prompts import (
 )
 
 ARTICLE = (
-    "The city council approved a budget of 1,250 million euros on Monday. "
+    "The city council approved a budget of 1’250 million euros on Monday. "
     "It adds 40 buses to the fleet in 2025. Three tram lines will follow."
 )
 
@@ -124,6 +124,7 @@ def test_a_sentence_with_a_number_the_article_lacks_is_dropped() -> None:
     [
         "The budget is 1.250 million euros.",  # other separators
         "The budget is 1 250 million euros.",  # a space between the groups
+        "The budget is 1'250 million euros.",  # the article's Swiss ’ written as '
         "It adds 40 buses from 2025 on.",
         "It has 7 lines.",  # single digits are not checked: articles spell them
     ],
