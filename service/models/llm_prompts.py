@@ -54,8 +54,11 @@ _TRAILER = re.compile(r"\n\s*(?:note|notes|explanation|\(note)\b.*$", re.IGNOREC
 _FENCE = re.compile(r"^```[a-zA-Z]*\n?|\n?```$")
 # A sentence that ends as sentences do: its final stop, then any closing quotes or brackets.
 _SENTENCE_END = re.compile(r"[.!?…。！？؟][\"'”’»)\]」』）]*$")
+# Languages whose news often writes numbers in characters ("一百八十公里"), which the number check
+# cannot read: a summary that writes them in digits would lose true sentences, so they are not checked.
+_NUMERALS_IN_WORDS = frozenset({"zh", "ja"})
 # A number as written: digits, with the separators of thousands and decimals between them.
-_NUMBER = re.compile(r"\d(?:[\d.,'\u00a0\u202f]*\d)?")
+_NUMBER = re.compile(r"\d(?:[\d.,'’\u00a0\u202f]*\d)?")
 
 
 def clean_output(text: str, language: str = "") -> str:
@@ -83,7 +86,8 @@ def _language_label(language: str) -> re.Pattern[str]:
 def finish_summary(answer: str, article: str, language: str, sentences: int, *, cut: bool) -> str:
     """The summary in a model's answer: cleaned, its first `sentences` sentences, less any of them that
     states a number the article does not contain, and less a last sentence that the token budget cut off
-    (`cut`: the answer ran to the budget). A summary that would lose every sentence keeps its first.
+    (`cut`: the answer ran to the budget). A summary that would lose every sentence keeps its first. (No
+    number check for Chinese and Japanese, see _NUMERALS_IN_WORDS.)
 
     The model does not keep to a sentence count it is asked for, and the token budget alone ends a summary
     mid-sentence; the trim brings its length to that of human news summaries.
@@ -95,13 +99,14 @@ def finish_summary(answer: str, article: str, language: str, sentences: int, *, 
     kept = found[:sentences]
     if cut and len(found) <= sentences and not _SENTENCE_END.search(kept[-1]):
         kept.pop()
-    known = _numbers(article)
-    kept = [s for s in kept if all(_is_known(n, known) for n in _numbers(s))] or found[:1]
+    if language not in _NUMERALS_IN_WORDS:
+        known = _numbers(article)
+        kept = [s for s in kept if all(_is_known(n, known) for n in _numbers(s))] or found[:1]
     return joiner(language).join(kept)
 
 
 def _numbers(text: str) -> set[str]:
-    """The numbers of two or more digits in `text`, as their digits alone ("1,500" and "1 500" -> "1500").
+    """The numbers of two or more digits in `text`, as their digits alone ("1,500", "1’500" -> "1500").
 
     Single digits are left out: an article often spells them ("three people"), which the check cannot see.
     """

@@ -18,7 +18,7 @@ from service.models.llm_prompts import (
 )
 
 ARTICLE = (
-    "The city council approved a budget of 1,250 million euros on Monday. "
+    "The city council approved a budget of 1’250 million euros on Monday. "
     "It adds 40 buses to the fleet in 2025. Three tram lines will follow."
 )
 
@@ -124,12 +124,19 @@ def test_a_sentence_with_a_number_the_article_lacks_is_dropped() -> None:
     [
         "The budget is 1.250 million euros.",  # other separators
         "The budget is 1 250 million euros.",  # a space between the groups
+        "The budget is 1'250 million euros.",  # the article's Swiss ’ written as '
         "It adds 40 buses from 2025 on.",
         "It has 7 lines.",  # single digits are not checked: articles spell them
     ],
 )
 def test_numbers_the_article_has_are_kept_whatever_their_separators(sentence: str) -> None:
     assert finish_summary(sentence, ARTICLE, "en", 3, cut=False) == sentence
+
+
+def test_chinese_numbers_are_not_checked_against_an_article_that_spells_them() -> None:
+    article = "合肥发布轨道交通规划。五年内新增线路约一百八十公里。"
+    answer = "合肥发布轨道交通规划。五年内新增线路约180公里。"
+    assert finish_summary(answer, article, "zh", 3, cut=False) == answer
 
 
 def test_a_summary_that_would_lose_every_sentence_keeps_its_first() -> None:
