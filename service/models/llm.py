@@ -33,10 +33,10 @@ from service.models.convert_cache import build_once, stat_fingerprint
 from service.models.ct2_convert import GreedyTokens, conversion_entry, convert_once
 from service.models.ct2_runtime import GeneratorRuntime
 from service.models.decoding import CausalRuntime
-from service.models.hf_files import load_tokenizer
 from service.models.llm_prompts import clean_output, summarize_messages, translate_messages
 from service.models.registry import register_backend
 from service.models.sources import snapshot
+from service.models.tokenizer_json import runtime_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class LLMModel:
         self._static_prefixes: dict[tuple[object, ...], tuple[int, ...]] = {}
         started = time.perf_counter()
         folder, entry = _hf_folder(spec, context)
-        self.tokenizer = load_tokenizer(folder)
+        self.tokenizer = runtime_tokenizer(folder, self.runtime_name, self.name)
         self.eos_ids = _eos_ids(self.name, self.tokenizer)
         self.runtime: CausalRuntime
         if self.runtime_name == "ctranslate2":
@@ -274,15 +274,11 @@ def _hf_folder(spec: ModelSpec, context: LoadContext) -> tuple[Path, Path]:
         return folder.path, conversion_entry(context.cache_dir, "llm", spec.name, folder.identity())
     if is_packaged(source):
         gguf = resolve_packaged(source, context.cache_dir)
-        identity = f"packaged|{PACKAGED[source.removeprefix(PACKAGED_PREFIX)].sha256}"
     else:
         gguf = Path(source).expanduser()
         if not gguf.is_file():
             raise ModelLoadError(f"model {spec.name}: GGUF file {gguf} does not exist")
-        identity = f"gguf|{stat_fingerprint(gguf)}"
-    entry = conversion_entry(
-        context.cache_dir, "llm", spec.name, f"dequantized {_DEQUANTIZE_REVISION}|{identity}"
-    )
+    entry = gguf_cache_entry(spec, context.cache_dir)
 
     def dequantize(tmp: Path) -> None:
         from service.models.llm_torch import dequantize_gguf
@@ -294,6 +290,19 @@ def _hf_folder(spec: ModelSpec, context: LoadContext) -> tuple[Path, Path]:
 
     build_once(entry / "hf", dequantize)
     return entry / "hf", entry
+
+
+def gguf_cache_entry(spec: ModelSpec, cache_dir: Path) -> Path:
+    """The cache entry that a packaged or GGUF source is dequantized into (`hf`) and converted beside,
+    worked out from the source's identity alone: nothing is joined, verified or written."""
+    source = spec.source
+    if is_packaged(source):
+        identity = f"packaged|{PACKAGED[source.removeprefix(PACKAGED_PREFIX)].sha256}"
+    elif source.endswith(".gguf"):
+        identity = f"gguf|{stat_fingerprint(Path(source).expanduser())}"
+    else:
+        raise ModelLoadError(f"model {spec.name}: {source} is neither packaged weights nor a GGUF file")
+    return conversion_entry(cache_dir, "llm", spec.name, f"dequantized {_DEQUANTIZE_REVISION}|{identity}")
 
 
 def _eos_ids(name: str, tokenizer: Any) -> list[int]:
