@@ -8,7 +8,8 @@ only what a CTranslate2 server reads, into a folder that the runtime stage takes
     OUT/<name>/hf/                   config, generation config, tokenizer and chat template; no weights
     OUT/<name>/ct2-int8/             the converted model
 
-The server finds the converted model beside the `hf` folder, so it starts without the original weights,
+Each model's options name its folder as `converted_folder` (service.models.options), so the server takes
+the converted model from beside the `hf` folder as it is; it starts without the original weights,
 without torch or transformers (the tokenizer is read from tokenizer.json: service.models.tokenizer_json),
 and without writing anything. The prepared cache is read, never written, so it may be a read-only mount.
 
@@ -110,6 +111,8 @@ def export(profile_name: str, cache_dir: Path, out: Path) -> Path:
         reason = unsupported(target / "hf")
         if reason is not None:
             raise SystemExit(f"model {spec.name}: the slim image cannot tokenize for it ({reason})")
+        # The server takes the conversion from beside the `hf` folder, as it is, and converts nothing.
+        exported_options = {**spec.options, "runtime": "ctranslate2", "converted_folder": str(target)}
         lines += [
             "",
             "[[models]]",
@@ -119,7 +122,7 @@ def export(profile_name: str, cache_dir: Path, out: Path) -> Path:
             f"tasks = {_toml_value(list(spec.tasks))}",
             f"languages = {_toml_value(list(spec.languages))}",
             f"pairs = {_toml_value([list(p) for p in spec.pairs])}",
-            f"options = {_toml_value({**spec.options, 'runtime': 'ctranslate2'})}",
+            f"options = {_toml_value(exported_options)}",
         ]
     profile_file = out / "profile.toml"
     profile_file.write_text("\n".join(lines) + "\n", encoding="utf-8")

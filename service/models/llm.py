@@ -100,6 +100,8 @@ class LLMModel:
         quantization = options.stored_quantization(compute_type)
         batching = BatchPolicy.from_options(self.name, self.spec.options)
         target = entry / f"ct2-{quantization}"
+        if options.converted_folder(self.spec) is not None and not target.is_dir():
+            raise ModelLoadError(f"model {self.name}: converted_folder holds no {target.name}")
         threads = self.context.threads
         eos_ids = self.eos_ids
 
@@ -264,13 +266,17 @@ class LLMModel:
 def _hf_folder(spec: ModelSpec, context: LoadContext) -> tuple[Path, Path]:
     """The model's Hugging Face folder, and the cache entry its conversions go in.
 
-    A GGUF file is dequantized into that entry (once); a folder or hub id is used where it is.
+    A GGUF file is dequantized into that entry (once); a folder or hub id is used where it is, and its
+    conversion goes in the cache, or is taken from the `converted_folder` the profile names.
     """
     source = spec.source
     if not source:
         raise ModelLoadError(f"model {spec.name}: 'source' is required for the llm backend")
     if not (is_packaged(source) or source.endswith(".gguf")):
         folder = snapshot(spec, offline=context.offline)
+        converted = options.converted_folder(spec)
+        if converted is not None:
+            return folder.path, converted
         return folder.path, conversion_entry(context.cache_dir, "llm", spec.name, folder.identity())
     if is_packaged(source):
         gguf = resolve_packaged(source, context.cache_dir)

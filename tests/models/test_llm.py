@@ -132,6 +132,37 @@ def test_a_converted_llm_loads_and_generates_without_importing_torch_or_transfor
     assert result["text"] and result["heavy"] == []
 
 
+def test_an_exported_model_folder_loads_as_it_is_and_writes_nothing(tmp_path, monkeypatch):
+    """The slim image's layout (scripts/container_models.py): the conversion is taken from beside the
+    `hf` folder, which is never converted into, and the cache is not touched."""
+    import importlib.util
+
+    from service.models import ct2_convert
+    from service.profiles import load_profile_file
+
+    create_model(SPEC, context("ctranslate2"))  # prepared in the cache, unless an earlier test did it
+    script = Path(__file__).resolve().parents[2] / "scripts" / "container_models.py"
+    module_spec = importlib.util.spec_from_file_location("container_models", script)
+    container_models = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(container_models)
+    profile = load_profile_file(
+        container_models.export("tiny", context("ctranslate2").cache_dir, tmp_path / "m")
+    )
+
+    def files():
+        return {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+
+    before = files()
+    monkeypatch.setattr(ct2_convert, "convert_checkpoint", lambda *a, **k: pytest.fail("converted again"))
+    exported = LoadContext(cache_dir=tmp_path / "cache", runtime="ctranslate2")
+    model = create_model(profile.models[0], exported)
+    assert model.summarize("The council met on Monday.", "en", GenerationParams(max_new_tokens=6)).text
+    assert files() == before  # no lock file, no cache entry, nothing rewritten
+    (tmp_path / "m" / SPEC.name / "ct2-int8").rename(tmp_path / "elsewhere")
+    with pytest.raises(ModelLoadError, match="converted_folder holds no ct2-int8"):
+        create_model(profile.models[0], exported)
+
+
 def test_ctranslate2_and_transformers_agree_on_greedy_tokens():
     """The converted model must reproduce the reference runtime, rotary base included."""
     ct2 = create_model(SPEC, context("ctranslate2"))

@@ -81,6 +81,7 @@ def test_export_takes_the_entry_the_server_loads_and_only_what_it_reads(
     written = load_profile_file(profile_file)
     [llm] = [m for m in written.models if m.backend == "llm"]
     assert llm.source == str(model / "hf") and llm.options["runtime"] == "ctranslate2"
+    assert llm.options["converted_folder"] == str(model)  # the server converts nothing
     assert (llm.name, llm.tasks, llm.languages) == (TINY_LLM.name, TINY_LLM.tasks, TINY_LLM.languages)
 
 
