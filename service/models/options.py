@@ -3,6 +3,9 @@
 - `runtime`: "ctranslate2" or "transformers"; the load context's default otherwise.
 - `compute_type`: CTranslate2's compute type; "int8" on the CPU and "int8_float16" on a GPU unless given. The
   converted folder is stored in the matching quantization (`stored_quantization`).
+- `converted_folder`: a folder that already holds the CTranslate2 conversion of the model in `source`
+  (`ct2-<quantization>` inside), as the slim image ships it (scripts/container_models.py). It is used as it
+  is, never converted into, so it may be read-only; whoever writes it keeps it in step with `source`.
 - `force_output_tokens`: for benchmarks only, never for serving. Every generation writes exactly this many
   tokens (the end token is held back until then), in both backends and both runtimes, so that both sides of a
   comparison do the same work and random-weight models of full size cost what real ones do.
@@ -12,6 +15,8 @@ knows (a seq2seq `family`, an llm `repetition_penalty`) by that backend.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from service.errors import ModelLoadError
 from service.models.base import LoadContext, ModelSpec
@@ -50,6 +55,16 @@ def stored_quantization(compute_type: str) -> str:
     CPU's int8 and a GPU's int8_float16.
     """
     return "int8" if compute_type.startswith("int8") else compute_type
+
+
+def converted_folder(spec: ModelSpec) -> Path | None:
+    """The spec's `converted_folder` (see the module docstring), or None."""
+    value = spec.options.get("converted_folder")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ModelLoadError(f"model {spec.name!r}: converted_folder must be a folder path, got {value!r}")
+    return Path(value).expanduser()
 
 
 def forced_output_tokens(spec: ModelSpec) -> int | None:

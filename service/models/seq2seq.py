@@ -36,11 +36,12 @@ from service.models.ct2_convert import Integrity, ScoresAndTokens, conversion_en
 from service.models.ct2_runtime import TranslatorRuntime, batch_token_cap, choose_layout
 from service.models.decoding import Decode, Request, Seq2SeqRuntime, first_ids, log_prob_of
 from service.models.families import detect_family
-from service.models.hf_files import load_tokenizer, read_config, read_generation_config
+from service.models.hf_files import read_config, read_generation_config
 from service.models.registry import register_backend
 from service.models.seq2seq_text import Seq2SeqCodec, input_limit
 from service.models.sources import ModelFolder, first_line, snapshot
 from service.models.thread_layout import ThreadLayout
+from service.models.tokenizer_json import runtime_tokenizer
 from service.text.terminology import MaskedText, mask_terms, restore_terms
 
 log = logging.getLogger(__name__)
@@ -337,9 +338,11 @@ class Seq2SeqModel:
 def _read_folder(spec: ModelSpec, folder: Path) -> tuple[Any, Any, Any]:
     """Tokenizer, model config and generation config: all the CTranslate2 runtime needs from the folder."""
     try:
-        tokenizer = load_tokenizer(folder)
+        tokenizer = runtime_tokenizer(folder, "ctranslate2", spec.name)
         config = read_config(folder)
         generation = read_generation_config(folder, config)
+    except ModelLoadError:
+        raise
     except Exception as err:
         raise ModelLoadError(
             f"model {spec.name!r}: cannot load {spec.source} ({first_line(err)}); "

@@ -136,6 +136,22 @@ class ConnectivityLog:
                 self.changed.wait(remaining)
 
 
+@pytest.mark.parametrize("delay_s", [round(0.2 * i, 1) for i in range(12)])
+def test_a_sigterm_while_the_models_load_ends_the_process_with_0(tmp_path, delay_s):
+    """The loader thread may be deep in CTranslate2's native code when the stop comes; the process must
+    still end cleanly rather than abort in the libraries' teardown. The delays sample the load, so that
+    some stops land in that code (one in twelve did, before the server left at once in that case)."""
+    server = ServerProcess(tmp_path, "--profile", "tiny")
+    server.wait_port()
+    time.sleep(delay_s)
+    code = server.terminate()
+    output = server.output()
+    if "models ready" in output:
+        pytest.skip(f"the models were ready within {delay_s} s of the port: nothing was loading")
+    assert code == 0, output
+    assert "stopped" in output
+
+
 def test_connections_are_closed_after_their_maximum_age(tmp_path):
     server = ServerProcess(
         tmp_path,

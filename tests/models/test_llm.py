@@ -165,7 +165,7 @@ def test_a_damaged_conversion_is_found_at_start_and_converted_again(tmp_path, ca
     assert second.runtime.generate([prompt], 6, None) == expected
 
 
-def test_a_converted_llm_loads_and_generates_without_importing_torch():
+def test_a_converted_llm_loads_and_generates_without_importing_torch_or_transformers():
     cache_dir = context("ctranslate2").cache_dir
     create_model(SPEC, context("ctranslate2"))  # converted into the cache, unless an earlier test did it
     # A fresh interpreter, since this one has imported torch long ago.
@@ -180,8 +180,8 @@ def test_a_converted_llm_loads_and_generates_without_importing_torch():
         context = LoadContext(cache_dir=Path({str(cache_dir)!r}), runtime="ctranslate2")
         model = create_model(get_profile("tiny").models[0], context)
         text = model.summarize("The council met on Monday.", "en", GenerationParams(max_new_tokens=8)).text
-        torch = sorted(name for name in sys.modules if name.split(".")[0] == "torch")
-        print(json.dumps({{"text": text, "torch": torch}}), flush=True)
+        heavy = sorted(name for name in sys.modules if name.split(".")[0] in ("torch", "transformers"))
+        print(json.dumps({{"text": text, "heavy": heavy}}), flush=True)
         # Interpreter shutdown with a live CTranslate2 model now and then aborts in its C++ destructors, which
         # is not what this test is about: leave at once.
         os._exit(0)
@@ -193,7 +193,38 @@ def test_a_converted_llm_loads_and_generates_without_importing_torch():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["text"] and result["torch"] == []
+    assert result["text"] and result["heavy"] == []
+
+
+def test_an_exported_model_folder_loads_as_it_is_and_writes_nothing(tmp_path, monkeypatch):
+    """The slim image's layout (scripts/container_models.py): the conversion is taken from beside the
+    `hf` folder, which is never converted into, and the cache is not touched."""
+    import importlib.util
+
+    from service.models import ct2_convert
+    from service.profiles import load_profile_file
+
+    create_model(SPEC, context("ctranslate2"))  # prepared in the cache, unless an earlier test did it
+    script = Path(__file__).resolve().parents[2] / "scripts" / "container_models.py"
+    module_spec = importlib.util.spec_from_file_location("container_models", script)
+    container_models = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(container_models)
+    profile = load_profile_file(
+        container_models.export("tiny", context("ctranslate2").cache_dir, tmp_path / "m")
+    )
+
+    def files():
+        return {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+
+    before = files()
+    monkeypatch.setattr(ct2_convert, "convert_checkpoint", lambda *a, **k: pytest.fail("converted again"))
+    exported = LoadContext(cache_dir=tmp_path / "cache", runtime="ctranslate2")
+    model = create_model(profile.models[0], exported)
+    assert model.summarize("The council met on Monday.", "en", GenerationParams(max_new_tokens=6)).text
+    assert files() == before  # no lock file, no cache entry, nothing rewritten
+    (tmp_path / "m" / SPEC.name / "ct2-int8").rename(tmp_path / "elsewhere")
+    with pytest.raises(ModelLoadError, match="converted_folder holds no ct2-int8"):
+        create_model(profile.models[0], exported)
 
 
 def test_ctranslate2_and_transformers_agree_on_greedy_tokens():

@@ -40,6 +40,14 @@ def test_unknown_runtime_and_compute_type_are_refused() -> None:
         options.compute_type(spec(compute_type="int4"), "cpu")
 
 
+def test_converted_folder_is_a_path_or_absent() -> None:
+    assert options.converted_folder(spec()) is None
+    assert options.converted_folder(spec(converted_folder="/models/m")) == Path("/models/m")
+    for bad in ("", 3, ["/models/m"]):
+        with pytest.raises(ModelLoadError, match="converted_folder must be a folder path"):
+            options.converted_folder(spec(converted_folder=bad))
+
+
 @pytest.mark.parametrize(("value", "expected"), [(None, None), (7, 7), ("24", 24)])
 def test_force_output_tokens_is_read_as_a_positive_count(value: Any, expected: int | None) -> None:
     opts = {} if value is None else {"force_output_tokens": value}
