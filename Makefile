@@ -56,7 +56,7 @@ serve: setup
 	$(PY) -m service --profile $(PROFILE) --port $(PORT)
 
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=25 tests
 
 lint: setup
 	$(VENV)/bin/ruff check service clients tests bench scripts devkit
