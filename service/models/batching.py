@@ -3,10 +3,11 @@
 Callers on many threads submit generation jobs; one worker thread gathers what arrives within a
 short delay (or until a size or token cap is hit), runs it as one batch, and hands each caller its
 own result. A runtime that decodes several batches side by side (CTranslate2's `inter_threads`) says
-so with `engines`: the worker then hands each gathered batch to a free engine and gathers the next one
-while it runs, and a batch gathered while more than one engine is free is split between them (rows of
-similar prompt length together), so that a steady load of N callers keeps every engine busy instead of
-running as one batch on one engine while the others wait.
+so with `engines`: the worker gathers up to one full batch per free engine, hands the batch to the free
+engines (split between them, rows of similar prompt length together) and gathers the next one while they
+run. A batch gathered while every engine was busy also takes what queued meanwhile, once an engine is
+free, so that a steady load of N callers keeps every engine busy with full batches instead of running as
+one batch on one engine while the others wait, or as a batch of the first caller alone.
 
 Each job keeps its own budget and its own stop signal: a cancelled or expired job is dropped before it
 runs (it takes no room in a batch), or stopped at the next decoding step without disturbing the others;
