@@ -3,10 +3,11 @@
 Callers on many threads submit generation jobs; one worker thread gathers what arrives within a
 short delay (or until a size or token cap is hit), runs it as one batch, and hands each caller its
 own result. A runtime that decodes several batches side by side (CTranslate2's `inter_threads`) says
-so with `engines`: the worker then hands each gathered batch to a free engine and gathers the next one
-while it runs, and a batch gathered while more than one engine is free is split between them (rows of
-similar prompt length together), so that a steady load of N callers keeps every engine busy instead of
-running as one batch on one engine while the others wait.
+so with `engines`: the worker gathers up to one full batch per free engine, hands the batch to the free
+engines (split between them, rows of similar prompt length together) and gathers the next one while they
+run. A batch gathered while every engine was busy also takes what queued meanwhile, once an engine is
+free, so that a steady load of N callers keeps every engine busy with full batches instead of running as
+one batch on one engine while the others wait, or as a batch of the first caller alone.
 
 Each job keeps its own budget and its own stop signal: a cancelled or expired job is dropped before it
 runs (it takes no room in a batch), or stopped at the next decoding step without disturbing the others;
@@ -321,10 +322,10 @@ class MicroBatcher:
         spread = self.policy.max_prompt_spread
         return spread is None or max(*lengths, length) - min(*lengths, length) <= spread
 
-    def _take_held(self, batch: list[Job]) -> None:
+    def _take_held(self, batch: list[Job], rows: int) -> None:
         """Held jobs are older than anything in the queue: they join the batch first when they fit."""
         for job in list(self._held):
-            if len(batch) == self.policy.max_batch:
+            if len(batch) >= rows:
                 return
             if _dropped(job):
                 self._held.remove(job)
@@ -332,9 +333,10 @@ class MicroBatcher:
                 self._held.remove(job)
                 batch.append(job)
 
-    def _gather(self, first: Job) -> list[Job]:
+    def _gather(self, first: Job, rows: int) -> list[Job]:
+        """`first` and what joins it within the waits, up to `rows` jobs."""
         batch = [first]
-        self._take_held(batch)
+        self._take_held(batch, rows)
         now = time.monotonic()
         scaled = min(self.policy.delay_fraction * self._last_run_s, self.policy.max_refill_s)
         deadline = now + max(self.policy.max_delay_s, scaled)
@@ -343,7 +345,7 @@ class MicroBatcher:
         expected = self._last_callers if now - self._last_end < self.policy.max_refill_s else 0
         refill_deadline = max(now + self.policy.max_refill_s, deadline)
         callers = {job.caller for job in batch}
-        while len(batch) < self.policy.max_batch:
+        while len(batch) < rows:
             remaining = (refill_deadline if len(callers) < expected else deadline) - time.monotonic()
             try:
                 arrived = (
@@ -367,6 +369,25 @@ class MicroBatcher:
             callers.add(job.caller)
         return batch
 
+    def _top_up(self, batch: list[Job], rows: int) -> None:
+        """Add the held and queued jobs that fit, up to `rows`, without waiting for more."""
+        self._take_held(batch, rows)
+        while len(batch) < rows:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if job is None:
+                self._queue.put(None)  # keep the close marker for the loop
+                return
+            if _dropped(job):
+                continue
+            if self._fits(batch, job):
+                batch.append(job)
+            else:
+                self._held.append(job)
+                return
+
     def _loop(self) -> None:
         while True:
             first = self._held.popleft() if self._held else self._queue.get()
@@ -375,17 +396,27 @@ class MicroBatcher:
             if _dropped(first):
                 continue
             gathering = time.monotonic()
-            batch = self._gather(first)
+            if self.engines == 1:
+                live = self._refuse_late(
+                    [job for job in self._gather(first, self.policy.max_batch) if not _dropped(job)]
+                )
+                if live:
+                    self._run(live, gathering)
+                continue
+            # Room for a batch on each engine that is free now (only this thread takes engines, so no
+            # fewer will be free when the batch is split).
+            batch = self._gather(first, self.policy.max_batch * max(1, self._free_engines))
+            with self._engine_free:
+                while self._free_engines == 0:  # meanwhile the queue fills...
+                    self._engine_free.wait()
+                free = self._free_engines
+            # ...and what queued meanwhile joins this batch rather than waiting for the next engine.
+            self._top_up(batch, self.policy.max_batch * free)
             live = self._refuse_late([job for job in batch if not _dropped(job)])
             if not live:
                 continue
-            if self.engines == 1:
-                self._run(live, gathering)
-                continue
+            parts = _split(live, free)
             with self._engine_free:
-                while self._free_engines == 0:  # meanwhile the queue fills: the next batch is larger
-                    self._engine_free.wait()
-                parts = _split(live, self._free_engines)
                 self._free_engines -= len(parts)
             for part in parts:
                 threading.Thread(

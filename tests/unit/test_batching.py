@@ -527,3 +527,35 @@ def test_a_failing_batch_on_one_engine_reaches_only_its_callers():
         batcher.submit([Job([-1], 2)])
     assert batcher.submit([Job([5], 2)]) == [[5]]
     batcher.close()
+
+
+def test_jobs_queued_while_every_engine_is_busy_join_the_next_batch():
+    """Two engines held by blocking batches while six callers arrive one by one, each after the gathering
+    delay: once the engines are free, the six run as at most two batches, not as a batch of the first
+    caller alone followed by the rest."""
+    release = threading.Event()
+    sizes: list[int] = []
+
+    def run(jobs: list[Job]) -> None:
+        if jobs[0].prompt == [0]:
+            release.wait(timeout=5.0)
+        else:
+            sizes.append(len(jobs))
+        for job in jobs:
+            job.future.set_result(job.prompt)
+
+    batcher = MicroBatcher(run, BatchPolicy(max_batch=4, max_delay_s=0.001, max_refill_s=0.0), engines=2)
+    with ThreadPoolExecutor(8) as pool:
+        blockers = [pool.submit(batcher.submit, [Job([0], 1)]) for _ in range(2)]
+        deadline = time.monotonic() + 5.0
+        while batcher._free_engines and time.monotonic() < deadline:  # both engines taken
+            time.sleep(0.005)
+        waiting = []
+        for i in range(1, 7):
+            waiting.append(pool.submit(batcher.submit, [Job([i], 1)]))
+            time.sleep(0.02)
+        release.set()
+        assert [f.result(timeout=5.0) for f in waiting] == [[[i]] for i in range(1, 7)]
+        assert [f.result(timeout=5.0) for f in blockers] == [[[0]], [[0]]]
+    assert sum(sizes) == 6 and len(sizes) <= 2 and max(sizes) <= 4, sizes
+    batcher.close()
