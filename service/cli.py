@@ -154,9 +154,6 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_json)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     configure_inference_threads()
-    from service.resources import return_freed_memory
-
-    return_freed_memory()  # before any model allocates: a batch's working set goes back when it ends
     # Heavy imports (torch, transformers) happen only now, after logging is set up.
     from service.loader import build_pipeline
     from service.server import serve

@@ -4,8 +4,9 @@ A container sees the host's cores and RAM in `os.cpu_count()` and `/proc/meminfo
 the cgroup files say what it is granted. Both cgroup v2 (`cpu.max`, `memory.max`) and v1
 (`cpu.cfs_quota_us` / `cpu.cfs_period_us`, `memory.limit_in_bytes`) are read. No grpc, no psutil.
 
-Memory freed by a model batch goes back to the system (`return_freed_memory`): without it glibc keeps it,
-and the resident set grows batch after batch towards the largest working sets seen.
+Memory freed by a model batch goes back to the system when the batch ends (`release_freed_memory`):
+without it glibc keeps it, and the resident set grows batch after batch towards the largest working sets
+seen.
 """
 
 from __future__ import annotations
@@ -22,10 +23,7 @@ log = logging.getLogger(__name__)
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 # cgroup v1 reports "no limit" as a huge number (the largest page-aligned signed 64-bit value).
 _V1_UNLIMITED = 1 << 60
-# glibc's mallopt() parameter for the size from which an allocation is mapped on its own.
-_M_MMAP_THRESHOLD = -3
-# Blocks from this size get their own mapping, which free() hands back to the system at once.
-MMAP_THRESHOLD_BYTES = 1 << 20
+_LIBC: ctypes.CDLL | bool | None = None  # the C library once looked up; False where it cannot be loaded
 
 
 def _read(path: Path) -> str | None:
@@ -108,23 +106,32 @@ def _positive_int(text: str) -> int | None:
     return value if value > 0 else None
 
 
-def return_freed_memory(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
-    """Have glibc map every block of `threshold` bytes or more on its own, so that freeing it returns it.
+def _c_library() -> ctypes.CDLL | None:
+    """The C library, looked up once (find_library may run ldconfig)."""
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL(ctypes.util.find_library("c"))
+        except OSError:
+            _LIBC = False
+    return _LIBC if isinstance(_LIBC, ctypes.CDLL) else None
+
+
+def release_freed_memory() -> bool:
+    """Hand back to the system the memory that freed blocks left in glibc's heaps (`malloc_trim(0)`).
 
     A model batch allocates its working set (attention scores, key/value caches) in blocks of megabytes.
-    glibc serves such blocks from its own mappings at first, but raises that threshold each time one is
-    freed, and from then on serves them from its heaps, which it rarely gives back: the resident set then
-    grows towards the largest working sets seen. Setting the threshold fixes it, and ends that adjustment.
-    Measured on SmolLM2-135M (CTranslate2 int8): after a batch of two 1,536-token prompts the process held
-    +640 MB with glibc's default, +43 MB with a 1 MB threshold, and the batch peaked 185 MB lower.
-    Returns whether the setting took (False on a C library without mallopt, such as musl).
+    glibc serves such blocks from its heaps once one has been freed, and keeps what is freed there: without
+    this, the resident set grows batch after batch towards the largest working sets seen. It is called once
+    a batch has ended, not per allocation: mapping every large block on its own (a low mmap threshold) did
+    return memory too, but made each decoding step map and zero its key/value caches again, and took the
+    embedded model's seed-article summary from 26 s to 50 s, most of it in the kernel.
+    Returns whether it ran (False on a C library without malloc_trim, such as musl).
     """
-    name = ctypes.util.find_library("c")
+    libc = _c_library()
     try:
-        libc = ctypes.CDLL(name)
-        done = bool(libc.mallopt(_M_MMAP_THRESHOLD, threshold))
-    except (OSError, AttributeError, TypeError):
-        done = False
-    if not done:
-        log.debug("could not set the C library's mmap threshold; freed memory may stay with the process")
-    return done
+        libc.malloc_trim(0)  # type: ignore[union-attr]
+    except (AttributeError, TypeError):
+        log.debug("the C library has no malloc_trim; freed memory may stay with the process")
+        return False
+    return True

@@ -23,6 +23,7 @@ from service.models.batching import BatchPolicy, Job, MicroBatcher, RowStops, to
 from service.models.ct2_fingerprint import ProbeOutput, probe_output
 from service.models.decoding import Decode, ScoredIds, mean_log_prob
 from service.models.thread_layout import ThreadLayout, candidate_layouts, configured_layout, fastest_layout
+from service.resources import release_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +181,7 @@ class CT2Runtime:
         if self.batcher is not None and stops.first_step_at is not None:
             self.batcher.prompt_rate.note([len(job.prompt) for job in jobs], stops.first_step_at - started)
         stops.resolve(outputs)
+        release_freed_memory()  # the batch's working set, once its callers have their outputs
 
     def decode_batch(self, jobs: list[Job], stops: RowStops) -> list[list[int]]:
         """Output ids per job, in order. `stops` is the step callback for rows that may stop on their own."""
