@@ -1,5 +1,7 @@
 """The benchmark's sections. Each measures the naive baseline in-process, frees it, then the service
-over gRPC as a subprocess, on the same kind of requests, and returns plain results for the report.
+over gRPC as a subprocess, on the same kind of requests, and after each of the service's concurrency levels
+the raw CTranslate2 engine on the very same requests (`bench.raw`), and returns plain results for the
+report.
 
 - `translation`: Marian (opus-mt-en-de shape), Translate at several concurrencies, peak RSS.
 - `summaries`: DistilBART (cnn-12-6 shape) and six en->xx Marian models: Summarize throughput,
