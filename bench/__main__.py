@@ -1,10 +1,13 @@
-"""Benchmark: the naive transformers baseline against the service over gRPC, in one run.
+"""Benchmark: the naive transformers baseline against the service over gRPC and the raw CTranslate2 engine
+on the same requests, in one run, and the machine's roofline.
 
-The figures are printed as tables and, for a full run, written to bench/RESULTS.md.
+The figures are printed as tables and, for a full run, written to bench/RESULTS.md (after each section
+too, so that a run that dies keeps what it measured).
 
-    make bench                       # = python -m bench: the full run (10-20 minutes on 2 quiet cores)
+    make bench                       # = python -m bench: the full run (about 45 minutes on 2 quiet cores)
     make bench BENCH_ARGS=--quick    # a smoke run of every path: small counts, short outputs
     python -m bench --only translation --quick --out /tmp/results.md
+    python -m bench --device cuda --only translation --only llm --no-baseline   # see bench/gpu_check.sh
 
 The seq2seq models are built once from configs (random weights) under ~/.cache/summarizer/bench; server
 logs and the generated profile files of each run are kept under ~/.cache/summarizer/bench/runs/.
@@ -122,6 +125,25 @@ def main(argv: list[str] | None = None) -> int:
         log.info("machine load average %s; on a busy machine the figures are noisy", load_start)
 
     sections: dict[str, Section] = {}
+    gpus = perf.cuda_devices()
+
+    def write_report(partial: str = "") -> None:
+        """The Markdown report of the sections so far; written after each section too, so that a run that
+        dies (out of memory on a shared machine) keeps what it measured."""
+        if out is None:
+            return
+        text = report.markdown(
+            sections,
+            plan=plan,
+            command=command,
+            date=date,
+            duration_s=time.perf_counter() - started,
+            machine=machine,
+            load=(load_start, perf.load_average()),
+            gpus=gpus,
+            partial=partial,
+        )
+        out.write_text(text, encoding="utf-8")
 
     def attempt(name: str, fn: Callable[[Section], None]) -> None:
         """Run one section; a failure is reported with whatever it measured before it."""
@@ -141,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             section.load = (load, perf.load_average())
             section.duration_s = time.perf_counter() - t0
         log.info("== %s done in %.0f s (load average %s)", name, section.duration_s, section.load[1])
+        write_report(f"written after the {name} section; the run has not finished")
 
     try:
         built: dict[str, models.BuiltModel] = {}
@@ -192,19 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nnot measured: {problem}")
     print(f"\ntook {duration / 60:.1f} min; load average at start {load_start}, at end {perf.load_average()}")
     if out is not None:
-        out.write_text(
-            report.markdown(
-                sections,
-                plan=plan,
-                command=command,
-                date=date,
-                duration_s=duration,
-                machine=machine,
-                load=(load_start, perf.load_average()),
-                gpus=perf.cuda_devices(),
-            ),
-            encoding="utf-8",
-        )
+        write_report()
         print(f"wrote {out}")
     failed = any(s.error for s in sections.values()) or len(sections) < len(chosen)
     return 1 if failed else 0

@@ -332,8 +332,9 @@ def llm_table(section: Section) -> Table:
     if len(runs) == 2:
         before, after = runs
         table.notes.append(
-            "The baseline ran before the service and again after it (kept loaded in between), so that a "
-            "drift in the machine's speed reaches both sides; its row merges the two: "
+            "The baseline ran before the service and again after it (loaded again: its fp32 weights are "
+            "let go meanwhile), so that a drift in the machine's speed reaches both sides; its row merges "
+            "the two: "
             f"{before.tokens_per_s:.1f} tokens/s before, {after.tokens_per_s:.1f} after."
         )
     if "baseline_load_s" in section.extra:
@@ -576,6 +577,7 @@ def markdown(
     machine: dict[str, str],
     load: tuple[str, str],
     gpus: int = 0,
+    partial: str = "",
 ) -> str:
     lines = [
         "# Benchmark results",
@@ -590,6 +592,8 @@ def markdown(
         "its real weights.",
         "",
     ]
+    if partial:
+        lines += [f"> Partial report ({partial}).", ""]
     if plan.quick:
         lines += [
             "> Smoke run (`--quick`): short outputs and one or a few requests per row. It shows that every "

@@ -1,5 +1,7 @@
 """The benchmark's sections. Each measures the naive baseline in-process, frees it, then the service
-over gRPC as a subprocess, on the same kind of requests, and returns plain results for the report.
+over gRPC as a subprocess, on the same kind of requests, and after each of the service's concurrency levels
+the raw CTranslate2 engine on the very same requests (`bench.raw`), and returns plain results for the
+report.
 
 - `translation`: Marian (opus-mt-en-de shape), Translate at several concurrencies, peak RSS.
 - `summaries`: DistilBART (cnn-12-6 shape) and six en->xx Marian models: Summarize throughput,
@@ -642,6 +644,25 @@ def _merged(label: str, runs: Sequence[Run]) -> Run:
     )
 
 
+def _llm_baseline_fits(section: Section) -> bool:
+    """Whether the fp32 baseline fits in the memory available now; if not, the section says so."""
+    available = psutil.virtual_memory().available
+    if available >= _LLM_BASELINE_BYTES:
+        return True
+    section.error = (
+        f"baseline skipped: {available / 2**30:.1f} GiB of memory available, "
+        f"{_LLM_BASELINE_BYTES / 2**30:.0f} GiB needed for fp32"
+    )
+    return False
+
+
+def _load_llm_baseline(folder: Path, threads: int) -> LLMBaseline:
+    with torch_threads(threads):
+        baseline = LLMBaseline(folder)
+        baseline.summarize("The council met on Monday.", "en", 1, 2)  # lazy initialisation, not timed
+    return baseline
+
+
 def llm_spec() -> ModelSpec:
     """The embedded profile's LLM, as the service loads it."""
     return next(spec for spec in get_profile("embedded").models if spec.backend == "llm")
@@ -686,24 +707,16 @@ def llm(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Path, t
     if folder is None:
         section.error = f"no dequantized LLM folder under {service_cache_dir / 'llm'}; run `make setup` first"
         return
-    available = psutil.virtual_memory().available
-    baseline: LLMBaseline | None = None
     baseline_runs: list[Run] = []
-    if not plan.baseline:
-        pass
-    elif available < _LLM_BASELINE_BYTES:
-        section.error = (
-            f"baseline skipped: {available / 2**30:.1f} GiB of memory available, "
-            f"{_LLM_BASELINE_BYTES / 2**30:.0f} GiB needed for fp32"
-        )
-    else:
-        # The baseline runs before the service and again after it, kept loaded (and idle) meanwhile, so
-        # that a drift in the machine's speed over the minutes of this section reaches both sides alike.
-        with torch_threads(threads):
-            baseline = LLMBaseline(folder)
-            baseline.summarize("The council met on Monday.", "en", 1, 2)  # lazy initialisation, not timed
+    # The baseline runs before the service and again after it, so that a drift in the machine's speed over
+    # the minutes of this section reaches both sides alike. Its fp32 weights (6 GB) are let go in between:
+    # kept, they sat beside the server and the raw engine on a shared machine, and ran it out of memory.
+    if plan.baseline and _llm_baseline_fits(section):
+        baseline = _load_llm_baseline(folder, threads)
         section.extra["baseline_load_s"] = baseline.load_s
         baseline_runs.append(_llm_baseline(plan, baseline, threads, "before the service"))
+        del baseline
+        _free()
 
     counter = _TokenCounter(folder)
     stats = section.server = ServerStats("embedded (qwen2.5-coder-1.5b-instruct)")
@@ -754,9 +767,11 @@ def llm(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Path, t
                 _levels(server, section, plan.llm_levels, send, plan.run_cap_s * 2, raw)
     if counter.counts["service"]:
         section.extra["read_back"] = counter.means()
-    if baseline is not None:
+    if baseline_runs and _llm_baseline_fits(section):
+        baseline = _load_llm_baseline(folder, threads)
         baseline_runs.append(_llm_baseline(plan, baseline, threads, "after the service"))
-        section.baseline.append(_merged("baseline: transformers fp32, sequential", baseline_runs))
-        section.extra["baseline_runs"] = baseline_runs
         del baseline
         _free()
+    if baseline_runs:
+        section.baseline.append(_merged("baseline: transformers fp32, sequential", baseline_runs))
+        section.extra["baseline_runs"] = baseline_runs
