@@ -554,6 +554,8 @@ def test_jobs_queued_while_every_engine_is_busy_join_the_next_batch():
         for i in range(1, 7):
             waiting.append(pool.submit(batcher.submit, [Job([i], 1)]))
             time.sleep(0.02)
+        while batcher._queue.qsize() < 5 and time.monotonic() < deadline:  # the worker holds the first
+            time.sleep(0.005)
         release.set()
         assert [f.result(timeout=5.0) for f in waiting] == [[[i]] for i in range(1, 7)]
         assert [f.result(timeout=5.0) for f in blockers] == [[[0]], [[0]]]
