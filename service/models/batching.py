@@ -246,8 +246,10 @@ class MicroBatcher:
         name: str = "batcher",
         model: str = "",
         engines: int = 1,
+        after_batch: Callable[[], object] | None = None,
     ) -> None:
         self.run_batch = run_batch
+        self.after_batch = after_batch  # called on the batch's thread once it is resolved and reported
         self.engines = max(1, engines)  # batches that may run side by side
         self._free_engines = self.engines
         self._engine_free = threading.Condition()
@@ -456,6 +458,11 @@ class MicroBatcher:
                 if not job.future.done():
                     job.future.set_exception(exc)
         self._report(live)
+        if self.after_batch is not None:
+            try:
+                self.after_batch()
+            except Exception:  # like a failing observer, it must not stop the batching thread
+                log.exception("%s: the after-batch hook failed", self._thread.name)
         with self._stats:
             self._last_callers = len({job.caller for job in live} | self._waiting_callers())
             self._last_end = time.monotonic()

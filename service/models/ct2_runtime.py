@@ -158,7 +158,14 @@ class CT2Runtime:
 
     def __init__(self, batching: BatchPolicy | None, label: str, engines: int = 1) -> None:
         self.batcher = (
-            MicroBatcher(self.run_batch, batching, name=f"{label}-batcher", model=label, engines=engines)
+            MicroBatcher(
+                self.run_batch,
+                batching,
+                name=f"{label}-batcher",
+                model=label,
+                engines=engines,
+                after_batch=release_freed_memory,  # the batch's working set, once it is reported
+            )
             if batching is not None
             else None
         )
@@ -168,6 +175,7 @@ class CT2Runtime:
         if self.batcher is not None:
             return self.batcher.submit(jobs)
         self.run_batch(jobs)
+        release_freed_memory()
         return [job.future.result() for job in jobs]
 
     def run_batch(self, jobs: list[Job]) -> None:
@@ -181,7 +189,6 @@ class CT2Runtime:
         if self.batcher is not None and stops.first_step_at is not None:
             self.batcher.prompt_rate.note([len(job.prompt) for job in jobs], stops.first_step_at - started)
         stops.resolve(outputs)
-        release_freed_memory()  # the batch's working set, once its callers have their outputs
 
     def decode_batch(self, jobs: list[Job], stops: RowStops) -> list[list[int]]:
         """Output ids per job, in order. `stops` is the step callback for rows that may stop on their own."""

@@ -561,3 +561,21 @@ def test_jobs_queued_while_every_engine_is_busy_join_the_next_batch():
         assert [f.result(timeout=5.0) for f in blockers] == [[[0]], [[0]]]
     assert sum(sizes) == 6 and len(sizes) <= 2 and max(sizes) <= 4, sizes
     batcher.close()
+
+
+def test_the_after_batch_hook_runs_once_per_batch_and_a_failing_one_stops_nothing():
+    ran: list[int] = []
+
+    def hook() -> None:
+        ran.append(1)
+        if len(ran) == 1:
+            raise RuntimeError("fake hook failure")
+
+    batcher = MicroBatcher(FakeRunner(), BatchPolicy(max_delay_s=0.01), after_batch=hook)
+    assert batcher.submit([Job([1, 2], 4)]) == [[2, 1]]
+    assert batcher.submit([Job([3], 4)]) == [[3]]  # the batching thread survived the failing hook
+    deadline = time.monotonic() + 5.0
+    while len(ran) < 2 and time.monotonic() < deadline:  # the hook runs after the callers are answered
+        time.sleep(0.005)
+    assert len(ran) == 2
+    batcher.close()
