@@ -201,6 +201,11 @@ async def _summarize_one(client: AsyncSummarizerClient, options: BatchOptions, p
             request_id=request_id,
         )
     except SummarizerClientError as err:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # Ctrl-C cancelled this task while its call was in flight, and the call ended as CANCELLED
+            # rather than with the task's CancelledError: stop here, record nothing, take no next article.
+            raise asyncio.CancelledError from err
         record["request_id"] = err.request_id or request_id
         record["error"] = _error_json(err)
         return record
