@@ -11,11 +11,8 @@ one batch on one engine while the others wait, or as a batch of the first caller
 
 Each job keeps its own budget and its own stop signal: a cancelled or expired job is dropped before it
 runs (it takes no room in a batch), or stopped at the next decoding step without disturbing the others;
-its caller stops waiting at once. Reading a batch's prompts is one step that cannot be stopped, so it is
-bounded twice: by the token cap (`max_tokens`, which a runtime derives from the memory one batch may
-use), and by the callers' deadlines: a job whose caller's deadline comes before the batch would have
-read its prompt (at the rate the last batches read theirs) is refused with DeadlineError rather than
-computed for nobody.
+its caller stops waiting at once. Reading a batch's prompts is one step that cannot be stopped: it is
+bounded by the token cap (`max_tokens`) and by the callers' deadlines (service/models/batch_costs.py).
 
 How long a batch waits for company, once its first job is there:
 - `max_delay_s`, or `delay_fraction` of the last batch's run time when that is longer (a wait of 1%
@@ -36,6 +33,7 @@ own, from its own thread (service/telemetry.py).
 
 from __future__ import annotations
 
+import enum
 import itertools
 import logging
 import queue
@@ -49,20 +47,13 @@ from typing import Any
 
 from service import telemetry
 from service.errors import DeadlineError, ModelLoadError, RequestCancelledError
+from service.models.batch_costs import DEFAULT_MAX_TOKENS, PromptRate
 from service.models.decoding import first_ids, generation_stopped
 
 log = logging.getLogger(__name__)
 
 # How often a caller waiting for its jobs looks at its own stop signal.
 _WAIT_SLICE_S = 0.05
-# Weight of the newest batch in the estimate of how fast prompts are read.
-_RATE_WEIGHT = 0.3
-# Batches with fewer prompt tokens say little about the rate: fixed costs dominate their time.
-_RATE_MIN_TOKENS = 256
-# Reading a prompt costs more per token the longer it is (attention): a prompt of n tokens is counted as
-# n * (1 + n / _ATTENTION_TOKENS). Fitted on SmolLM2-135M (CTranslate2 int8, 2 cores): 0.36 s for 256
-# tokens, 0.68 s for 512, 4.9 s for 1,536 and 30 s for 4,096.
-_ATTENTION_TOKENS = 256
 
 
 @dataclass
@@ -127,7 +118,7 @@ class RowStops:
 class BatchPolicy:
     max_batch: int = 16  # sequences per batch
     max_delay_s: float = 0.005  # how long the first job waits for company
-    max_tokens: int = 32_768  # prompt tokens per batch: bounds memory, padding and the first step
+    max_tokens: int = DEFAULT_MAX_TOKENS  # prompt tokens per batch: bounds memory, padding and the first step
     max_refill_s: float = 0.25  # how long a batch waits for the last batch's callers to come back
     delay_fraction: float = 0.01  # the first job also waits this share of the last batch's run time
     # Most prompt tokens between a batch's shortest and longest prompt (None: any). A decoder-only model
@@ -176,35 +167,11 @@ def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def tokens_within(memory_bytes: int, bytes_per_token: int, row_tokens: int) -> int:
-    """The prompt tokens a batch may hold in `memory_bytes` at `bytes_per_token`: never fewer than one full
-    row (`row_tokens`: a batch of one always runs), never more than the default cap."""
-    fitting = memory_bytes // max(1, bytes_per_token)
-    return int(min(BatchPolicy.max_tokens, max(row_tokens, fitting)))
-
-
-class PromptRate:
-    """How long a batch takes to read its prompts: a moving average over recent batches, per unit of
-    reading cost (longer prompts cost more per token)."""
-
-    def __init__(self) -> None:
-        self.seconds_per_unit = 0.0  # unknown until a batch has been measured
-
-    @staticmethod
-    def cost(lengths: Sequence[int]) -> float:
-        return sum(n * (1 + n / _ATTENTION_TOKENS) for n in lengths)
-
-    def note(self, lengths: Sequence[int], seconds: float) -> None:
-        if sum(lengths) < _RATE_MIN_TOKENS or seconds <= 0:
-            return
-        rate = seconds / self.cost(lengths)
-        if self.seconds_per_unit == 0.0:
-            self.seconds_per_unit = rate
-        else:
-            self.seconds_per_unit += _RATE_WEIGHT * (rate - self.seconds_per_unit)
-
-    def estimate(self, lengths: Sequence[int]) -> float:
-        return self.seconds_per_unit * self.cost(lengths)
+class _Admitted(enum.Enum):
+    JOINED = "joined"
+    DROPPED = "dropped"  # its caller is gone
+    HELD = "held"  # another group, or too big or too long for this batch
+    FULL = "full"  # held: this batch is full by tokens
 
 
 def _dropped(job: Job) -> bool:
@@ -349,46 +316,48 @@ class MicroBatcher:
         callers = {job.caller for job in batch}
         while len(batch) < rows:
             remaining = (refill_deadline if len(callers) < expected else deadline) - time.monotonic()
-            try:
-                arrived = (
-                    self._queue.get(timeout=max(remaining, 0)) if remaining > 0 else self._queue.get_nowait()
-                )
-            except queue.Empty:
+            job = self._next_queued(max(remaining, 0))
+            if job is None:
                 break
-            if arrived is None:
-                self._queue.put(None)  # keep the close marker for the loop
+            admitted = self._admit(batch, job)
+            if admitted is _Admitted.FULL:
                 break
-            job = arrived
-            if _dropped(job):
-                continue
-            if not self._fits(batch, job):  # another group, or too big or too long: it leads a later batch
-                self._held.append(job)
-                tokens = sum(len(other.prompt) for other in batch) + len(job.prompt)
-                if job.group == first.group and tokens > self.policy.max_tokens:
-                    break  # this batch is full by tokens
-                continue
-            batch.append(job)
-            callers.add(job.caller)
+            if admitted is _Admitted.JOINED:
+                callers.add(job.caller)
         return batch
 
     def _top_up(self, batch: list[Job], rows: int) -> None:
-        """Add the held and queued jobs that fit, up to `rows`, without waiting for more."""
+        """Add the held and queued jobs that fit, up to `rows`, without waiting for more; stop at the first
+        that does not fit."""
         self._take_held(batch, rows)
         while len(batch) < rows:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
+            job = self._next_queued(0)
+            if job is None or self._admit(batch, job) in (_Admitted.HELD, _Admitted.FULL):
                 return
-            if job is None:
-                self._queue.put(None)  # keep the close marker for the loop
-                return
-            if _dropped(job):
-                continue
-            if self._fits(batch, job):
-                batch.append(job)
-            else:
-                self._held.append(job)
-                return
+
+    def _next_queued(self, timeout: float) -> Job | None:
+        """The next queued job within `timeout` seconds (0: only one already queued); None when none comes
+        or the batcher is closing (the close marker stays queued for the loop)."""
+        try:
+            job = self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
+        except queue.Empty:
+            return None
+        if job is None:
+            self._queue.put(None)
+        return job
+
+    def _admit(self, batch: list[Job], job: Job) -> _Admitted:
+        """Offer a queued job to `batch`. One of another group, or too big or too long for it, is held and
+        leads a later batch; FULL says it was held because the batch is full by tokens."""
+        if _dropped(job):
+            return _Admitted.DROPPED
+        if self._fits(batch, job):
+            batch.append(job)
+            return _Admitted.JOINED
+        self._held.append(job)
+        tokens = sum(len(other.prompt) for other in batch) + len(job.prompt)
+        full = job.group == batch[0].group and tokens > self.policy.max_tokens
+        return _Admitted.FULL if full else _Admitted.HELD
 
     def _loop(self) -> None:
         while True:
@@ -469,18 +438,13 @@ class MicroBatcher:
             self._last_run_s = self._last_end - running
 
     def _refuse_late(self, jobs: list[Job]) -> list[Job]:
-        """The jobs whose callers will still be there when the batch has read its prompts. The others are
-        refused (DeadlineError) before that uninterruptible step, the earliest deadline first, each time
-        with the estimate redone for the smaller batch."""
-        while jobs:
-            done_reading = time.monotonic() + self.prompt_rate.estimate([len(job.prompt) for job in jobs])
-            late = [job for job in jobs if job.deadline is not None and job.deadline < done_reading]
-            if not late:
-                break
-            earliest = min(late, key=lambda job: job.deadline or 0.0)
-            earliest.future.set_exception(
+        """The jobs whose callers will still be there when the batch has read its prompts; the others are
+        refused (DeadlineError) before that uninterruptible step (PromptRate.late_rows)."""
+        lengths = [len(job.prompt) for job in jobs]
+        late = self.prompt_rate.late_rows(lengths, [job.deadline for job in jobs], time.monotonic())
+        for row in late:
+            jobs[row].future.set_exception(
                 DeadlineError("the deadline comes before the model could read the prompt")
             )
-            self.refused_late += 1
-            jobs = [job for job in jobs if job is not earliest]
-        return jobs
+        self.refused_late += len(late)
+        return [job for row, job in enumerate(jobs) if row not in late]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from service.errors import ModelLoadError
-from service.models.batching import BatchPolicy, Job, MicroBatcher, RowStops, tokens_within
+from service.models.batching import BatchPolicy, Job, MicroBatcher, RowStops
 from service.models.ct2_fingerprint import ProbeOutput, probe_output
 from service.models.decoding import Decode, ScoredIds, mean_log_prob
 from service.models.thread_layout import ThreadLayout, candidate_layouts, configured_layout, fastest_layout
@@ -34,45 +34,6 @@ GENERATOR_PROMPT_SPREAD = 64
 # can interrupt. Reading gains nothing from more (on SmolLM2-135M, four 1,536-token prompts took 4.3 times
 # as long as one); only decoding does, and it still batches this many rows, or more of shorter prompts.
 GENERATOR_STEP_PROMPTS = 4
-# Bytes per prompt token assumed for a model whose config does not give its dimensions.
-_UNKNOWN_BYTES_PER_TOKEN = 512 * 1024
-
-
-def working_set_per_token(config: Any, row_tokens: int) -> int:
-    """Estimated peak working memory of a CTranslate2 batch per prompt token (float32 activations), from
-    the model's Hugging Face config, for prompts of up to `row_tokens` tokens:
-
-    - the key/value cache: two vectors of the model's width per (decoder) layer, kept while it generates;
-    - one layer's attention scores: `row_tokens` per head, and its feed-forward activations;
-    - a few more vectors of the model's width.
-
-    Against peak RSS over the loaded model (int8 on the CPU, freed memory returned to the system): one
-    1,536-token prompt takes 337 MB on SmolLM2-135M (estimate 336 MB), 766 MB on Qwen2.5-1.5B (808 MB);
-    768 tokens on Qwen take 411 MB (385 MB). Beam search multiplies the cache; it is not counted here.
-    """
-    width = _dimension(config, "hidden_size", "d_model", "n_embd")
-    layers = _dimension(config, "num_hidden_layers", "decoder_layers", "num_decoder_layers", "n_layer")
-    if width is None or layers is None:
-        return _UNKNOWN_BYTES_PER_TOKEN
-    heads = _dimension(config, "num_attention_heads", "decoder_attention_heads", "num_heads", "n_head") or 1
-    ffn = _dimension(config, "intermediate_size", "decoder_ffn_dim", "d_ff", "n_inner") or 4 * width
-    floats = 2 * layers * width + heads * row_tokens + 2 * ffn + 8 * width
-    return 4 * floats
-
-
-def batch_token_cap(memory_bytes: int | None, config: Any, row_tokens: int) -> int | None:
-    """The prompt tokens a batch may hold in `memory_bytes` (None: no memory limit, the batching default)."""
-    if memory_bytes is None:
-        return None
-    return tokens_within(memory_bytes, working_set_per_token(config, row_tokens), row_tokens)
-
-
-def _dimension(config: Any, *names: str) -> int | None:
-    for name in names:
-        value = getattr(config, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
 
 
 def device_and_index(device: str) -> tuple[str, int]:

@@ -30,18 +30,13 @@ from service.models.base import (
     SummaryText,
     expand_pairs,
 )
-from service.models.batching import BatchPolicy
 from service.models.convert_cache import build_once, stat_fingerprint
-from service.models.ct2_convert import GreedyTokens, Integrity, conversion_entry, load_converted, probe_key
+from service.models.ct2_convert import conversion_entry
 from service.models.ct2_runtime import (
-    GENERATOR_PROMPT_SPREAD,
-    GENERATOR_STEP_PROMPTS,
     GeneratorRuntime,
-    batch_token_cap,
-    choose_layout,
 )
 from service.models.decoding import CausalRuntime, log_prob_of
-from service.models.hf_files import read_config
+from service.models.llm_ct2 import PROBE_PROMPT, PROMPT_OVERHEAD_TOKENS, start_generator
 from service.models.llm_prompts import (
     clean_output,
     finish_summary,
@@ -52,7 +47,6 @@ from service.models.llm_prompts import (
 )
 from service.models.registry import register_backend
 from service.models.sources import snapshot
-from service.models.thread_layout import ThreadLayout
 from service.models.tokenizer_json import runtime_tokenizer
 
 log = logging.getLogger(__name__)
@@ -60,19 +54,11 @@ log = logging.getLogger(__name__)
 # Distinct prompt prefixes (task, language, sentence count) whose model state is cached; each takes
 # about 60 KB per token for Qwen2.5-1.5B, some 4 MB for a summary instruction.
 MAX_STATIC_PREFIXES = 16
-_PROBE_PROMPT = (
-    "Summarize in one sentence: The city council approved a new budget for public transport on Monday."
-)
-# Greedy tokens of the probe that a start compares with the conversion's record (with their log-probabilities
-# and the prompt's). Each is a decoding step of every start: 0.2 s for Qwen2.5-1.5B on a busy two-core CPU.
-_PROBE_STEPS = 4
 # Some 300 tokens: long enough for the time it takes to read them to show the machine's rate.
-_CALIBRATION_PROMPT = "Repeat this: " + " ".join([_PROBE_PROMPT.partition(": ")[2]] * 20)
+_CALIBRATION_PROMPT = "Repeat this: " + " ".join([PROBE_PROMPT.partition(": ")[2]] * 20)
 # Part of a GGUF source's identity: bump it when the dequantization changes what it writes.
 _DEQUANTIZE_REVISION = 1
 _END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>")
-# About how many tokens the chat template and the instruction add to a text.
-_PROMPT_OVERHEAD_TOKENS = 128
 
 Messages = list[dict[str, str]]
 
@@ -115,7 +101,16 @@ class LLMModel:
         self.eos_ids = _eos_ids(self.name, self.tokenizer)
         self.runtime: CausalRuntime
         if self.runtime_name == "ctranslate2":
-            self.runtime = self._start_generator(folder, entry)
+            self.runtime = start_generator(
+                spec,
+                context,
+                folder,
+                entry,
+                probe=self.prompt_ids([{"role": "user", "content": PROBE_PROMPT}]),
+                eos_ids=self.eos_ids,
+                repetition_penalty=self.repetition_penalty,
+                row_tokens=self.max_input_tokens + PROMPT_OVERHEAD_TOKENS,
+            )
         else:
             from service.models.llm_torch import TorchRuntime  # only this runtime imports torch
 
@@ -129,80 +124,6 @@ class LLMModel:
         if self._forced_tokens is not None:
             self.runtime.min_new_tokens = self._forced_tokens
         log.info("loaded %s (%s) in %.1f s", self.name, self.runtime_name, time.perf_counter() - started)
-
-    def _start_generator(self, folder: Path, entry: Path) -> GeneratorRuntime:
-        """The CTranslate2 runtime, converting the HF folder into the cache entry first unless it is there."""
-        compute_type = options.compute_type(self.spec, self.context.device)
-        quantization = options.stored_quantization(compute_type)
-        # The chat template and instruction around a chunk: a prompt is about this much longer than its text.
-        row_tokens = self.max_input_tokens + _PROMPT_OVERHEAD_TOKENS
-        memory_cap = batch_token_cap(self.context.batch_memory_bytes, read_config(folder), row_tokens)
-        batching = BatchPolicy.from_options(
-            self.name,
-            self.spec.options,
-            max_tokens=min(memory_cap or BatchPolicy.max_tokens, GENERATOR_STEP_PROMPTS * row_tokens),
-            prompt_spread=GENERATOR_PROMPT_SPREAD,
-        )
-        target = entry / f"ct2-{quantization}"
-        if options.converted_folder(self.spec) is not None and not target.is_dir():
-            raise ModelLoadError(f"model {self.name}: converted_folder holds no {target.name}")
-        threads = self.context.threads
-        eos_ids = self.eos_ids
-
-        def reference(prompt: list[int], steps: int) -> list[int]:
-            from service.models.llm_torch import TorchRuntime
-
-            runtime = TorchRuntime(
-                folder, device="cpu", threads=threads, eos_ids=eos_ids, repetition_penalty=1.0
-            )
-            return runtime.generate([prompt], steps, None)[0]
-
-        probe = self.prompt_ids([{"role": "user", "content": _PROBE_PROMPT}])
-        chosen: list[ThreadLayout] = []  # once per load: the runtime may be opened again after a conversion
-
-        def layout(path: Path) -> ThreadLayout:
-            if not chosen:
-                chosen.append(
-                    choose_layout(
-                        self.name,
-                        self.spec.options,
-                        threads,
-                        self.context.device,
-                        encoder_decoder=False,
-                        measure=lambda candidate: GeneratorRuntime.measure(
-                            path, probe, candidate, compute_type=compute_type
-                        ),
-                    )
-                )
-            return chosen[0]
-
-        def open_runtime(path: Path) -> GeneratorRuntime:
-            return GeneratorRuntime(
-                path,
-                device=self.context.device,
-                compute_type=compute_type,
-                threads=layout(path),
-                eos_ids=eos_ids,
-                repetition_penalty=self.repetition_penalty,
-                batching=batching,
-                label=self.name,
-            )
-
-        return load_converted(
-            model=self.name,
-            source=self.spec.source,
-            hf_folder=folder,
-            target=target,
-            quantization=quantization,
-            encoder_decoder=False,
-            check=GreedyTokens(probe, eos_ids, reference, threads=threads),
-            open_runtime=open_runtime,
-            integrity=Integrity(
-                lambda runtime: runtime.probe(probe, _PROBE_STEPS),
-                probe_key(self.context.device, compute_type),
-                full=self.context.verify_models,
-            ),
-        )
 
     # -- protocol ----------------------------------------------------------------------------
 

@@ -31,9 +31,10 @@ from service.models.base import (
     SummaryText,
     expand_pairs,
 )
+from service.models.batch_costs import batch_token_cap
 from service.models.batching import BatchPolicy
 from service.models.ct2_convert import Integrity, ScoresAndTokens, conversion_entry, load_converted, probe_key
-from service.models.ct2_runtime import TranslatorRuntime, batch_token_cap, choose_layout
+from service.models.ct2_runtime import TranslatorRuntime, choose_layout
 from service.models.decoding import Decode, Request, Seq2SeqRuntime, first_ids, log_prob_of
 from service.models.families import detect_family
 from service.models.hf_files import read_config, read_generation_config
