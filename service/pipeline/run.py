@@ -21,10 +21,10 @@ import logging
 import time
 from collections.abc import Iterator
 
+import service.pipeline.grounding as grounding
 from service import telemetry
 from service.errors import DeadlineError, ModelError, RequestCancelledError, SummarizerError
 from service.models.base import BatchSummarizer, GenerationParams, Summarizer, SummaryText
-from service.pipeline import grounding
 from service.pipeline.cache import ResultCache, text_key
 from service.pipeline.evidence import (
     CheckedOutput,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from service import telemetry
 from service.models.base import (
@@ -46,8 +46,14 @@ from service.text.normalize import submitted_positions
 from service.text.scripts import joiner
 from service.text.sentences import split_sentences
 
-if TYPE_CHECKING:  # repair.py translates through this module
-    from service.pipeline.repair import TranslationChecker
+
+class Checker(Protocol):
+    """What checks and repairs a translation (service/pipeline/repair.py, which translates through this
+    module, so this one names only the method it calls)."""
+
+    def checked(
+        self, source: str, first: ScoredText, route: Route, params: GenerationParams
+    ) -> CheckedOutput: ...
 
 
 def translate_text(text: str, route: Route, params: GenerationParams) -> str:
@@ -130,7 +136,7 @@ def chunks_for(
 
 
 def run_translation(
-    plan: TranslationPlan, checker: TranslationChecker, should_stop: StopCheck = never_stop
+    plan: TranslationPlan, checker: Checker, should_stop: StopCheck = never_stop
 ) -> TranslateResult:
     """The Translate RPC: every text into every target, items text by text in the order asked.
 
