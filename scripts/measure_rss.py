@@ -5,6 +5,13 @@ its RSS (psutil) while idle, then while CONCURRENCY clients each send REQUESTS S
 article into the target languages, and idle again afterwards. Prints one JSON object.
 
     python scripts/measure_rss.py --profile tiny --concurrency 4 --requests 2 -t en -t fr
+
+Large inputs: `--long-chars 100000` sends the article repeated to that length (each copy marked, so the text
+is not one sentence many times over), `--server-arg=--memory-budget-mb=4608` passes settings to the server,
+and the calls' outcomes are counted by status code instead of stopping at the first error:
+
+    python scripts/measure_rss.py --profile embedded --concurrency 8 --requests 1 --long-chars 100000 \
+        --call-timeout-s 120 --server-arg=--memory-budget-mb=4608
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -75,6 +83,16 @@ def wait_serving(target: str, process: subprocess.Popen[bytes], timeout: float) 
     raise SystemExit(f"not SERVING after {timeout} s")
 
 
+def long_article(article: str, chars: int) -> str:
+    """`article` repeated to about `chars` characters, each copy opening with its own line."""
+    parts: list[str] = []
+    copy = 0
+    while sum(len(part) + 2 for part in parts) < chars:
+        copy += 1
+        parts.append(f"Part {copy}.\n\n{article}")
+    return "\n\n".join(parts)[:chars].rsplit(".", 1)[0] + "."
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", required=True)
@@ -82,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2, help="Summarize calls per client")
     parser.add_argument("-t", "--target", action="append", default=None, help="target languages (en)")
     parser.add_argument("--chars", type=int, default=0, help="send only the article's first CHARS characters")
+    parser.add_argument("--long-chars", type=int, default=0, help="the article repeated to N characters")
+    parser.add_argument("--server-arg", action="append", default=[], help="an extra argument for the server")
     parser.add_argument("--max-tokens", type=int, default=0, help="summary length bound (server default)")
     parser.add_argument("--idle-s", type=float, default=5.0)
     parser.add_argument("--ready-timeout-s", type=float, default=900.0)
@@ -98,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         command = [sys.executable, "-m", "service", "--profile", args.profile, "--host", "127.0.0.1"]
         command += ["--port", "0", "--port-file", str(port_file), "--log-level", "WARNING"]
         # On a busy machine one call can outlast a connection's maximum age and its grace.
-        command += ["--max-connection-age-s", "0"]
+        command += ["--max-connection-age-s", "0", *args.server_arg]
         started = time.monotonic()
         server = subprocess.Popen(command, cwd=ROOT, env=env)
         try:
@@ -119,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             article = SEED.read_text(encoding="utf-8")
             if args.chars:
                 article = article[: args.chars].rsplit(".", 1)[0] + "."
+            if args.long_chars:
+                article = long_article(article, args.long_chars)
+            outcomes: Counter[str] = Counter()
             request = pb.SummarizeRequest(
                 text=article, target_languages=targets, options=pb.SummaryOptions(max_tokens=args.max_tokens)
             )
@@ -132,7 +155,11 @@ def main(argv: list[str] | None = None) -> int:
                         varied = pb.SummarizeRequest()
                         varied.CopyFrom(request)
                         varied.text = f"{article}\n\n(Edition {index}.{n}.)"
-                        stub.Summarize(varied, timeout=args.call_timeout_s)
+                        try:
+                            stub.Summarize(varied, timeout=args.call_timeout_s)
+                            outcomes["OK"] += 1
+                        except grpc.RpcError as err:
+                            outcomes[err.code().name] += 1
                     return time.monotonic() - began
 
                 load_started = time.monotonic()
@@ -160,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 "idle_mb": round(idle / MB),
                 "peak_under_load_mb": round(loaded_peak / MB),
                 "idle_after_load_mb": round(after / MB),
+                "outcomes": dict(outcomes),
                 "load_s": round(load_s, 1),
                 "slowest_client_s": round(max(client_s), 1),
                 "cpus": os.cpu_count(),
