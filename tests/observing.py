@@ -46,7 +46,31 @@ def scrape(port: int) -> Samples:
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
+    """The value of one series; a series missing from the scrape fails the test.
+
+    A labelled counter has no series until its first increment, so "0" and "absent" differ: an
+    assertion on a value must not pass because the series disappeared (renamed, relabelled, or
+    never registered). Where absence does mean "not counted yet" (a scrape taken before the calls,
+    a condition polled while a call is being recorded), say so with `value_or_zero`.
+    """
+    key = (name, tuple(sorted(labels.items())))
+    if key not in samples:
+        same_name = sorted(str(dict(found)) for found_name, found in samples if found_name == name)
+        raise AssertionError(
+            f"no series {name}{dict(labels)} on /metrics; "
+            + (f"{name} has only {', '.join(same_name)}" if same_name else f"no series is named {name}")
+        )
+    return samples[key]
+
+
+def value_or_zero(samples: Samples, name: str, **labels: str) -> float:
+    """The value of one series, or 0 when it is absent: only for series not counted yet."""
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def label_values(samples: Samples) -> set[str]:
+    """Every label value on /metrics."""
+    return {label for _name, labels in samples for _key, label in labels}
 
 
 class TraceReceiver(trace_service_pb2_grpc.TraceServiceServicer):
@@ -57,7 +81,7 @@ class TraceReceiver(trace_service_pb2_grpc.TraceServiceServicer):
         self.resources: list[dict[str, str]] = []
         self._lock = threading.Lock()
 
-    def Export(self, request, context):  # type: ignore[no-untyped-def]
+    def Export(self, request, context):
         with self._lock:
             for resource_spans in request.resource_spans:
                 self.resources.append(
@@ -86,7 +110,9 @@ def span_attributes(span: trace_pb2.Span) -> dict[str, object]:
     out: dict[str, object] = {}
     for attribute in span.attributes:
         kind = attribute.value.WhichOneof("value")
-        if kind == "array_value":
+        if kind is None:  # an attribute with no value set
+            out[attribute.key] = None
+        elif kind == "array_value":
             out[attribute.key] = [v.string_value for v in attribute.value.array_value.values]
         else:
             out[attribute.key] = getattr(attribute.value, kind)

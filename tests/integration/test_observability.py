@@ -12,6 +12,7 @@ import logging
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +21,13 @@ import grpc
 import pytest
 from opentelemetry.proto.trace.v1 import trace_pb2
 
+from service.errors import RequestCancelledError
 from service.logging_setup import JsonFormatter
+from service.models.base import GenerationParams, SummaryText
 from service.request_context import RequestIdFilter
 from summarizer.v1 import summarizer_service_pb2 as pb
 from summarizer.v1 import summarizer_service_pb2_grpc as pb_grpc
-from tests.fakes import FakeSummarizer
+from tests.fakes import ALL, FakeSummarizer
 from tests.integration.conftest import ServerThread, server_settings
 from tests.integration.test_robustness import FOREIGN_LOOPS, article, stop_server, wait_for, warm_pipeline
 from tests.observing import (
@@ -33,10 +36,12 @@ from tests.observing import (
     TRACEPARENT,
     TraceReceiver,
     free_port,
+    label_values,
     scrape,
     span_attributes,
     trace_receiver,
     value,
+    value_or_zero,
 )
 
 pytestmark = [pytest.mark.integration, FOREIGN_LOOPS]
@@ -82,11 +87,12 @@ def test_metrics_move_with_real_calls(metered):
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     # A refusal reaches the caller as soon as it is sent, a moment before its call is recorded.
     refusals = {"name": "summarizer_requests_total", "rpc": "Summarize", "code": "INVALID_ARGUMENT"}
-    wait_for(lambda: value(scrape(port), **refusals) > value(before, **refusals))
+    wait_for(lambda: value_or_zero(scrape(port), **refusals) > value_or_zero(before, **refusals))
     after = scrape(port)
 
     def moved(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+        # Before the calls a labelled series may not exist yet; after them it must.
+        return value(after, name, **labels) - value_or_zero(before, name, **labels)
 
     assert moved("summarizer_requests_total", rpc="Summarize", code="OK") == 1
     assert moved("summarizer_requests_total", rpc="StreamSummarize", code="OK") == 1
@@ -127,13 +133,19 @@ def test_metrics_move_with_real_calls(metered):
 
 def test_each_server_counts_its_own_calls(metered):
     first, first_port = metered
+    listed = {"name": "summarizer_requests_total", "rpc": "ListModels", "code": "OK"}
+    with grpc.insecure_channel(first.target) as channel:
+        pb_grpc.SummarizerServiceStub(channel).ListModels(pb.ListModelsRequest(), timeout=10)
+    wait_for(lambda: value_or_zero(scrape(first_port), **listed) >= 1)
+    first_before = value(scrape(first_port), **listed)  # the series exists: no "0" from its absence
     port = free_port()
     second = ServerThread(server_settings(metrics_port=port), warm_pipeline())
     try:
         with grpc.insecure_channel(second.target) as channel:
             pb_grpc.SummarizerServiceStub(channel).ListModels(pb.ListModelsRequest(), timeout=10)
-        assert value(scrape(port), "summarizer_requests_total", rpc="ListModels", code="OK") == 1
-        assert value(scrape(first_port), "summarizer_requests_total", rpc="ListModels", code="OK") == 0
+        wait_for(lambda: value_or_zero(scrape(port), **listed) >= 1)
+        assert value(scrape(port), **listed) == 1
+        assert value(scrape(first_port), **listed) == first_before
     finally:
         stop_server(second)
     with pytest.raises(OSError):  # its endpoint went with it
@@ -147,6 +159,159 @@ def test_a_metrics_port_in_use_stops_the_start():
         port = taken.getsockname()[1]
         with pytest.raises(OSError, match=f"cannot serve metrics on 127.0.0.1:{port}"):
             ServerThread(server_settings(metrics_port=port), None)
+
+
+class HeldSummarizer(FakeSummarizer):
+    """A FakeSummarizer that holds each call until `release` is set (or the call is stopped)."""
+
+    def __init__(self) -> None:
+        super().__init__(languages=("en",))
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def summarize(self, text: str, language: str, params: GenerationParams) -> SummaryText:
+        self.entered.set()
+        while not self.release.wait(0.01):
+            if params.should_stop is not None and params.should_stop():
+                raise RequestCancelledError("stopped")
+        return super().summarize(text, language, params)
+
+
+@pytest.fixture()
+def one_slot() -> Iterator[tuple[ServerThread, int, HeldSummarizer]]:
+    """One running slot and no queue, in front of a summarizer that holds its call."""
+    held = HeldSummarizer()
+    port = free_port()
+    settings = server_settings(metrics_port=port, max_concurrent_requests=1, max_queue=0)
+    server = ServerThread(settings, warm_pipeline(summarizer=held))
+    yield server, port, held
+    held.release.set()
+    stop_server(server)
+
+
+def test_a_call_refused_for_a_full_server_is_counted_by_its_reason(one_slot):
+    server, port, held = one_slot
+    before = scrape(port)
+    assert value(before, "summarizer_requests_running") == 0
+    overloaded = {"name": "summarizer_rejected_total", "reason": "OVERLOADED"}
+    with grpc.insecure_channel(server.target) as channel:
+        stub = pb_grpc.SummarizerServiceStub(channel)
+        first = stub.Summarize.future(
+            pb.SummarizeRequest(text=article(), target_languages=["en"]), timeout=30
+        )
+        assert held.entered.wait(10)
+        holding = scrape(port)
+        assert value(holding, "summarizer_requests_running") == 1
+        assert value(holding, "summarizer_requests_queued") == 0
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.Summarize(pb.SummarizeRequest(text=article()), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        # A refusal reaches the caller as soon as it is sent, a moment before its call is recorded.
+        wait_for(lambda: value_or_zero(scrape(port), **overloaded) > value_or_zero(before, **overloaded))
+        during = scrape(port)
+        assert value(during, **overloaded) - value_or_zero(before, **overloaded) == 1
+        assert value(during, "summarizer_requests_rejected_total") == 1
+        assert value(during, "summarizer_requests_total", rpc="Summarize", code="RESOURCE_EXHAUSTED") == 1
+        assert value(during, "summarizer_requests_running") == 1  # the first call still holds its slot
+        assert not first.done()
+        held.release.set()
+        assert first.result(timeout=10).summaries
+    wait_for(
+        lambda: value_or_zero(scrape(port), "summarizer_requests_total", rpc="Summarize", code="OK") == 1
+    )
+    after = scrape(port)
+    assert value(after, "summarizer_requests_running") == 0
+    assert value(after, **overloaded) == 1  # the call that ran was not refused as well
+    assert value(after, "summarizer_requests_admitted_total") == 1
+
+
+def test_a_call_whose_deadline_passes_in_the_queue_is_counted_as_expired():
+    held = HeldSummarizer()
+    port = free_port()
+    settings = server_settings(metrics_port=port, max_concurrent_requests=1, max_queue=1)
+    server = ServerThread(settings, warm_pipeline(summarizer=held))
+    try:
+        assert value(scrape(port), "summarizer_requests_expired_in_queue_total") == 0
+        with grpc.insecure_channel(server.target) as channel:
+            stub = pb_grpc.SummarizerServiceStub(channel)
+            first = stub.Summarize.future(pb.SummarizeRequest(text=article()), timeout=30)
+            assert held.entered.wait(10)
+            queued = stub.Summarize.future(pb.SummarizeRequest(text=article()), timeout=1.0)
+            wait_for(lambda: value(scrape(port), "summarizer_requests_queued") == 1)
+            with pytest.raises(grpc.RpcError) as late:
+                queued.result(timeout=10)
+            assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            wait_for(lambda: value(scrape(port), "summarizer_requests_expired_in_queue_total") == 1)
+            samples = scrape(port)
+            assert value(samples, "summarizer_requests_queued") == 0
+            assert value(samples, "summarizer_requests_running") == 1
+            held.release.set()
+            assert first.result(timeout=10).summaries
+        wait_for(
+            lambda: value_or_zero(scrape(port), "summarizer_requests_total", rpc="Summarize", code="OK") == 1
+        )
+        after = scrape(port)
+        assert value(after, "summarizer_requests_expired_in_queue_total") == 1
+        # The server may see the client give up a moment before its own deadline passes: still a deadline.
+        assert value(after, "summarizer_requests_total", rpc="Summarize", code="DEADLINE_EXCEEDED") == 1
+        assert value_or_zero(after, "summarizer_requests_total", rpc="Summarize", code="CANCELLED") == 0
+        assert value(after, "summarizer_requests_admitted_total") == 1  # the expired call never ran
+        assert len(held.calls) == 1
+    finally:
+        held.release.set()
+        stop_server(server)
+
+
+UNSUPPORTED_TAGS = ("tlh", "tlh-Latn-KL", "xx-notalanguage-99")  # not in the profile; not a BCP-47 tag
+
+
+def test_an_unsupported_language_tag_never_becomes_a_label(metered):
+    server, port = metered
+    before = scrape(port)
+    with grpc.insecure_channel(server.target) as channel:
+        stub = pb_grpc.SummarizerServiceStub(channel)
+        # One call that is answered, so that the scrape has language labels of its own to compare.
+        stub.Summarize(pb.SummarizeRequest(text=article(), target_languages=["en", "de"]), timeout=10)
+        for tag in UNSUPPORTED_TAGS:
+            unary = (
+                (stub.Summarize, pb.SummarizeRequest(text=article(), target_languages=["en", tag])),
+                (stub.Summarize, pb.SummarizeRequest(text=article(), source_language=tag)),
+                (stub.Translate, pb.TranslateRequest(texts=["Good morning."], target_languages=[tag])),
+            )
+            for method, request in unary:
+                with pytest.raises(grpc.RpcError) as refused:
+                    method(request, timeout=10)
+                assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            streamed = pb.StreamSummarizeRequest(text=article(), target_languages=[tag])
+            with pytest.raises(grpc.RpcError) as refused:
+                list(stub.StreamSummarize(streamed, timeout=10))
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    def refusals(samples: dict) -> float:  # type: ignore[type-arg]
+        return sum(
+            value_or_zero(samples, "summarizer_rejected_total", reason=reason)
+            for reason in ("UNSUPPORTED_LANGUAGE", "BAD_TAG")
+        )
+
+    # Every refusal recorded (so the scrape below comes after them): 4 calls for each tag.
+    wait_for(lambda: refusals(scrape(port)) - refusals(before) == 4 * len(UNSUPPORTED_TAGS))
+    after = scrape(port)
+    assert (
+        value(after, "summarizer_rejected_total", reason="UNSUPPORTED_LANGUAGE")
+        - value_or_zero(before, "summarizer_rejected_total", reason="UNSUPPORTED_LANGUAGE")
+        == 4 * 2
+    )
+    assert (
+        value(after, "summarizer_rejected_total", reason="BAD_TAG")
+        - value_or_zero(before, "summarizer_rejected_total", reason="BAD_TAG")
+        == 4
+    )
+    labels = label_values(after)
+    for tag in UNSUPPORTED_TAGS:
+        assert tag not in labels and tag.split("-")[0] not in labels and tag.lower() not in labels, tag
+    # Every language label is one of the profile's languages.
+    languages = {dict(found)["language"] for _name, found in after if "language" in dict(found)}
+    assert {"en", "de"} <= languages <= set(ALL)
 
 
 # -- access lines ------------------------------------------------------------------------------
@@ -248,8 +413,11 @@ def test_a_call_refused_for_its_token_is_logged_and_counted(json_lines):
                     pb.DetectLanguageRequest(text=SECRET), timeout=10
                 )
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        wait_for(lambda: value(scrape(port), "summarizer_rejected_total", reason="UNAUTHENTICATED") == 1)
+        wait_for(
+            lambda: value_or_zero(scrape(port), "summarizer_rejected_total", reason="UNAUTHENTICATED") == 1
+        )
         samples = scrape(port)
+        assert value(samples, "summarizer_rejected_total", reason="UNAUTHENTICATED") == 1
         assert value(samples, "summarizer_requests_total", rpc="DetectLanguage", code="UNAUTHENTICATED") == 1
         assert value(samples, "summarizer_auth_failures_total") == 1
     finally:
@@ -407,6 +575,67 @@ def test_one_stream_is_one_span_tree_continuing_the_callers_trace(receiver):
     for span in spans.values():
         rendered = str(span)
         assert not any(word in rendered for word in SECRET_WORDS), span.name
+
+
+def _traceparent(n: int) -> tuple[str, str]:
+    trace_id = f"{n:032x}"
+    return trace_id, f"00-{trace_id}-{CALLER_SPAN}-01"
+
+
+def test_a_stream_answered_from_the_cache_says_so_on_its_span(receiver):
+    collector, port = receiver
+    server = ServerThread(server_settings(otlp_endpoint=f"http://127.0.0.1:{port}"), warm_pipeline())
+    text = secret_article()
+    calls = [(["en", "fr", "de"], *_traceparent(1)), (["en", "fr", "de"], *_traceparent(2))]
+    calls.append((["en", "fr", "es"], *_traceparent(3)))  # the summary and French cached, Spanish not
+    try:
+        with grpc.insecure_channel(server.target) as channel:
+            stub = pb_grpc.SummarizerServiceStub(channel)
+            for targets, _trace_id, traceparent in calls:
+                request = pb.StreamSummarizeRequest(text=text, target_languages=targets)
+                events = list(
+                    stub.StreamSummarize(request, timeout=10, metadata=[("traceparent", traceparent)])
+                )
+                assert len(events) == 4
+        tracing = server.server.observability.tracing
+        assert tracing is not None and tracing.force_flush()
+    finally:
+        stop_server(server)
+
+    def tree(trace_id: str) -> tuple[trace_pb2.Span, list[trace_pb2.Span]]:
+        spans = [s for s in collector.spans if s.trace_id.hex() == trace_id]
+        roots = [s for s in spans if s.parent_span_id.hex() == CALLER_SPAN]
+        assert len(roots) == 1 and roots[0].name == "summarizer.v1.SummarizerService/StreamSummarize"
+        return roots[0], [s for s in spans if s is not roots[0]]
+
+    (_, first_id, _), (_, second_id, _), (_, third_id, _) = calls
+    first, first_below = tree(first_id)
+    assert span_attributes(first)["summarizer.cached"] is False
+    assert span_attributes(first)["summarizer.cache_hits"] == 0
+    assert len(first_below) == 7  # detect, summarize and two translates, each with its languages
+    assert not any("summarizer.cache_hit" in span_attributes(s) for s in first_below)
+
+    second, second_below = tree(second_id)
+    attributes = span_attributes(second)
+    assert attributes["summarizer.cached"] is True
+    assert attributes["summarizer.cache_hits"] == 4  # the detection, the summary, two translations
+    assert attributes["summarizer.cache_misses"] == 0
+    assert attributes["rpc.grpc.status_code"] == 0
+    assert [e.name for e in second.events] == ["language ready"] * 3
+    assert second_below == []  # no model ran: no stage
+
+    third, third_below = tree(third_id)
+    attributes = span_attributes(third)
+    assert attributes["summarizer.cached"] is False
+    assert attributes["summarizer.cache_hits"] == 3  # the detection, the summary, French
+    assert attributes["summarizer.cache_misses"] == 1  # Spanish
+    languages = {s.name: span_attributes(s) for s in third_below if s.name.startswith("language ")}
+    assert set(languages) == {"language fr", "language es"}
+    assert languages["language fr"]["summarizer.cache_hit"] is True
+    assert "summarizer.cache_hit" not in languages["language es"]
+    assert languages["language es"]["summarizer.models"] == ["fake-mt"]
+    for span in collector.spans:
+        assert not any(word in str(span) for word in SECRET_WORDS), span.name
 
 
 # -- cost when off -----------------------------------------------------------------------------

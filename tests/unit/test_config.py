@@ -81,6 +81,53 @@ def test_offline_follows_hf_hub_offline_unless_set_itself(env, flag, offline):
     assert load_context(settings).offline is offline
 
 
+COLLECTOR = "http://collector:4317"
+OWN_COLLECTOR = "https://traces.internal:4317"
+FLAG_COLLECTOR = "http://127.0.0.1:14317"
+
+
+@pytest.mark.parametrize(
+    ("env", "flag", "endpoint"),
+    [
+        ({}, None, ""),  # tracing off
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": COLLECTOR}, None, COLLECTOR),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": f" {COLLECTOR}\n"}, None, COLLECTOR),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": ""}, None, ""),
+        ({"SUMMARIZER_OTLP_ENDPOINT": OWN_COLLECTOR}, None, OWN_COLLECTOR),
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": COLLECTOR, "SUMMARIZER_OTLP_ENDPOINT": OWN_COLLECTOR},
+            None,
+            OWN_COLLECTOR,
+        ),
+        ({}, FLAG_COLLECTOR, FLAG_COLLECTOR),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": COLLECTOR}, FLAG_COLLECTOR, FLAG_COLLECTOR),
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": COLLECTOR, "SUMMARIZER_OTLP_ENDPOINT": OWN_COLLECTOR},
+            FLAG_COLLECTOR,
+            FLAG_COLLECTOR,
+        ),
+    ],
+)
+def test_otlp_endpoint_follows_otel_exporter_otlp_endpoint_unless_set_itself(env, flag, endpoint):
+    assert settings_from_env(env, otlp_endpoint=flag).otlp_endpoint == endpoint
+
+
+def test_the_cli_reads_otel_exporter_otlp_endpoint_when_no_flag_is_given():
+    """No --otlp-endpoint: the parser leaves it unset, so the variable is not overridden by a default."""
+    args = vars(_parser().parse_args([]))
+    assert settings_from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": COLLECTOR}, **args).otlp_endpoint == COLLECTOR
+    args = vars(_parser().parse_args(["--otlp-endpoint", FLAG_COLLECTOR]))
+    assert (
+        settings_from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": COLLECTOR}, **args).otlp_endpoint == FLAG_COLLECTOR
+    )
+
+
+def test_a_bad_otel_exporter_otlp_endpoint_fails_loudly():
+    with pytest.raises(ConfigurationError, match="otlp_endpoint must look like") as info:
+        settings_from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4317"})
+    assert "\n" not in str(info.value)
+
+
 def _flag_samples(tmp_path: Path) -> list[dict[str, str]]:
     """Two sets of non-default values, one per way of giving the token, covering every setting."""
     for name in ("profile.toml", "cert.pem", "key.pem", "ca.pem"):
