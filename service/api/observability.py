@@ -236,6 +236,11 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
             )
 
 
+# A call cancelled this close to its deadline ended at it: the caller's clock runs out a moment before the
+# server's, and its cancel can arrive first.
+_DEADLINE_SLACK_S = 0.05
+
+
 def _final_code(
     record: CallRecord, context: grpc.aio.ServicerContext, error: BaseException | None
 ) -> grpc.StatusCode:
@@ -245,7 +250,7 @@ def _final_code(
         return grpc.StatusCode.OK
     if isinstance(error, asyncio.CancelledError | GeneratorExit):
         remaining = context.time_remaining()
-        if remaining is not None and remaining <= 0:
+        if remaining is not None and remaining <= _DEADLINE_SLACK_S:
             return grpc.StatusCode.DEADLINE_EXCEEDED
         return grpc.StatusCode.CANCELLED
     code = context.code()  # set by an abort below this interceptor (a refused token)
