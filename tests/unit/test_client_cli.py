@@ -434,3 +434,36 @@ def test_find_articles(tmp_path: Path) -> None:
         tmp_path / "sub" / "c.txt",
     ]
     assert _batch.find_articles(str(tmp_path / "a.txt"), exclude=tmp_path / "a.txt") == []
+
+
+class _FakeTerminal(io.StringIO):
+    """A stderr that says it is a terminal, and keeps what is written to it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_batch_progress_bar_shows_counts_and_throughput_on_a_terminal(monkeypatch):
+    from summarizer_client import _batch
+
+    terminal = _FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    tally = _batch._Tally(started=time.monotonic() - 2.0)
+    with _batch._Progress(4) as progress:
+        tally.ok, tally.failed = 2, 1
+        progress.advance(tally)
+    shown = terminal.getvalue()
+    assert "3/4" in shown and "2 ok, 1 failed" in shown, shown
+    assert "articles/s" in shown, shown
+
+
+def test_the_batch_progress_bar_stays_off_when_stderr_is_not_a_terminal(monkeypatch):
+    from summarizer_client import _batch
+
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    tally = _batch._Tally()
+    with _batch._Progress(4) as progress:
+        tally.ok = 1
+        progress.advance(tally)
+    assert piped.getvalue() == ""
