@@ -106,3 +106,41 @@ def test_freed_blocks_go_back_to_the_system_once_released():
 
     assert held_mb("kept") > 150  # glibc's default keeps the 200 MB of freed 2 MB blocks
     assert held_mb("released") < 20
+
+
+def test_inference_threads_wait_passively_unless_the_user_says_otherwise(monkeypatch):
+    from service import cli
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    cli.configure_inference_threads()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    cli.configure_inference_threads()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_the_wait_policy_is_set_before_the_loader_imports_a_runtime(monkeypatch):
+    """`main` sets it before importing the loader (which imports CTranslate2 or torch): OpenMP reads it once,
+    when its library loads."""
+    from service import cli
+
+    seen: dict[str, str | None] = {}
+
+    class _StopAtLoader(Exception):
+        pass
+
+    def fake_build_pipeline(*_args: object, **_kwargs: object) -> None:
+        seen["policy"] = os.environ.get("OMP_WAIT_POLICY")
+        raise _StopAtLoader
+
+    import service.loader
+    import service.logging_setup
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.setattr(service.loader, "build_pipeline", fake_build_pipeline)
+    monkeypatch.setattr(service.logging_setup, "configure_logging", lambda *_args: None)  # leave pytest's
+    try:
+        cli.main(["--profile", "tiny", "--port", "0"])
+    except _StopAtLoader:
+        pass
+    assert seen == {"policy": "PASSIVE"}
