@@ -41,9 +41,12 @@ key/value cache), so it grows with the characters a request sends to the model, 
 of requests. `CostModel` charges a fixed part (64 MB) plus 48 KB per character of input, per target for
 Translate (every text is translated into every target): 160 MB for 2,000 characters, 350 MB for
 6,000, 4.8 GB for 100,000, within 10% of the figures above. Larger models need larger figures; the
-pool (`--memory-budget-mb`) is what an operator sets. The chunks of one long article go to the model
-as one batch, which admission cannot split: a budget smaller than such an article's charge refuses it
-(REQUEST_TOO_LARGE) rather than letting it take the memory.
+pool (`--memory-budget-mb`) is what an operator sets. When the models size their batches to the memory
+one batch may use (CTranslate2 runtimes: a third of the budget, service/models/batch_costs.py), a
+request's model part is charged at most that much (`max_model_bytes`): its chunks then go to the model
+in batches that fit, so a long article waits for room instead of being refused. With the transformers
+runtime nothing sizes the batches, the charge is not capped, and a request larger than the whole budget
+is refused (REQUEST_TOO_LARGE) rather than let take the memory.
 
 Everything here runs on the server's event loop, so the book-keeping needs no lock.
 """
