@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from service.checks import Finding, FindingKind, check_summary, check_translation
+from service.checks.dates import MONTHS, WEEKDAYS, find_dates, spell_unit
+from service.checks.demonyms import find_nationalities
 from service.checks.exonyms import GENERIC_NAME_WORDS
 from service.checks.numbers import find_numbers
 from service.checks.script import UNSPACED_SCRIPTS, Script, fold, language_script, sentences, tokens
@@ -50,8 +52,10 @@ FAULTS = (
     "loop",
     "wrong_language",
     "number",
+    "date",
     "name_changed",
     "name_dropped",
+    "nationality",
 )
 EXPECTED: dict[str, frozenset[FindingKind]] = {
     "echo": frozenset({FindingKind.ECHO}),
@@ -60,8 +64,10 @@ EXPECTED: dict[str, frozenset[FindingKind]] = {
     "loop": frozenset({FindingKind.REPETITION}),
     "wrong_language": frozenset({FindingKind.WRONG_LANGUAGE}),
     "number": frozenset({FindingKind.NUMBER_ALTERED, FindingKind.NUMBER_MISSING}),
+    "date": frozenset({FindingKind.NUMBER_ALTERED, FindingKind.NUMBER_MISSING}),
     "name_changed": frozenset({FindingKind.NAME_ALTERED, FindingKind.NAME_MISSING}),
     "name_dropped": frozenset({FindingKind.NAME_MISSING, FindingKind.NAME_ALTERED}),
+    "nationality": frozenset({FindingKind.NAME_ALTERED, FindingKind.NAME_MISSING}),
 }
 FAULT_NOTES = {
     "echo": "the source itself as the output",
@@ -71,12 +77,18 @@ FAULT_NOTES = {
     "loop": "a phrase of 2-4 words (3-6 characters in Chinese) said three times in a row",
     "wrong_language": "the reference of another target language for the same source",
     "number": "one digit changed in a number that the reference shares with the source",
+    "date": "a month or weekday name that the reference shares with the source replaced by another month or "
+    "weekday of the same language that the source does not name (`service.checks.dates.spell_unit`: Russian "
+    'keeps its case, Chinese its numerals: "9月" -> "5月")',
     "name_changed": "a name the reference shares with the source replaced by a name from another reference",
     "name_dropped": "a name the reference shares with the source left out. A name here is a capitalised "
     "source word that does not open a sentence and is not one of the title, institution, place-type and "
     'calendar words of `service.checks.exonyms.GENERIC_NAME_WORDS` ("Street", "Court", "Saturday"); '
     "its spelling in the reference is capitalised too, and found by its letters (Latin script and Latin "
     "words in Chinese) or its consonants (Cyrillic, Arabic)",
+    "nationality": "one word for a country (its name, adjective or people: `service.checks.demonyms`) "
+    "that the reference shares with the source replaced by another reference's word for a country the "
+    'source does not name ("turc" -> "mexicain"); other words of the reference for the same country stay',
 }
 LIMITS = [
     "- A name left out of a Chinese (or Japanese, Korean) output is never reported: the translator may "
@@ -88,6 +100,10 @@ LIMITS = [
     "only when the output has a stray name of its own in the same script.",
     "- A dropped clause is caught by its length only when the output ends up under 70% of the length "
     "the source implies; otherwise only through the numbers and names it held.",
+    "- A country replaced in one place is not reported when the output names it elsewhere (a "
+    '"griechische" left beside a changed "Griechenland"), nor when the output merely leaves it out: '
+    'translators drop countries ("Manchester, England"). A month or weekday changed in one place and kept '
+    "in another is missed the same way.",
     "- Human references also leave things out: most false alarms above are a name the translator dropped "
     "or replaced by the target language's own (an exonym the place table does not list).",
 ]
@@ -276,6 +292,41 @@ def _number(item: TranslationItem, rng: random.Random) -> str | None:
     return None
 
 
+def _date(item: TranslationItem, rng: random.Random) -> str | None:
+    """A month or weekday that the reference shares with the source, changed to one the source lacks."""
+    named = {m.unit for m in find_dates(item.source, item.source_language)}
+    shared = [m for m in find_dates(item.reference, item.target_language) if m.strong and m.unit in named]
+    if not shared:
+        return None
+    mention = rng.choice(shared)
+    units = range(MONTHS) if mention.is_month else range(MONTHS, MONTHS + WEEKDAYS)
+    spellings = [spell_unit(u, item.target_language, mention.text) for u in units if u not in named]
+    choices = [word for word in spellings if word]
+    if not choices:
+        return None
+    return item.reference[: mention.start] + rng.choice(choices) + item.reference[mention.end :]
+
+
+def nationality_pool(items: Sequence[TranslationItem]) -> dict[str, list[tuple[str, str, str]]]:
+    """Per target language, (item id, word, country) for every word for a country in the references."""
+    pool: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for item in items:
+        for match in find_nationalities(item.reference, item.target_language):
+            pool[item.target_language].append((item.id, match.text, match.key))
+    return pool
+
+
+def _nationality(item: TranslationItem, pool: list[tuple[str, str, str]], rng: random.Random) -> str | None:
+    """A word of the reference for a country of the source, replaced by another reference's for another."""
+    named = {m.key for m in find_nationalities(item.source, item.source_language)}
+    shared = [m for m in find_nationalities(item.reference, item.target_language) if m.key in named]
+    choices = sorted({word for owner, word, key in pool if owner != item.id and key not in named})
+    if not shared or not choices:
+        return None
+    mention = rng.choice(shared)
+    return item.reference[: mention.start] + rng.choice(choices) + item.reference[mention.end :]
+
+
 def _source_names(item: TranslationItem) -> list[list[str]]:
     """Runs of capitalised source words that are not the first word of a sentence."""
     starts = {s.start for s in sentences(item.source, item.source_language)}
@@ -364,9 +415,19 @@ def name_pool(items: Sequence[TranslationItem]) -> dict[str, list[tuple[str, str
 
 
 def inject(
-    item: TranslationItem, pool: list[tuple[str, str]], rng: random.Random, *, document: bool = False
+    item: TranslationItem,
+    pool: list[tuple[str, str]],
+    rng: random.Random,
+    *,
+    document: bool = False,
+    countries: Sequence[tuple[str, str, str]] = (),
+    calendar_rng: random.Random | None = None,
 ) -> tuple[list[Fault], list[str]]:
-    """Faulty versions of the reference, and the faults that could not be made for it."""
+    """Faulty versions of the reference, and the faults that could not be made for it.
+
+    The date and nationality faults draw from `calendar_rng` (default `rng`), so that adding them
+    left the other faults as they were drawn before.
+    """
     faults: list[Fault] = [Fault("echo", item.source)]
     missing: list[str] = []
 
@@ -386,6 +447,8 @@ def inject(
     changed, dropped = _names(item, pool, rng)
     add("name_changed", changed)
     add("name_dropped", dropped)
+    add("date", _date(item, calendar_rng or rng))
+    add("nationality", _nationality(item, list(countries), calendar_rng or rng))
     return faults, missing
 
 
@@ -404,9 +467,11 @@ def evaluate(
 ) -> Report:
     detector = detector or LanguageDetector()
     rng = random.Random(seed)
+    calendar_rng = random.Random(seed + 1)
     report = Report()
     started = time.perf_counter()
     pools = name_pool(translations)
+    countries = nationality_pool(translations)
 
     def run(item: TranslationItem, faults: list[Fault], clean: list[Finding]) -> None:
         clean_kinds = Counter(f.kind for f in clean)
@@ -422,7 +487,13 @@ def evaluate(
             item.source, item.reference, item.source_language, item.target_language, detector=detector
         )
         report.references[item.target_language].append((item.id, clean))
-        faults, missing = inject(item, pools[item.target_language], rng)
+        faults, missing = inject(
+            item,
+            pools[item.target_language],
+            rng,
+            countries=countries[item.target_language],
+            calendar_rng=calendar_rng,
+        )
         for kind in missing:
             report.not_injected[(kind, item.target_language)] += 1
         run(item, faults, clean)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from service.checks.findings import Finding
+from service.checks.dates import check_dates
+from service.checks.demonyms import merge_with_names, nationality_findings, unsupported_nationalities
+from service.checks.findings import Finding, FindingKind
 from service.checks.language import check_echo, check_language, covers_most
 from service.checks.names import check_names, check_unsupported_names
 from service.checks.numbers import check_numbers, check_unsupported_numbers
@@ -24,6 +26,11 @@ def _detector(detector: LanguageDetector | None) -> LanguageDetector:
         if _default_detector is None:
             _default_detector = LanguageDetector()
         return _default_detector
+
+
+def _overlapping(first: Finding, second: Finding) -> bool:
+    a, b = first.span, second.span
+    return a is not None and b is not None and a[0] < b[1] and b[0] < a[1]
 
 
 def _ordered(findings: list[Finding]) -> list[Finding]:
@@ -53,9 +60,19 @@ def check_translation(
     # numbers and names are not a translation's to check.
     whole_wrong = any(f.span == (0, len(output)) for f in language)
     if not whole_wrong and not covers_most(echo_spans, output):
-        findings += check_omission(source, output, source_language, target_language)
-        findings += check_numbers(source, output, source_language, target_language)
-        findings += check_names(source, output, source_language, target_language)
+        omissions = check_omission(source, output, source_language, target_language)
+        findings += omissions + check_numbers(source, output, source_language, target_language)
+        # Where the output drops text, a month or weekday it lacks went with it: the OMISSION says
+        # so (and may name another sentence than the one that held it); a changed one still counts.
+        findings += [
+            f
+            for f in check_dates(source, output, source_language, target_language)
+            if not (omissions and f.kind is FindingKind.NUMBER_MISSING)
+        ]
+        findings += merge_with_names(
+            check_names(source, output, source_language, target_language),
+            nationality_findings(source, output, source_language, target_language),
+        )
     return _ordered(findings)
 
 
@@ -65,12 +82,19 @@ def check_summary(
     """Findings for `summary`, a summary of `article` in the same `language`.
 
     WRONG_LANGUAGE and REPETITION as for a translation; NUMBER_ALTERED for a number of the
-    summary that the article does not have, NAME_ALTERED for a name none of whose words it has.
+    summary that the article does not have, NAME_ALTERED for a name none of whose words it has
+    and for a country (by any word for it: "Russian", "Russie") that it does not name. Months and
+    weekdays are not checked here: human summaries name days their article calls "yesterday".
     """
     if not summary.strip():
         return []
     findings = check_language(summary, language, _detector(detector))
     findings += find_repetition(summary)
     findings += check_unsupported_numbers(article, summary, language)
-    findings += check_unsupported_names(article, summary, language)
+    names = check_unsupported_names(article, summary, language)
+    findings += names + [
+        f
+        for f in unsupported_nationalities(article, summary, language)
+        if not any(_overlapping(f, name) for name in names)
+    ]
     return _ordered(findings)

@@ -23,10 +23,12 @@ class FindingKind(StrEnum):
     ECHO = "ECHO"  # the output copies the source untranslated
     REPETITION = "REPETITION"  # a phrase loops
     OMISSION = "OMISSION"  # the output is too short for its source, or a source sentence has no match
+    # Numbers include dates: a month or weekday named in words ("Saturday", "3月") is one.
     NUMBER_MISSING = "NUMBER_MISSING"  # a number of the source is not in the output
     NUMBER_ALTERED = "NUMBER_ALTERED"  # the output has a different number in its place
+    # Names include nationalities: "Russian" is the name of a country as much as "Russia" is.
     NAME_MISSING = "NAME_MISSING"  # a name of the source is not in the output
-    NAME_ALTERED = "NAME_ALTERED"  # the output has a different name in its place
+    NAME_ALTERED = "NAME_ALTERED"  # the output has a different name in its place, or a made-up form
 
 
 @dataclass(frozen=True)

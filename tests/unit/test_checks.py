@@ -16,6 +16,10 @@ from service.checks import (
     check_translation,
     pick_better,
 )
+from service.checks.dates import check_dates, find_dates, spell_unit
+from service.checks.demonyms import COUNTRIES, LANGUAGES, check_nationalities, find_nationalities
+from service.checks.exonyms import PLACES
+from service.checks.lexicon import parse_forms
 from service.checks.names import check_names, find_names
 from service.checks.numbers import check_numbers, find_numbers
 from service.checks.omission import check_omission
@@ -377,6 +381,226 @@ def test_a_country_after_a_found_city_may_be_left_out():
     assert check_names(source, "City a gagné 2-0 samedi à Manchester.", "en", "fr") == []
 
 
+# --- dates and nationalities written with words (the issue's own failures) -------------------------
+
+DATED = "The referendum will be held on Saturday, March 3, the electoral commission said."
+DATED_RIGHT = {
+    "fr": "Le référendum aura lieu le samedi 3 mars, a annoncé la commission électorale.",
+    "de": "Das Referendum findet am Samstag, dem 3. März, statt, teilte die Wahlkommission mit.",
+    "es": "El referéndum se celebrará el sábado 3 de marzo, según informó la comisión electoral.",
+    "ru": "Референдум пройдет в субботу, 3 марта, сообщила избирательная комиссия.",
+    "ar": "قالت اللجنة الانتخابية إن الاستفتاء سيجرى يوم السبت 3 مارس.",
+    "zh": "选举委员会表示，公投将于3月3日星期六举行。",
+}
+# The same with Sunday for Saturday and May for March.
+DATED_WRONG = {
+    "fr": (
+        "Le référendum aura lieu le dimanche 3 mai, a annoncé la commission électorale.",
+        "dimanche",
+        "mai",
+    ),
+    "de": (
+        "Das Referendum findet am Sonntag, dem 3. Mai, statt, teilte die Wahlkommission mit.",
+        "Sonntag",
+        "Mai",
+    ),
+    "es": (
+        "El referéndum se celebrará el domingo 3 de mayo, según informó la comisión electoral.",
+        "domingo",
+        "mayo",
+    ),
+    "ru": ("Референдум пройдет в воскресенье, 3 мая, сообщила избирательная комиссия.", "воскресенье", "мая"),
+    "ar": ("قالت اللجنة الانتخابية إن الاستفتاء سيجرى يوم الأحد 3 مايو.", "الأحد", "مايو"),
+    "zh": ("选举委员会表示，公投将于5月3日星期日举行。", "星期日", "5月"),
+}
+
+
+@pytest.mark.parametrize("target", sorted(DATED_RIGHT))
+def test_a_date_translated_with_its_month_and_weekday_has_no_findings(detector, target):
+    assert check_translation(DATED, DATED_RIGHT[target], "en", target, detector=detector) == []
+
+
+@pytest.mark.parametrize("target", sorted(DATED_WRONG))
+def test_a_changed_month_and_weekday_are_altered_numbers(detector, target):
+    output, weekday, month = DATED_WRONG[target]
+    findings = check_translation(DATED, output, "en", target, detector=detector)
+    assert kinds(findings) == [K.NUMBER_ALTERED, K.NUMBER_ALTERED]
+    assert {spanned(output, f) for f in findings} == {weekday, month}
+    assert any("Sunday for Saturday" in f.detail for f in findings)
+
+
+def test_a_month_or_weekday_left_out_is_missing_but_a_month_in_digits_is_kept():
+    findings = check_dates(DATED, "Le référendum aura lieu le 3 mars.", "en", "fr")
+    assert kinds(findings) == [K.NUMBER_MISSING]
+    assert findings[0].in_source and spanned(DATED, findings[0]) == "Saturday"
+    source = "The match is on September 29."
+    assert check_dates(source, "Das Spiel findet am 29.9. statt.", "en", "de") == []
+    assert check_dates(source, "Le match aura lieu le 29/09.", "en", "fr") == []
+
+
+def test_a_date_in_a_dropped_or_untranslated_sentence_is_left_to_that_finding(detector):
+    source = (
+        "The port said on Friday that the dockers would return to work. "
+        "Union leaders warned that the strike could resume in April. "
+        "Shipping companies had diverted more than a dozen vessels during the dispute."
+    )
+    first = "Le port a annoncé vendredi que les dockers reprendraient le travail."
+    third = "Les compagnies maritimes avaient dérouté plus d’une douzaine de navires pendant le conflit."
+    dropped = check_translation(source, f"{first} {third}", "en", "fr", detector=detector)
+    assert kinds(dropped) == [K.OMISSION]
+    echoed = f"{first} Union leaders warned that the strike could resume in April. {third}"
+    assert kinds(check_translation(source, echoed, "en", "fr", detector=detector)) == [K.ECHO]
+
+
+def test_words_that_only_look_like_months_are_not_dates():
+    # A name, not the month; a capitalised lower-case month inside a sentence is a name too.
+    assert [m.unit for m in find_dates("Theresa May met Plácido Domingo.", "en")] == [4]
+    assert not [m for m in find_dates("Theresa May met Plácido Domingo.", "en") if m.strong]
+    assert [m.strong for m in find_dates("Cantó Plácido Domingo el domingo.", "es")] == [False, True]
+    assert [m.text for m in find_dates("They met in May and on May 3.", "en") if m.strong] == ["May", "May"]
+    # "Theresa May" stays a name in French: no month is missing, no other month added.
+    source = "Theresa May spoke on Thursday."
+    assert check_dates(source, "Theresa May a pris la parole jeudi.", "en", "fr") == []
+    # Arabic "مارس" is also a verb ("exerted"): a month only next to a digit.
+    assert [m.strong for m in find_dates("مارس الضغط في 3 مارس", "ar")] == [False, True]
+    # Chinese "一周一次" (once a week) holds no Monday; "周一" does.
+    assert [m.unit for m in find_dates("一周一次，周一，十二月，3个月", "zh")] == [12, 11]
+
+
+def test_german_and_dutch_weekdays_join_parts_of_the_day():
+    assert [m.text for m in find_dates("am Freitagmorgen, nicht die Montage", "de")] == ["Freitagmorgen"]
+    assert [m.unit for m in find_dates("op zaterdagavond", "nl")] == [17]
+
+
+def test_spell_unit_keeps_the_form_of_the_word_it_replaces():
+    assert spell_unit(2, "ru", "января") == "марта"
+    assert spell_unit(18, "fr", "Samedi") == "Dimanche"
+    assert spell_unit(4, "zh", "9月") == "5月" and spell_unit(11, "zh", "三月") == "十二月"
+    assert spell_unit(18, "zh", "周六") == "周日"
+    assert spell_unit(18, "ar", "السبت") is None  # "الأحد" alone is also "anyone": no confirmed form
+
+
+NATIONAL = "Russian officials met the Syrian delegation in Geneva on Monday."
+NATIONAL_RIGHT = {
+    "fr": "Des responsables russes ont rencontré lundi la délégation syrienne à Genève.",
+    "de": "Russische Beamte trafen am Montag die syrische Delegation in Genf.",
+    "es": "Funcionarios rusos se reunieron el lunes con la delegación siria en Ginebra.",
+    "ru": "Российские официальные лица встретились в понедельник с сирийской делегацией в Женеве.",
+    "ar": "التقى مسؤولون روس يوم الاثنين بالوفد السوري في جنيف.",
+    "zh": "俄罗斯官员周一在日内瓦会见了叙利亚代表团。",
+}
+
+
+@pytest.mark.parametrize("target", sorted(NATIONAL_RIGHT))
+def test_nationalities_translated_have_no_findings(detector, target):
+    assert check_translation(NATIONAL, NATIONAL_RIGHT[target], "en", target, detector=detector) == []
+
+
+@pytest.mark.parametrize(
+    ("target", "output", "wrong"),
+    [
+        ("fr", "Des responsables français ont rencontré lundi la délégation syrienne à Genève.", "français"),
+        ("de", "Französische Beamte trafen am Montag die syrische Delegation in Genf.", "Französische"),
+        ("es", "Funcionarios franceses se reunieron el lunes con la delegación siria en Ginebra.",
+         "franceses"),
+        ("ru", "Французские официальные лица встретились в понедельник с сирийской делегацией в Женеве.",
+         "Французские"),
+        ("zh", "法国官员周一在日内瓦会见了叙利亚代表团。", "法国"),
+    ],
+)  # fmt: skip
+def test_another_nationality_is_an_altered_name(detector, target, output, wrong):
+    # The French summary: "Russian officials" became "les responsables français".
+    findings = check_translation(NATIONAL, output, "en", target, detector=detector)
+    assert kinds(findings) == [K.NAME_ALTERED]
+    assert spanned(output, findings[0]) == wrong and "'Russian'" in findings[0].detail
+
+
+def test_a_changed_nationality_inside_a_sentence_is_reported_once(detector):
+    source = "The talks with Russian officials resumed on Monday in Geneva."
+    output = "Les pourparlers avec les responsables français ont repris lundi à Genève."
+    findings = check_translation(source, output, "en", "fr", detector=detector)
+    # check_names alone sees "Russian" missing; the nationality check says what took its place.
+    assert kinds(check_names(source, output, "en", "fr")) == [K.NAME_MISSING]
+    assert kinds(findings) == [K.NAME_ALTERED] and spanned(output, findings[0]) == "français"
+
+
+def test_a_made_up_german_nationality_is_altered(detector):
+    # The German summary: "Syrianischen".
+    output = "Russische Beamte trafen am Montag die Syrianischen Delegation in Genf."
+    findings = check_translation(NATIONAL, output, "en", "de", detector=detector)
+    assert kinds(findings) == [K.NAME_ALTERED] and spanned(output, findings[0]) == "Syrianischen"
+    assert "'Syrian'" in findings[0].detail
+
+
+def test_turkey_left_in_english_in_german_is_altered(detector):
+    # The German summary leaves "Turkey" in English: inside a sentence (check_names) and
+    # opening one, where capitals say nothing and only the nationality table can tell.
+    inside = "The leaders of Turkey and Germany met in Berlin on Saturday."
+    output = "Die Staatschefs der Turkey und Deutschlands trafen sich am Samstag in Berlin."
+    findings = check_translation(inside, output, "en", "de", detector=detector)
+    assert kinds(findings) == [K.NAME_ALTERED] and spanned(inside, findings[0]) == "Turkey"
+    opening = "Turkey and Germany signed the agreement in Berlin on Saturday."
+    output = "Turkey und Deutschland unterzeichneten das Abkommen am Samstag in Berlin."
+    findings = check_translation(opening, output, "en", "de", detector=detector)
+    assert kinds(findings) == [K.NAME_ALTERED] and spanned(output, findings[0]) == "Turkey"
+    right = "Die Türkei und Deutschland unterzeichneten das Abkommen am Samstag in Berlin."
+    assert check_translation(opening, right, "en", "de", detector=detector) == []
+    findings = check_nationalities(opening, "Turkey和德国周六在柏林签署了协议。", "en", "zh")
+    assert kinds(findings) == [K.NAME_ALTERED]
+
+
+def test_aleppo_turned_into_alexandria_is_still_caught(detector):
+    # The Spanish summary: Aleppo became "Alejandría".
+    output = "Steven Gerrard se reunió el lunes con responsables del Livingston en Alejandría."
+    findings = check_translation(NAMED, output, "en", "es", detector=detector)
+    assert kinds(findings) == [K.NAME_ALTERED] and spanned(output, findings[0]) == "Alejandría"
+
+
+def test_nationalities_that_are_no_change():
+    # Britain, England and Scotland stand for one another; a country added beside the source's
+    # own is context, not a change; a country left out with none in its place is a choice.
+    assert (
+        check_nationalities("British officials said so.", "Des responsables anglais l'ont dit.", "en", "fr")
+        == []
+    )
+    source = "Russian officials met on Monday."
+    assert (
+        check_nationalities(source, "Des responsables russes, selon la presse française.", "en", "fr") == []
+    )
+    assert check_nationalities(source, "Des responsables se sont réunis lundi.", "en", "fr") == []
+    # "British Airways" is kept as a name, not left untranslated.
+    assert (
+        check_nationalities("He flew British Airways.", "Il a volé avec British Airways.", "en", "fr") == []
+    )
+
+
+def test_lower_case_words_that_spell_a_country_are_not_one():
+    assert find_nationalities("uma conversa franca", "pt") == []
+    assert [m.key for m in find_nationalities("a França", "pt")] == ["france"]
+    assert find_nationalities("the turkey and the china", "en") == []
+    assert [m.key for m in find_nationalities("印度尼西亚和印度", "zh")] == ["indonesia", "india"]
+    assert [m.key for m in find_nationalities("EE.\u00a0UU. y la UE", "es")] == ["united states"]
+
+
+def test_every_country_form_reads_as_its_own_country():
+    places = {place.english for place in PLACES}
+    for country in COUNTRIES:
+        assert country.key in places
+        assert set(country.forms) == set(LANGUAGES), country.key
+        for language, cell in country.forms.items():
+            for form in parse_forms(country.group, cell):
+                found = find_nationalities(form.written, language)
+                assert [(m.key, m.text) for m in found] == [(country.group, form.written)], (language, form)
+
+
+def test_every_calendar_form_reads_as_its_own_month_or_day():
+    for language in ("en", "fr", "de", "es", "it", "pt", "nl", "ru", "ar"):
+        for unit in range(19):
+            word = spell_unit(unit, language)
+            if word is not None:
+                assert [m.unit for m in find_dates(word, language)] == [unit], (language, word)
+
+
 # --- summaries ------------------------------------------------------------------------------------
 
 ARTICLE = (
@@ -404,6 +628,15 @@ def test_summary_numbers_and_names_must_come_from_the_article(detector):
     assert "350" in {spanned(summary, f) for f in findings}
 
 
+def test_summary_countries_must_come_from_the_article(detector):
+    article = "Russian officials said on Tuesday that the talks would resume in Geneva next week."
+    assert check_summary(article, "Russia says talks resume next week.", "en", detector=detector) == []
+    findings = check_summary(
+        article, "The talks will resume, Chinese officials say.", "en", detector=detector
+    )
+    assert kinds(findings) == [K.NAME_ALTERED]
+
+
 def test_summary_in_the_wrong_language_or_looping(detector):
     french = "Le maire de Lyon affirme que la nouvelle ligne de tramway ouvrira en 2026."
     assert kinds(check_summary(ARTICLE, french, "en", detector=detector)) == [K.WRONG_LANGUAGE]
@@ -421,26 +654,26 @@ def test_empty_outputs():
 _CRAFTED = [
     (SOURCE, {"fr": FR, "de": DE, "ru": RU}),
     (
-        "Anna Keller, who runs a bakery in Zurich, said sales fell by 30 percent after the new road "
-        "opened last year.",
+        "Anna Keller, who runs a bakery in Zurich, said sales to German tourists fell by 30 percent "
+        "after the new road opened last year.",
         {
-            "fr": "Anna Keller, qui tient une boulangerie à Zurich, a déclaré que les ventes avaient "
-            "baissé de 30 % après l’ouverture de la nouvelle route l’an dernier.",
-            "de": "Anna Keller, die in Zürich eine Bäckerei führt, sagte, der Umsatz sei nach der "
-            "Eröffnung der neuen Straße im vergangenen Jahr um 30 Prozent gesunken.",
+            "fr": "Anna Keller, qui tient une boulangerie à Zurich, a déclaré que les ventes aux touristes "
+            "allemands avaient baissé de 30 % après l’ouverture de la nouvelle route l’an dernier.",
+            "de": "Anna Keller, die in Zürich eine Bäckerei führt, sagte, der Umsatz mit deutschen Touristen "
+            "sei nach der Eröffnung der neuen Straße im vergangenen Jahr um 30 Prozent gesunken.",
             "ru": "Анна Келлер, владелица пекарни в Цюрихе, рассказала, что после открытия новой "
-            "дороги в прошлом году продажи упали на 30 процентов.",
+            "дороги в прошлом году продажи немецким туристам упали на 30 процентов.",
         },
     ),
     (
-        "Officials in Porto expect 40,000 visitors for the festival, which returns after a pause "
+        "Officials in Porto expect 40,000 Spanish visitors for the festival, which returns after a pause "
         "of three years.",
         {
-            "fr": "Les autorités de Porto attendent 40 000 visiteurs pour le festival, qui revient "
+            "fr": "Les autorités de Porto attendent 40 000 visiteurs espagnols pour le festival, qui revient "
             "après trois ans d’interruption.",
-            "de": "Die Behörden in Porto erwarten 40.000 Besucher für das Festival, das nach drei "
+            "de": "Die Behörden in Porto erwarten 40.000 spanische Besucher für das Festival, das nach drei "
             "Jahren Pause zurückkehrt.",
-            "ru": "Власти Порту ожидают 40 000 посетителей фестиваля, который возвращается после "
+            "ru": "Власти Порту ожидают 40 000 испанских посетителей фестиваля, который возвращается после "
             "трехлетнего перерыва.",
         },
     ),
@@ -474,7 +707,7 @@ def test_evaluation_runs_on_crafted_lines(crafted_data, detector):
     assert integrity.false_alarm_rate(report) == (0, 9)
     assert all(not found for group in report.summaries.values() for _, found in group)
     by_fault = {fault: [o for o in report.outcomes if o.fault == fault] for fault in integrity.FAULTS}
-    for fault in ("echo", "loop", "wrong_language", "number", "drop_sentence"):
+    for fault in ("echo", "loop", "wrong_language", "number", "drop_sentence", "date", "nationality"):
         assert by_fault[fault] and all(o.as_expected for o in by_fault[fault]), fault
     caught, total = integrity.catch_rate(report)
     assert total == len(report.outcomes) and caught >= 0.9 * total
