@@ -65,6 +65,9 @@ class Job:
     should_stop: Callable[[], bool] | None = None
     prefix: list[int] = field(default_factory=list)  # the output opens with these (an encoder-decoder's)
     group: Hashable = None  # jobs batch together only within one group
+    # Whether the output so far is all its caller will keep (asked at each step with the ids written so
+    # far): the row then ends as at an end token. None: it ends at an end token or its budget.
+    finished: Callable[[list[int]], bool] | None = None
     caller: int = 0  # set by submit(): jobs of one submit() share it
     observer: telemetry.Observer = telemetry.NULL_OBSERVER  # set by submit(): the caller's
     future: Future[list[int]] = field(default_factory=Future)
@@ -85,26 +88,35 @@ RunBatch = Callable[[list[Job]], None]
 class RowStops:
     """The step callback for one batched CTranslate2 call over `jobs`, one row each.
 
-    A row stops at its own budget or its own stop signal (returning True stops that row only); the
-    others carry on. `resolve()` then hands each job its output, or RequestCancelledError if it was stopped.
-    `offsets`: where each row's first generated token falls in the step count (a decoder-only batch reads
-    the rest of a longer prompt one step at a time, and the count goes on through those steps).
+    A row stops at its own budget, at its own stop signal, or once its job says its output is finished
+    (returning True stops that row only); the others carry on. `resolve()` then hands each job its
+    output, or RequestCancelledError if it was stopped. `offsets`: where each row's first generated token
+    falls in the step count (a decoder-only batch reads the rest of a longer prompt one step at a time,
+    and the count goes on through those steps).
     """
 
     def __init__(self, jobs: Sequence[Job], offsets: Sequence[int] | None = None) -> None:
         self._jobs = jobs
         self._offsets = offsets if offsets is not None else [0] * len(jobs)
         self._stopped: set[int] = set()
+        self._written: dict[int, list[int]] = {}  # the ids so far of rows whose job has `finished`
         self.first_step_at: float | None = None  # when the prompts were read (time.monotonic())
 
     def __call__(self, step: Any) -> bool:
         if self.first_step_at is None:
             self.first_step_at = time.monotonic()
-        job = self._jobs[step.batch_id]
+        row = step.batch_id
+        job = self._jobs[row]
         if job.stopped():
-            self._stopped.add(step.batch_id)
+            self._stopped.add(row)
             return True
-        return bool(step.step - self._offsets[step.batch_id] + 1 >= job.max_new_tokens)
+        written = step.step - self._offsets[row] + 1
+        if job.finished is not None and written > 0:
+            ids = self._written.setdefault(row, [])
+            ids.append(int(step.token_id))
+            if job.finished(ids):
+                return True
+        return bool(written >= job.max_new_tokens)
 
     def resolve(self, outputs: Sequence[list[int]]) -> None:
         for index, (job, output) in enumerate(zip(self._jobs, outputs, strict=True)):

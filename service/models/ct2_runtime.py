@@ -362,18 +362,18 @@ class GeneratorRuntime(CT2Runtime):
         max_new_tokens: int,
         should_stop: Callable[[], bool] | None,
         static: Sequence[int] = (),
+        finished: Callable[[list[int]], bool] | None = None,
     ) -> list[list[int]]:
         """A prompt that opens with `static` is sent as the rest of it, with `static` as CTranslate2's
         static prompt: its model state is computed once and cached, and rows batch only with rows of
-        the same static prompt."""
+        the same static prompt. `finished` ends a row early (RowStops)."""
         jobs = []
         for prompt in prompts:
             if static and len(prompt) > len(static) and prompt[: len(static)] == list(static):
-                jobs.append(
-                    Job(list(prompt[len(static) :]), max_new_tokens, should_stop, group=tuple(static))
-                )
+                rest, group = list(prompt[len(static) :]), tuple(static)
             else:
-                jobs.append(Job(list(prompt), max_new_tokens, should_stop))
+                rest, group = list(prompt), None
+            jobs.append(Job(rest, max_new_tokens, should_stop, group=group, finished=finished))
         return self.run_jobs(jobs)
 
     def probe(self, prompt: Sequence[int], steps: int) -> ProbeOutput:

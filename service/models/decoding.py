@@ -124,7 +124,10 @@ class CausalRuntime(Protocol):
         max_new_tokens: int,
         should_stop: Callable[[], bool] | None,
         static: Sequence[int] = (),
+        finished: Callable[[list[int]], bool] | None = None,
     ) -> list[list[int]]:
         """Generated ids per prompt (prompt excluded), greedy. `static`: a prefix that many prompts
-        share, which a runtime may compute once and keep (a hint; the result is the same)."""
+        share, which a runtime may compute once and keep (a hint; the result is the same). `finished`:
+        asked with a row's ids so far after each step; True ends that row as an end token would (the
+        caller keeps no more than that)."""
         ...

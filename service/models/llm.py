@@ -42,6 +42,7 @@ from service.models.llm_prompts import (
     finish_summary,
     style_for,
     summarize_messages,
+    summary_complete,
     summary_styles,
     translate_messages,
 )
@@ -181,7 +182,15 @@ class LLMModel:
             ("summarize", language, sentences, style),
             lambda text, _: summarize_messages(text, language, sentences, style=style),
         )
-        answers = self._generate(conversations, params.max_new_tokens, params.should_stop, static)
+        complete = summary_complete(language, sentences)
+        decode = self.tokenizer.decode
+        answers = self._generate(
+            conversations,
+            params.max_new_tokens,
+            params.should_stop,
+            static,
+            finished=lambda ids: complete(str(decode(ids, skip_special_tokens=True))),
+        )
         return [
             SummaryText(
                 text=finish_summary(answer.text, text, language, sentences, cut=answer.cut),
@@ -269,13 +278,15 @@ class LLMModel:
         max_new_tokens: int,
         should_stop: Callable[[], bool] | None,
         static: Sequence[int] = (),
+        finished: Callable[[list[int]], bool] | None = None,
     ) -> list[Answer]:
-        """The answers as decoded text, each with the mean log-probability of its tokens."""
+        """The answers as decoded text, each with the mean log-probability of its tokens. `finished` may end
+        an answer before its budget (see CausalRuntime.generate)."""
         prompts = [self.prompt_ids(m) for m in conversations]
         if self._forced_tokens is not None:
-            max_new_tokens = self._forced_tokens
+            max_new_tokens, finished = self._forced_tokens, None
         try:
-            outputs = self.runtime.generate(prompts, max_new_tokens, should_stop, static)
+            outputs = self.runtime.generate(prompts, max_new_tokens, should_stop, static, finished)
         except (RequestCancelledError, DeadlineError):
             raise
         except Exception as exc:

@@ -8,7 +8,7 @@ Plain text only: no tokenizer, no runtime. The figures behind each choice are in
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from service.errors import ModelLoadError
 from service.text.languages import LANGUAGE_NAMES, NATIVE_NAMES, language_name
@@ -53,6 +53,8 @@ _PREAMBLE = re.compile(
 _TRAILER = re.compile(r"\n\s*(?:note|notes|explanation|\(note)\b.*$", re.IGNORECASE | re.DOTALL)
 _FENCE = re.compile(r"^```[a-zA-Z]*\n?|\n?```$")
 # A sentence that ends as sentences do: its final stop, then any closing quotes or brackets.
+# Characters of the sentence after the last one kept that show it has begun (see summary_complete).
+_NEXT_SENTENCE_CHARS = 12
 _SENTENCE_END = re.compile(r"[.!?…。！？؟][\"'”’»)\]」』）]*$")
 # Languages whose news often writes numbers in characters ("一百八十公里"), which the number check
 # cannot read: a summary that writes them in digits would lose true sentences, so they are not checked.
@@ -103,6 +105,19 @@ def finish_summary(answer: str, article: str, language: str, sentences: int, *, 
         known = _numbers(article)
         kept = [s for s in kept if all(_is_known(n, known) for n in _numbers(s))] or found[:1]
     return joiner(language).join(kept)
+
+
+def summary_complete(language: str, sentences: int) -> Callable[[str], bool]:
+    """Whether an answer still being written already holds every sentence `finish_summary` keeps of it: it
+    has begun the next sentence, with a few words of it, so that a full stop inside an abbreviation or a
+    number is not taken for an end. The model writes past the sentences it was asked for more often than
+    not; what it writes after them is trimmed, so decoding can stop there."""
+
+    def complete(answer: str) -> bool:
+        found = split_sentences(clean_output(answer, language), language)
+        return len(found) > sentences and len(found[sentences].text) >= _NEXT_SENTENCE_CHARS
+
+    return complete
 
 
 def _numbers(text: str) -> set[str]:

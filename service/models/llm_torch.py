@@ -65,10 +65,11 @@ class TorchRuntime:
         max_new_tokens: int,
         should_stop: Callable[[], bool] | None,
         static: Sequence[int] = (),  # unused: each prompt is run whole
+        finished: Callable[[list[int]], bool] | None = None,
     ) -> list[list[int]]:
         outputs: list[list[int]] = []
         for prompt in prompts:  # one at a time: no padding effects on the reference runtime
-            stopping = Stopping(should_stop)
+            stopping = Stopping(should_stop, finished, len(prompt))
             with self._lock, torch.inference_mode():
                 ids = torch.tensor([prompt], dtype=torch.long, device=self.model.device)
                 out: Any = self.model.generate(  # type: ignore[misc]

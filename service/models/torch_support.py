@@ -29,12 +29,33 @@ class StopWhenAsked(StoppingCriteria):
         return cast(torch.BoolTensor, done)
 
 
+class EndWhenFinished(StoppingCriteria):
+    """Ends a one-row generation once `finished` says the ids written after the prompt are all the caller
+    will keep."""
+
+    def __init__(self, prompt_length: int, finished: Callable[[list[int]], bool]) -> None:
+        self._prompt_length = prompt_length
+        self._finished = finished
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+        done = self._finished(input_ids[0, self._prompt_length :].tolist())
+        return cast(torch.BoolTensor, torch.full((input_ids.shape[0],), done, device=input_ids.device))
+
+
 class Stopping:
     """The stopping criteria for one generate() call, and the check after it."""
 
-    def __init__(self, should_stop: Callable[[], bool] | None) -> None:
+    def __init__(
+        self,
+        should_stop: Callable[[], bool] | None,
+        finished: Callable[[list[int]], bool] | None = None,
+        prompt_length: int = 0,
+    ) -> None:
         self._stop = StopWhenAsked(should_stop) if should_stop is not None else None
-        self.criteria = StoppingCriteriaList([self._stop] if self._stop is not None else [])
+        criteria: list[StoppingCriteria] = [self._stop] if self._stop is not None else []
+        if finished is not None:
+            criteria.append(EndWhenFinished(prompt_length, finished))
+        self.criteria = StoppingCriteriaList(criteria)
 
     def raise_if_stopped(self) -> None:
         """RequestCancelledError when the caller's stop signal ended the generation."""

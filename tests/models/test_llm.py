@@ -52,6 +52,33 @@ def test_summarizes_the_seed_article(tiny_llm):
     assert len({w.strip(".,’'").lower() for w in summary.text.split()} & article_words) >= 2
 
 
+def test_a_summary_ends_after_its_last_kept_sentence_with_the_same_text(tiny_llm, monkeypatch):
+    """Decoding stops once the answer has begun the sentence after the last one the trim keeps: the
+    summary is the one the whole answer gives, from fewer tokens when the model writes on."""
+    from service.models import llm
+    from service.models.llm_prompts import summary_complete
+
+    params = GenerationParams(max_new_tokens=160, max_sentences=1)
+    outputs: list[list[int]] = []
+    generate = tiny_llm.runtime.generate
+
+    def keeping(prompts, max_new_tokens, should_stop, static=(), finished=None):  # type: ignore[no-untyped-def]
+        result = generate(prompts, max_new_tokens, should_stop, static, finished)
+        outputs.extend(list(ids) for ids in result)
+        return result
+
+    monkeypatch.setattr(tiny_llm.runtime, "generate", keeping)
+    early = tiny_llm.summarize(SEED, "en", params)
+    monkeypatch.setattr(llm, "summary_complete", lambda language, sentences: lambda answer: False)
+    whole = tiny_llm.summarize(SEED, "en", params)
+    assert early.text == whole.text
+    early_ids, whole_ids = outputs
+    assert whole_ids[: len(early_ids)] == early_ids  # the same greedy answer, ended sooner
+    complete = summary_complete("en", 1)
+    if complete(tiny_llm.tokenizer.decode(whole_ids[:-1], skip_special_tokens=True)):
+        assert len(early_ids) < len(whole_ids)
+
+
 def test_a_bad_summary_prompt_option_fails_the_load_by_name():
     spec = dataclasses.replace(SPEC, options={**SPEC.options, "summary_prompt": {"fr": "chatty"}})
     with pytest.raises(ModelLoadError, match="summary_prompt: unknown style 'chatty' for 'fr'"):

@@ -338,6 +338,39 @@ def test_row_stops_count_each_rows_own_tokens_past_its_prompt_excess():
     assert [stops(Step(0, step)) for step in (0, 1, 2)] == [False, False, True]
 
 
+def test_a_row_whose_output_is_finished_ends_with_its_ids_while_the_others_go_on():
+    class Step:
+        def __init__(self, batch_id: int, step: int, token_id: int) -> None:
+            self.batch_id, self.step, self.token_id = batch_id, step, token_id
+
+    seen: list[list[int]] = []
+
+    def finished(ids: list[int]) -> bool:
+        seen.append(list(ids))
+        return ids[-2:] == [7, 8]  # "done" once it has written 7 then 8
+
+    jobs = [Job([1] * 4, 10, finished=finished), Job([1] * 4, 10)]
+    stops = RowStops(jobs)
+    assert [stops(Step(0, step, token)) for step, token in enumerate([5, 7, 8])] == [False, False, True]
+    assert [stops(Step(1, step, 9)) for step in range(3)] == [False, False, False]  # its budget is 10
+    assert seen == [[5], [5, 7], [5, 7, 8]]  # the ids it wrote so far, step by step
+    stops.resolve([[5, 7, 8], [9, 9, 9]])
+    assert jobs[0].future.result() == [5, 7, 8] and jobs[1].future.result() == [9, 9, 9]
+
+
+def test_a_finished_row_counts_its_ids_from_its_first_written_token():
+    class Step:
+        def __init__(self, batch_id: int, step: int, token_id: int) -> None:
+            self.batch_id, self.step, self.token_id = batch_id, step, token_id
+
+    seen: list[list[int]] = []
+    jobs = [Job([1] * 10, 5), Job([1] * 12, 5, finished=lambda ids: seen.append(list(ids)) or False)]
+    stops = RowStops(jobs, offsets=[0, 2])
+    for step, token in enumerate([101, 102, 3, 4]):  # the first two steps read the rest of its prompt
+        stops(Step(1, step, token))
+    assert seen == [[3], [3, 4]]
+
+
 def test_policy_from_options_takes_the_runtimes_defaults():
     policy = BatchPolicy.from_options("m", {}, max_tokens=4_000, prompt_spread=64)
     assert policy.max_tokens == 4_000 and policy.max_prompt_spread == 64

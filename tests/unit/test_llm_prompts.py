@@ -13,6 +13,7 @@ from service.models.llm_prompts import (
     finish_summary,
     style_for,
     summarize_messages,
+    summary_complete,
     summary_styles,
     translate_messages,
 )
@@ -92,6 +93,28 @@ def test_the_summary_keeps_the_asked_number_of_sentences() -> None:
         == "The council approved a budget. It adds 40 buses."
     )
     assert finish_summary(answer, ARTICLE, "en", 3, cut=False).endswith("Three tram lines follow.")
+
+
+def test_an_answer_is_complete_once_it_has_begun_the_sentence_after_the_last_kept() -> None:
+    complete = summary_complete("en", 2)
+    assert not complete("The council approved a budget. It adds 40 buses.")
+    assert not complete("The council approved a budget. It adds 40 buses. Th")  # a few letters: maybe "Th."
+    assert complete("The council approved a budget. It adds 40 buses. Three tram lines")
+    # A full stop inside a number or an abbreviation does not end a sentence.
+    assert not summary_complete("en", 1)("The U.S. budget grew by 2.5 percent in the year")
+    # What the trim keeps of a complete answer is what it keeps of the whole answer the model would write.
+    whole = "Here is a summary: The council approved a budget. It adds 40 buses. Three tram lines follow."
+    cut_early = whole[: whole.index("Three tram lines") + len("Three tram lines")]
+    assert complete(cut_early)
+    assert finish_summary(cut_early, ARTICLE, "en", 2, cut=False) == finish_summary(
+        whole, ARTICLE, "en", 2, cut=False
+    )
+
+
+def test_a_chinese_answer_is_complete_after_some_characters_of_the_next_sentence() -> None:
+    complete = summary_complete("zh", 1)
+    assert not complete("市议会周一批准了预算。新增")
+    assert complete("市议会周一批准了预算。新增四十辆公交车和三条电车线路")
 
 
 def test_chinese_sentences_are_joined_without_spaces() -> None:
