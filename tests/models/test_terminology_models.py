@@ -138,3 +138,6 @@ def test_smollm2_keeps_a_term_it_is_told_to_keep():
     reports = {r.term: r for r in report_terms(TERMINOLOGY.terms_for(ARTICLE, "en"), summary)}
     assert set(reports) == {"Airbus A320neo", "Kiev"}
     assert reports["Airbus A320neo"].applied, summary
+    # The pair is told to the model too; this one does not always follow it, and the report says which.
+    assert reports["Kiev"].expected == "Kyiv"
+    assert reports["Kiev"].applied == ("Kyiv" in summary), summary
