@@ -140,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.chars:
                 article = article[: args.chars].rsplit(".", 1)[0] + "."
             if args.long_chars:
-                article = long_article(article, args.long_chars)
+                article = long_article(article, args.long_chars - 32)  # room for the edition line
             outcomes: Counter[str] = Counter()
+            details: dict[str, str] = {}  # the first message of each error code
             request = pb.SummarizeRequest(
                 text=article, target_languages=targets, options=pb.SummaryOptions(max_tokens=args.max_tokens)
             )
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                             outcomes["OK"] += 1
                         except grpc.RpcError as err:
                             outcomes[err.code().name] += 1
+                            details.setdefault(err.code().name, err.details() or "")
                     return time.monotonic() - began
 
                 load_started = time.monotonic()
@@ -188,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                 "peak_under_load_mb": round(loaded_peak / MB),
                 "idle_after_load_mb": round(after / MB),
                 "outcomes": dict(outcomes),
+                "error_details": details,
                 "load_s": round(load_s, 1),
                 "slowest_client_s": round(max(client_s), 1),
                 "cpus": os.cpu_count(),
