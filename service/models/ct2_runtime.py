@@ -85,6 +85,36 @@ def choose_layout(
     return best
 
 
+def layout_once(
+    model: str,
+    spec_options: Any,
+    threads: int,
+    device: str,
+    *,
+    encoder_decoder: bool,
+    measure: Callable[[Path, ThreadLayout], float],
+) -> Callable[[Path], ThreadLayout]:
+    """`choose_layout` for a runtime opened from a folder, decided once per load (the runtime may be opened
+    again after a conversion): `measure(folder, candidate)` gives a candidate's tokens per second."""
+    chosen: list[ThreadLayout] = []
+
+    def layout(folder: Path) -> ThreadLayout:
+        if not chosen:
+            chosen.append(
+                choose_layout(
+                    model,
+                    spec_options,
+                    threads,
+                    device,
+                    encoder_decoder=encoder_decoder,
+                    measure=lambda candidate: measure(folder, candidate),
+                )
+            )
+        return chosen[0]
+
+    return layout
+
+
 def engines(threads: int | ThreadLayout) -> int:
     """How many batches a runtime with these threads decodes side by side."""
     return threads.inter if isinstance(threads, ThreadLayout) else 1

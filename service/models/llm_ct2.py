@@ -21,10 +21,9 @@ from service.models.ct2_runtime import (
     GENERATOR_PROMPT_SPREAD,
     GENERATOR_STEP_PROMPTS,
     GeneratorRuntime,
-    choose_layout,
+    layout_once,
 )
 from service.models.hf_files import read_config
-from service.models.thread_layout import ThreadLayout
 
 PROBE_PROMPT = (
     "Summarize in one sentence: The city council approved a new budget for public transport on Monday."
@@ -70,23 +69,16 @@ def start_generator(
         runtime = TorchRuntime(folder, device="cpu", threads=threads, eos_ids=eos_ids, repetition_penalty=1.0)
         return runtime.generate([prompt], steps, None)[0]
 
-    chosen: list[ThreadLayout] = []  # once per load: the runtime may be opened again after a conversion
-
-    def layout(path: Path) -> ThreadLayout:
-        if not chosen:
-            chosen.append(
-                choose_layout(
-                    name,
-                    spec.options,
-                    threads,
-                    context.device,
-                    encoder_decoder=False,
-                    measure=lambda candidate: GeneratorRuntime.measure(
-                        path, probe, candidate, compute_type=compute_type
-                    ),
-                )
-            )
-        return chosen[0]
+    layout = layout_once(
+        name,
+        spec.options,
+        threads,
+        context.device,
+        encoder_decoder=False,
+        measure=lambda path, candidate: GeneratorRuntime.measure(
+            path, probe, candidate, compute_type=compute_type
+        ),
+    )
 
     def open_runtime(path: Path) -> GeneratorRuntime:
         return GeneratorRuntime(

@@ -34,14 +34,13 @@ from service.models.base import (
 from service.models.batch_costs import batch_token_cap
 from service.models.batching import BatchPolicy
 from service.models.ct2_convert import Integrity, ScoresAndTokens, conversion_entry, load_converted, probe_key
-from service.models.ct2_runtime import TranslatorRuntime, choose_layout
+from service.models.ct2_runtime import TranslatorRuntime, layout_once
 from service.models.decoding import Decode, Request, Seq2SeqRuntime, first_ids, log_prob_of
 from service.models.families import detect_family
 from service.models.hf_files import read_config, read_generation_config
 from service.models.registry import register_backend
 from service.models.seq2seq_text import Seq2SeqCodec, input_limit
 from service.models.sources import ModelFolder, first_line, snapshot
-from service.models.thread_layout import ThreadLayout
 from service.models.tokenizer_json import runtime_tokenizer
 from service.text.terminology import MaskedText, mask_terms, restore_terms
 
@@ -381,24 +380,16 @@ def _start_translator(
     entry = conversion_entry(context.cache_dir, "seq2seq", spec.name, loaded.folder.identity())
     target = entry / f"ct2-{quantization}"
     source, prefix = probe
-    chosen: list[ThreadLayout] = []  # once per load: the runtime may be opened again after a conversion
-
-    def layout(path: Path) -> ThreadLayout:
-        if not chosen:
-            tokens = codec.to_tokens(source)
-            chosen.append(
-                choose_layout(
-                    spec.name,
-                    spec.options,
-                    context.threads,
-                    context.device,
-                    encoder_decoder=True,
-                    measure=lambda candidate: TranslatorRuntime.measure(
-                        path, tokens, candidate, compute_type=compute_type
-                    ),
-                )
-            )
-        return chosen[0]
+    layout = layout_once(
+        spec.name,
+        spec.options,
+        context.threads,
+        context.device,
+        encoder_decoder=True,
+        measure=lambda path, candidate: TranslatorRuntime.measure(
+            path, codec.to_tokens(source), candidate, compute_type=compute_type
+        ),
+    )
 
     def open_runtime(path: Path) -> TranslatorRuntime:
         try:

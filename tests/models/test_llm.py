@@ -333,8 +333,8 @@ def test_force_output_tokens_holds_the_end_token_back(runtime):
     captured = []
     generate = model.runtime.generate
 
-    def spy(prompts, max_new_tokens, should_stop, static=()):
-        captured.append(generate(prompts, max_new_tokens, should_stop, static))
+    def spy(prompts, max_new_tokens, should_stop, static=(), finished=None):
+        captured.append(generate(prompts, max_new_tokens, should_stop, static, finished))
         return captured[-1]
 
     model.runtime.generate = spy
