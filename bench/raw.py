@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.perf import Run
-from bench.raw_engine import EngineError, Layout, cpu_layouts, layout_plan, run_job
+from bench.raw_engine import EngineError, cpu_layouts, layout_plan, run_job
+from service.models.thread_layout import ThreadLayout
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +42,11 @@ class RawLevel:
         return max(measured, key=lambda item: item[1].tokens_per_s) if measured else None
 
 
-def layouts_for(device: str) -> list[Layout]:
+def layouts_for(device: str) -> list[ThreadLayout]:
     """Thread layouts to try: on the CPU one batch on every core and one batch per core; on a GPU one
     replica and two (two batches in flight on the one device)."""
     if device.startswith("cuda"):
-        return [Layout(1, 1), Layout(2, 1)]
+        return [ThreadLayout(1, 1), ThreadLayout(2, 1)]
     return cpu_layouts(len(os.sched_getaffinity(0)))
 
 
@@ -205,7 +206,7 @@ def measure_level(
     kind_device, _, index = device.partition(":")
     for layout in layouts_for(device):
         batch, in_flight = layout_plan(concurrency, layout.inter)
-        label = f"raw CTranslate2 {compute_type}, {layout.name}: " + (
+        label = f"raw CTranslate2 {compute_type}, {str(layout)}: " + (
             f"{in_flight} batches of {batch} side by side" if in_flight > 1 else f"batches of {batch}"
         )
         job = {
@@ -221,11 +222,11 @@ def measure_level(
         try:
             result = run_job(job, env=env, timeout_s=timeout_s)
         except EngineError as exc:
-            log.warning("%s at concurrency %d: %s", layout.name, concurrency, exc)
-            level.failed[layout.name] = str(exc).splitlines()[0]
+            log.warning("%s at concurrency %d: %s", str(layout), concurrency, exc)
+            level.failed[str(layout)] = str(exc).splitlines()[0]
             continue
         level.torch_imported |= bool(result.get("torch_imported"))
-        measured = level.runs[layout.name] = _as_run(label, concurrency, result["runs"][0])
+        measured = level.runs[str(layout)] = _as_run(label, concurrency, result["runs"][0])
         log.info(
             "%s, concurrency %d: %d rows in %.1f s, %.1f tokens/s (model load %.1f s)",
             label,

@@ -25,31 +25,21 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from service.models.thread_layout import ThreadLayout
 
 # -- thread layouts --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Layout:
-    """CTranslate2's threads: `inter` model replicas (batches side by side), `intra` threads each."""
-
-    inter: int
-    intra: int
-
-    @property
-    def name(self) -> str:
-        return f"{self.inter}x{self.intra}"
-
-
-def cpu_layouts(cores: int) -> list[Layout]:
-    """The layouts worth trying on `cores` cores: one batch on all of them, and one batch per core."""
+def cpu_layouts(cores: int) -> list[ThreadLayout]:
+    """The layouts worth trying on `cores` cores: one batch on all of them, and one batch per core (the
+    two ends of service.models.thread_layout's candidates, which the rule chooses between)."""
     cores = max(1, cores)
-    layouts = [Layout(1, cores)]
+    layouts = [ThreadLayout(1, cores)]
     if cores > 1:
-        layouts.append(Layout(cores, 1))
+        layouts.append(ThreadLayout(cores, 1))
     return layouts
 
 

@@ -8,7 +8,8 @@ Where things are, each layer importing only from the ones above it:
     options         per-model options both generative backends read: runtime, compute_type,
                     force_output_tokens (benchmarks only)
     decoding        Request, Decode, the two runtime interfaces, decoder start and end tokens
-    batching        MicroBatcher and RowStops: batching across requests, per-row stops
+    batching        MicroBatcher and RowStops: batching across requests, per-row stops and ends
+    batch_costs     what a batch costs before it decodes: its memory cap, how fast prompts are read
     convert_cache   cache entries keyed by source identity and converter revision; build_once
     assets          packaged weights ("packaged:<name>")
     hf_files        a Hugging Face folder's configs as JSON; transformers' tokenizer for it, without torch
@@ -23,6 +24,7 @@ Where things are, each layer importing only from the ones above it:
     seq2seq_torch   the seq2seq transformers runtime (imports torch)
     llm_torch       the llm transformers runtime and GGUF dequantization (imports torch)
     llm_prompts     the llm's prompts and the clean-up of its answers
+    llm_ct2         the llm's CTranslate2 runtime for one load: batching, layout, checked conversion
     seq2seq, llm    the backends; extractive, the weightless one
 
 A server whose models all run on CTranslate2 never imports torch once their conversions are cached: the

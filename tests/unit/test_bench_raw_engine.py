@@ -8,7 +8,8 @@ import pytest
 
 from bench.perf import Run
 from bench.raw import RawLevel, common_prefix
-from bench.raw_engine import Layout, _chunks, cpu_layouts, layout_plan
+from bench.raw_engine import _chunks, cpu_layouts, layout_plan
+from service.models.thread_layout import ThreadLayout
 
 
 @pytest.mark.parametrize(
@@ -33,9 +34,9 @@ def test_layout_plan_shares_the_rows_in_flight_among_replicas(
 
 
 def test_cpu_layouts_are_all_cores_on_one_batch_and_one_core_per_batch() -> None:
-    assert [layout.name for layout in cpu_layouts(2)] == ["1x2", "2x1"]
-    assert cpu_layouts(8) == [Layout(1, 8), Layout(8, 1)]
-    assert cpu_layouts(1) == [Layout(1, 1)]
+    assert [str(layout) for layout in cpu_layouts(2)] == ["1x2", "2x1"]
+    assert cpu_layouts(8) == [ThreadLayout(1, 8), ThreadLayout(8, 1)]
+    assert cpu_layouts(1) == [ThreadLayout(1, 1)]
 
 
 def test_chunks_cover_every_row_once_in_order() -> None:
