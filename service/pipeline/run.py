@@ -134,8 +134,12 @@ class SummaryRunner:
     def _base_summary(self, plan: Plan, params: GenerationParams) -> BaseSummary:
         key = summary_key(plan)
         hit = self.cache.get(key)
-        telemetry.current().cache("summary", hit is not None)
+        observer = telemetry.current()
+        observer.cache("summary", hit is not None)
         if hit is not None:
+            if plan.summary_language in plan.targets:
+                with observer.languages((plan.summary_language,), cache_hit=True):
+                    pass  # the summary's own language is answered too, in no time, as a cached translation is
             return hit
         result = _summarize_plan(plan, params, self.checker)
         self.cache.put(key, result, len(result.summary.text) + 64)

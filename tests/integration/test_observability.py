@@ -630,7 +630,8 @@ def test_a_stream_answered_from_the_cache_says_so_on_its_span(receiver):
     assert attributes["summarizer.cache_hits"] == 3  # the detection, the summary, French
     assert attributes["summarizer.cache_misses"] == 1  # Spanish
     languages = {s.name: span_attributes(s) for s in third_below if s.name.startswith("language ")}
-    assert set(languages) == {"language fr", "language es"}
+    assert set(languages) == {"language en", "language fr", "language es"}
+    assert languages["language en"]["summarizer.cache_hit"] is True  # the cached summary is an answer too
     assert languages["language fr"]["summarizer.cache_hit"] is True
     assert "summarizer.cache_hit" not in languages["language es"]
     assert languages["language es"]["summarizer.models"] == ["fake-mt"]
