@@ -19,7 +19,9 @@ import asyncio
 import glob
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -36,6 +38,11 @@ _HTML_SUFFIXES = frozenset({".html", ".htm"})
 _GLOB_CHARACTERS = frozenset("*?[")
 # A batch prefers waiting to failing: an overloaded server is asked again after the delay it gives.
 _OVERLOADED_ATTEMPTS = 10
+# After Ctrl-C, how long the batch may take to cancel its calls and close its channel before it leaves
+# anyway (what is done is on disk already: every record is written and flushed as it comes).
+_INTERRUPT_GRACE_S = 3.0
+# The exit status of a run stopped by Ctrl-C, as a shell reports one.
+_INTERRUPTED_STATUS = 130
 
 
 @dataclass(frozen=True)
@@ -86,15 +93,26 @@ def run(options: BatchOptions, connect: Callable[..., AsyncSummarizerClient]) ->
     if not pending:
         _report(options, tally, skipped=skipped, left=0, interrupted=False)
         return 0
+    reported = threading.Lock()  # the closing lines are written once, by the run or by the watchdog
+
+    def report(interrupted: bool) -> None:
+        if reported.acquire(blocking=False):
+            _report(options, tally, skipped=skipped, left=len(pending) - tally.done, interrupted=interrupted)
+
+    def leave_now() -> None:
+        report(True)
+        sys.stderr.flush()
+        os._exit(_INTERRUPTED_STATUS)
+
     interrupted = False
     try:
         with options.out.open("a", encoding="utf-8") as out:
-            asyncio.run(_summarize_all(options, pending, connect, out, tally))
-    except KeyboardInterrupt:
+            asyncio.run(_summarize_all(options, pending, connect, out, tally, leave_now))
+    except (KeyboardInterrupt, asyncio.CancelledError):
         interrupted = True
-        raise
+        raise KeyboardInterrupt from None
     finally:
-        _report(options, tally, skipped=skipped, left=len(pending) - tally.done, interrupted=interrupted)
+        report(interrupted)
     return 1 if tally.failed else 0
 
 
@@ -158,7 +176,9 @@ async def _summarize_all(
     connect: Callable[..., AsyncSummarizerClient],
     out: IO[str],
     tally: _Tally,
+    leave_now: Callable[[], None],
 ) -> None:
+    _stop_on_ctrl_c(leave_now)
     queue: asyncio.Queue[Path] = asyncio.Queue()
     for path in pending:
         queue.put_nowait(path)
@@ -179,6 +199,31 @@ async def _summarize_all(
 
             workers = min(options.concurrency, len(pending))
             await asyncio.gather(*(worker() for _ in range(workers)))
+
+
+def _stop_on_ctrl_c(leave_now: Callable[[], None]) -> None:
+    """Ctrl-C cancels the batch (the task running this), so that its calls are cancelled and its channel
+    closed; if that has not ended the run within _INTERRUPT_GRACE_S, or on a second Ctrl-C, `leave_now`.
+    Where the loop cannot take signals (Windows), asyncio's own Ctrl-C handling stays."""
+    loop = asyncio.get_running_loop()
+    batch = asyncio.current_task()
+    if batch is None:
+        return
+    watchdog: list[threading.Timer] = []
+
+    def interrupt() -> None:
+        if watchdog:
+            leave_now()
+        timer = threading.Timer(_INTERRUPT_GRACE_S, leave_now)
+        timer.daemon = True
+        timer.start()
+        watchdog.append(timer)
+        batch.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupt)
+    except (NotImplementedError, RuntimeError):
+        pass
 
 
 async def _summarize_one(client: AsyncSummarizerClient, options: BatchOptions, path: Path) -> dict[str, Any]:

@@ -272,6 +272,60 @@ def test_ctrl_c_stops_the_batch_and_keeps_what_is_done(tmp_path: Path) -> None:
     assert "interrupted: 3 article(s) not done; run the same command again to resume" in stderr
 
 
+_STUCK_BATCH = """
+import asyncio, sys
+from pathlib import Path
+from summarizer_client import _batch
+
+
+class FakeStuckClient:
+    # A fake client whose call never ends and whose closing ignores every cancellation.
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info):
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                pass
+
+    async def summarize(self, *args, **kwargs):
+        print("in flight", file=sys.stderr, flush=True)
+        await asyncio.sleep(3600)
+
+
+options = _batch.BatchOptions(articles=sys.argv[1], out=Path(sys.argv[2]), concurrency=1)
+try:
+    sys.exit(_batch.run(options, lambda **_: FakeStuckClient()))
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_leaves_within_the_grace_even_when_closing_the_client_hangs(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(ARTICLE, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "clients"), str(ROOT / "gen"), *sys.path])}
+    process = subprocess.Popen(
+        [sys.executable, "-c", _STUCK_BATCH, str(tmp_path / "a.txt"), str(tmp_path / "out.jsonl")],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None and process.stderr.readline().strip() == "in flight"
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130
+    assert time.monotonic() - started < 8  # the grace, not forever
+    assert "interrupted: 1 article(s) not done; run the same command again to resume" in stderr
+
+
 # -- summarize on a terminal ---------------------------------------------------------------
 
 
