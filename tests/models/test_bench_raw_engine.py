@@ -34,7 +34,7 @@ def test_raw_engine_decodes_every_row_to_the_forced_length_in_each_layout(
     )
     assert not level.failed
     assert level.torch_imported is False
-    assert set(level.runs) == {layout.name for layout in layouts_for("cpu")}
+    assert set(level.runs) == {str(layout) for layout in layouts_for("cpu")}
     for measured in level.runs.values():
         assert measured.completed == len(texts)
         assert measured.tokens == 6 * len(texts)
