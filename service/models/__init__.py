@@ -8,7 +8,8 @@ Where things are, each layer importing only from the ones above it:
     options         per-model options both generative backends read: runtime, compute_type,
                     force_output_tokens (benchmarks only)
     decoding        Request, Decode, the two runtime interfaces, decoder start and end tokens
-    batching        MicroBatcher and RowStops: batching across requests, per-row stops and ends
+    batching        MicroBatcher: batching across requests, per-row budgets and stop signals
+    row_stops       RowStops: the CTranslate2 step callback that ends each row of a batch on its own
     batch_costs     what a batch costs before it decodes: its memory cap, how fast prompts are read
     convert_cache   cache entries keyed by source identity and converter revision; build_once
     assets          packaged weights ("packaged:<name>")

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from service.errors import ModelLoadError
-from service.models.batching import BatchPolicy, Job, MicroBatcher, RowStops
+from service.models.batching import BatchPolicy, Job, MicroBatcher
 from service.models.ct2_fingerprint import ProbeOutput, probe_output
 from service.models.decoding import Decode, ScoredIds, mean_log_prob
-from service.models.thread_layout import ThreadLayout, candidate_layouts, configured_layout, fastest_layout
+from service.models.row_stops import RowStops
+from service.models.thread_layout import ThreadLayout, as_layout
 from service.resources import release_freed_memory
 
 log = logging.getLogger(__name__)
@@ -54,65 +55,6 @@ def ct2_options(device: str, compute_type: str, threads: int | ThreadLayout) -> 
         "intra_threads": layout.intra,
         "inter_threads": layout.inter,
     }
-
-
-def as_layout(threads: int | ThreadLayout) -> ThreadLayout:
-    return threads if isinstance(threads, ThreadLayout) else ThreadLayout(1, max(0, threads))
-
-
-def choose_layout(
-    model: str,
-    spec_options: Any,
-    threads: int,
-    device: str,
-    *,
-    encoder_decoder: bool,
-    measure: Callable[[ThreadLayout], float],
-) -> ThreadLayout:
-    """The model's thread layout (service/models/thread_layout.py): from its options or the rule, or, when
-    its options ask for it, the fastest candidate by `measure` (tokens per second) on this machine."""
-    layout = configured_layout(model, spec_options, threads, device, encoder_decoder=encoder_decoder)
-    if layout is not None:
-        return layout
-    started = time.perf_counter()
-    best, figures = fastest_layout(candidate_layouts(threads), measure)
-    log.info(
-        "model %s: thread layouts measured in %.1f s (tokens/s): %s",
-        model,
-        time.perf_counter() - started,
-        ", ".join(f"{name} {rate:.0f}" for name, rate in figures.items()),
-    )
-    return best
-
-
-def layout_once(
-    model: str,
-    spec_options: Any,
-    threads: int,
-    device: str,
-    *,
-    encoder_decoder: bool,
-    measure: Callable[[Path, ThreadLayout], float],
-) -> Callable[[Path], ThreadLayout]:
-    """`choose_layout` for a runtime opened from a folder, decided once per load (the runtime may be opened
-    again after a conversion): `measure(folder, candidate)` gives a candidate's tokens per second."""
-    chosen: list[ThreadLayout] = []
-
-    def layout(folder: Path) -> ThreadLayout:
-        if not chosen:
-            chosen.append(
-                choose_layout(
-                    model,
-                    spec_options,
-                    threads,
-                    device,
-                    encoder_decoder=encoder_decoder,
-                    measure=lambda candidate: measure(folder, candidate),
-                )
-            )
-        return chosen[0]
-
-    return layout
 
 
 def engines(threads: int | ThreadLayout) -> int:

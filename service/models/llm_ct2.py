@@ -21,9 +21,9 @@ from service.models.ct2_runtime import (
     GENERATOR_PROMPT_SPREAD,
     GENERATOR_STEP_PROMPTS,
     GeneratorRuntime,
-    layout_once,
 )
 from service.models.hf_files import read_config
+from service.models.thread_layout import layout_once
 
 PROBE_PROMPT = (
     "Summarize in one sentence: The city council approved a new budget for public transport on Monday."

@@ -34,13 +34,14 @@ from service.models.base import (
 from service.models.batch_costs import batch_token_cap
 from service.models.batching import BatchPolicy
 from service.models.ct2_convert import Integrity, ScoresAndTokens, conversion_entry, load_converted, probe_key
-from service.models.ct2_runtime import TranslatorRuntime, layout_once
+from service.models.ct2_runtime import TranslatorRuntime
 from service.models.decoding import Decode, Request, Seq2SeqRuntime, first_ids, log_prob_of
 from service.models.families import detect_family
 from service.models.hf_files import read_config, read_generation_config
 from service.models.registry import register_backend
 from service.models.seq2seq_text import Seq2SeqCodec, input_limit
 from service.models.sources import ModelFolder, first_line, snapshot
+from service.models.thread_layout import layout_once
 from service.models.tokenizer_json import runtime_tokenizer
 from service.text.terminology import MaskedText, mask_terms, restore_terms
 

@@ -21,11 +21,16 @@ Plain data and arithmetic: no runtime is imported here.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from service.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
 
 MEASURE = "measure"
 RULE = "rule"
@@ -105,3 +110,62 @@ def fastest_layout(
         if rate > figures[str(best)] * 1.03:
             best = layout
     return best, figures
+
+
+def as_layout(threads: int | ThreadLayout) -> ThreadLayout:
+    return threads if isinstance(threads, ThreadLayout) else ThreadLayout(1, max(0, threads))
+
+
+def choose_layout(
+    model: str,
+    spec_options: Any,
+    threads: int,
+    device: str,
+    *,
+    encoder_decoder: bool,
+    measure: Callable[[ThreadLayout], float],
+) -> ThreadLayout:
+    """The model's thread layout: from its options or the rule, or, when its options ask for it, the
+    fastest candidate by `measure` (tokens per second) on this machine."""
+    layout = configured_layout(model, spec_options, threads, device, encoder_decoder=encoder_decoder)
+    if layout is not None:
+        return layout
+    started = time.perf_counter()
+    best, figures = fastest_layout(candidate_layouts(threads), measure)
+    log.info(
+        "model %s: thread layouts measured in %.1f s (tokens/s): %s",
+        model,
+        time.perf_counter() - started,
+        ", ".join(f"{name} {rate:.0f}" for name, rate in figures.items()),
+    )
+    return best
+
+
+def layout_once(
+    model: str,
+    spec_options: Any,
+    threads: int,
+    device: str,
+    *,
+    encoder_decoder: bool,
+    measure: Callable[[Path, ThreadLayout], float],
+) -> Callable[[Path], ThreadLayout]:
+    """`choose_layout` for a runtime opened from a folder, decided once per load (the runtime may be opened
+    again after a conversion): `measure(folder, candidate)` gives a candidate's tokens per second."""
+    chosen: list[ThreadLayout] = []
+
+    def layout(folder: Path) -> ThreadLayout:
+        if not chosen:
+            chosen.append(
+                choose_layout(
+                    model,
+                    spec_options,
+                    threads,
+                    device,
+                    encoder_decoder=encoder_decoder,
+                    measure=lambda candidate: measure(folder, candidate),
+                )
+            )
+        return chosen[0]
+
+    return layout

@@ -11,8 +11,9 @@ import pytest
 from service import telemetry
 from service.errors import DeadlineError, ModelLoadError, RequestCancelledError
 from service.models.batch_costs import PromptRate, batch_token_cap, tokens_within, working_set_per_token
-from service.models.batching import BatchPolicy, Job, MicroBatcher, RowStops
+from service.models.batching import BatchPolicy, Job, MicroBatcher
 from service.models.hf_files import FolderConfig
+from service.models.row_stops import RowStops
 
 
 class FakeRunner:
