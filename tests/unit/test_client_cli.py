@@ -232,6 +232,20 @@ class HeldFake(FakeSummarizerService):
         return SUMMARIZE_RESPONSE
 
 
+def _ctrl_c(process: subprocess.Popen[str]) -> tuple[float, str]:
+    """SIGINT to a running client: how long it took to exit (killed after 15 s) and its stderr."""
+    started = time.monotonic()
+    try:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return time.monotonic() - started, stderr
+
+
 def test_ctrl_c_stops_the_batch_and_keeps_what_is_done(tmp_path: Path) -> None:
     fake = HeldFake()
     folder = tmp_path / "articles"
@@ -258,16 +272,11 @@ def test_ctrl_c_stops_the_batch_and_keeps_what_is_done(tmp_path: Path) -> None:
             while not (out.exists() and out.read_text().count("\n") == 1 and len(fake.calls) >= 2):
                 assert process.poll() is None and time.monotonic() < deadline
                 time.sleep(0.05)
-            started = time.monotonic()
-            process.send_signal(signal.SIGINT)
-            _, stderr = process.communicate(timeout=15)
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
+            seconds, stderr = _ctrl_c(process)
 
     assert process.returncode == 130
-    assert time.monotonic() - started < 5  # it did not wait for the held calls
+    assert seconds < 5  # it did not wait for the held calls
     assert [Path(record["file"]).name for record in records(out)] == ["a.txt"]
     assert "interrupted: 3 article(s) not done; run the same command again to resume" in stderr
 
@@ -314,15 +323,10 @@ def test_ctrl_c_leaves_within_the_grace_even_when_closing_the_client_hangs(tmp_p
     )
     try:
         assert process.stderr is not None and process.stderr.readline().strip() == "in flight"
-        started = time.monotonic()
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=15)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        seconds, stderr = _ctrl_c(process)
     assert process.returncode == 130
-    assert time.monotonic() - started < 8  # the grace, not forever
+    assert seconds < 8  # the grace, not forever
     assert "interrupted: 1 article(s) not done; run the same command again to resume" in stderr
 
 
