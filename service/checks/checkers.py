@@ -6,7 +6,7 @@ import threading
 
 from service.checks.dates import check_dates
 from service.checks.demonyms import merge_with_names, nationality_findings, unsupported_nationalities
-from service.checks.findings import Finding, FindingKind
+from service.checks.findings import Finding, FindingKind, spans_overlap
 from service.checks.language import check_echo, check_language, covers_most
 from service.checks.names import check_names, check_unsupported_names
 from service.checks.numbers import check_numbers, check_unsupported_numbers
@@ -26,11 +26,6 @@ def _detector(detector: LanguageDetector | None) -> LanguageDetector:
         if _default_detector is None:
             _default_detector = LanguageDetector()
         return _default_detector
-
-
-def _overlapping(first: Finding, second: Finding) -> bool:
-    a, b = first.span, second.span
-    return a is not None and b is not None and a[0] < b[1] and b[0] < a[1]
 
 
 def _ordered(findings: list[Finding]) -> list[Finding]:
@@ -95,6 +90,6 @@ def check_summary(
     findings += names + [
         f
         for f in unsupported_nationalities(article, summary, language)
-        if not any(_overlapping(f, name) for name in names)
+        if not any(spans_overlap(f.span, name.span) for name in names)
     ]
     return _ordered(findings)

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, replace
 from functools import cache
 
-from service.checks.findings import Finding, FindingKind
+from service.checks.findings import Finding, FindingKind, first_of_each, pair_with_strays
 from service.checks.lexicon import Case, Lexicon, parse_forms
 
 MONTHS = 12
@@ -187,7 +187,7 @@ def find_dates(text: str, language: str) -> list[CalendarMention]:
     return [CalendarMention(int(m.key), m.start, m.end, m.text, m.strong) for m in lexicon.find(text)]
 
 
-_ZH_NUMERALS = "一二三四五六七八九十"
+_ZH_NUMERALS = "".join(_HAN_NUMERALS)  # 一 to 十, in order
 
 
 def spell_unit(unit: int, language: str, like: str = "") -> str | None:
@@ -221,14 +221,8 @@ def spell_unit(unit: int, language: str, like: str = "") -> str | None:
     return word[:1].upper() + word[1:] if like[:1].isupper() else word
 
 
-def _first_per_unit(mentions: list[CalendarMention]) -> list[CalendarMention]:
-    seen: set[int] = set()
-    out = []
-    for mention in mentions:
-        if mention.unit not in seen:
-            seen.add(mention.unit)
-            out.append(mention)
-    return out
+def _unit(mention: CalendarMention) -> int:
+    return mention.unit
 
 
 def _digit_months(text: str) -> set[int]:
@@ -258,28 +252,16 @@ def check_dates(source: str, output: str, source_language: str, target_language:
         # Left in the source's words (an echoed sentence): kept, and for the echo check to report.
         kept |= {m.unit for m in find_dates(output, source_language)}
     named = {m.unit for m in in_source}
-    missing = _first_per_unit([m for m in wanted if m.unit not in kept])
-    strays = _first_per_unit([m for m in in_output if m.strong and m.unit not in named])
-    findings = []
+    missing = first_of_each((m for m in wanted if m.unit not in kept), _unit)
+    strays = first_of_each((m for m in in_output if m.strong and m.unit not in named), _unit)
+    findings: list[Finding] = []
     for months in (True, False):
-        lost = [m for m in missing if m.is_month is months]
-        added = [m for m in strays if m.is_month is months]
-        for original, replacement in zip(lost, added, strict=False):
-            findings.append(
-                Finding(
-                    FindingKind.NUMBER_ALTERED,
-                    f"{replacement.text!r} where the source has {original.text!r} "
-                    f"({UNIT_NAMES[replacement.unit]} for {UNIT_NAMES[original.unit]})",
-                    (replacement.start, replacement.end),
-                )
-            )
-        for original in lost[len(added) :]:
-            findings.append(
-                Finding(
-                    FindingKind.NUMBER_MISSING,
-                    f"the source's {original.text!r} ({UNIT_NAMES[original.unit]}) is not in the output",
-                    (original.start, original.end),
-                    in_source=True,
-                )
-            )
+        paired, _ = pair_with_strays(
+            [m for m in missing if m.is_month is months],
+            [m for m in strays if m.is_month is months],
+            altered=FindingKind.NUMBER_ALTERED,
+            missing=FindingKind.NUMBER_MISSING,
+            gloss=lambda mention: UNIT_NAMES[mention.unit],
+        )
+        findings += paired
     return findings

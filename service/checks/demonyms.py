@@ -25,7 +25,7 @@ from functools import cache
 
 from service.checks.demonym_table import SAME_COUNTRY, TABLE
 from service.checks.exonyms import PLACES, Place
-from service.checks.findings import Finding, FindingKind
+from service.checks.findings import Finding, FindingKind, first_of_each, spans_overlap
 from service.checks.lexicon import Case, Lexicon, Match, parse_forms
 from service.checks.script import UNSPACED_SCRIPTS, Script, Token, fold, language_script, tokens
 from service.checks.transliterate import arabic_readings
@@ -124,14 +124,8 @@ class NationalityFinding:
     another_country: bool  # the output names another country; otherwise it misspells this one
 
 
-def _first_per_group(matches: list[Match]) -> list[Match]:
-    seen: set[str] = set()
-    out = []
-    for match in matches:
-        if match.key not in seen:
-            seen.add(match.key)
-            out.append(match)
-    return out
+def _group(match: Match) -> str:
+    return match.key
 
 
 def _kept_name(source: str, source_language: str, index: int, words: list[Token]) -> bool:
@@ -163,7 +157,7 @@ def _grafted(
         if len(stem) < _MIN_GRAFT_STEM:
             continue
         for index, word in enumerate(words):
-            if any(a < word.end and word.start < b for a, b in taken):
+            if any(spans_overlap(span, (word.start, word.end)) for span in taken):
                 continue  # a form of the target language
             folded = fold(word.text)
             if not folded.startswith(stem):
@@ -207,10 +201,10 @@ def nationality_findings(
     kept = {m.key for m in in_output}
     missing = [
         m
-        for m in _first_per_group(in_source)
+        for m in first_of_each(in_source, _group)
         if m.key not in kept and not _loosely_named(output, target_language, m.key)
     ]
-    strays = _first_per_group([m for m in in_output if m.key not in named])
+    strays = first_of_each((m for m in in_output if m.key not in named), _group)
     found = [
         NationalityFinding(
             Finding(
@@ -234,10 +228,6 @@ def check_nationalities(
     return [f.finding for f in nationality_findings(source, output, source_language, target_language)]
 
 
-def _overlaps(a: tuple[int, int] | None, b: tuple[int, int]) -> bool:
-    return a is not None and a[0] < b[1] and b[0] < a[1]
-
-
 def merge_with_names(names: list[Finding], nationalities: list[NationalityFinding]) -> list[Finding]:
     """The findings of `check_names` and of this module, one per problem.
 
@@ -250,10 +240,10 @@ def merge_with_names(names: list[Finding], nationalities: list[NationalityFindin
         same = [
             f
             for f in merged
-            if (f.in_source and _overlaps(f.span, item.source_span))
+            if (f.in_source and spans_overlap(f.span, item.source_span))
             or (
                 not f.in_source
-                and _overlaps(f.span, item.finding.span or (0, 0))
+                and spans_overlap(f.span, item.finding.span)
                 and repr(item.source_text) in f.detail
             )
         ]
@@ -269,6 +259,6 @@ def unsupported_nationalities(article: str, summary: str, language: str) -> list
     named = {m.key for m in find_nationalities(article, language)}
     return [
         Finding(FindingKind.NAME_ALTERED, f"{m.text!r}: the article names no such country", (m.start, m.end))
-        for m in _first_per_group(find_nationalities(summary, language))
+        for m in first_of_each(find_nationalities(summary, language), _group)
         if m.key not in named and not _loosely_named(article, language, m.key)
     ]

@@ -11,9 +11,10 @@ confidence figure; `pick_better` keeps the candidate whose findings weigh less.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol, TypeVar
 
 
 class FindingKind(StrEnum):
@@ -39,6 +40,70 @@ class Finding:
     # None when the finding concerns the text as a whole.
     span: tuple[int, int] | None = None
     in_source: bool = False
+
+
+class Mention(Protocol):
+    """Something a check found in a text: its words and where they stand."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+
+
+M = TypeVar("M", bound=Mention)
+S = TypeVar("S", bound=Mention)
+
+
+def pair_with_strays(
+    lost: Sequence[M],
+    strays: Sequence[S],
+    *,
+    altered: FindingKind,
+    missing: FindingKind,
+    also: Sequence[M] = (),
+    gloss: Callable[[M | S], str] | None = None,
+) -> tuple[list[Finding], list[S]]:
+    """Findings for what an output lacks of its source, and the strays left unpaired.
+
+    Each of `lost` (a number, a name, a month of the source that the output lacks) is paired in
+    order with a stray of the output (one of the same sort that the source does not have): `altered`,
+    spanned where the stray stands in the output; once the strays run out, `missing`, spanned in the
+    source. `also` follow `lost` only as far as strays are left for them (a value the source gives
+    twice needs to be there once, unless the output has a stray to account for). `gloss` adds a
+    word of explanation to each side ("March for May").
+    """
+    candidates = [*lost, *also[: max(0, len(strays) - len(lost))]]
+    findings: list[Finding] = []
+    for index, original in enumerate(candidates):
+        if index < len(strays):
+            stray = strays[index]
+            note = f" ({gloss(stray)} for {gloss(original)})" if gloss else ""
+            detail = f"{stray.text!r} where the source has {original.text!r}{note}"
+            findings.append(Finding(altered, detail, (stray.start, stray.end)))
+        else:
+            note = f" ({gloss(original)})" if gloss else ""
+            detail = f"the source's {original.text!r}{note} is not in the output"
+            findings.append(Finding(missing, detail, (original.start, original.end), in_source=True))
+    return findings, list(strays[len(candidates) :])
+
+
+def first_of_each(mentions: Iterable[M], key: Callable[[M], Hashable]) -> list[M]:
+    """The first mention of each `key` (a month, a country), in order."""
+    seen: set[Hashable] = set()
+    out: list[M] = []
+    for mention in mentions:
+        if key(mention) not in seen:
+            seen.add(key(mention))
+            out.append(mention)
+    return out
+
+
+def spans_overlap(a: tuple[int, int] | None, b: tuple[int, int] | None) -> bool:
+    """Whether two character spans share a character (None: no span)."""
+    return a is not None and b is not None and a[0] < b[1] and b[0] < a[1]
 
 
 # How much one finding of each kind lowers the score: an output in the wrong language or copied

@@ -212,7 +212,9 @@ class Lexicon:
         return before is not None and fold(before.text) in self.markers and not capitalised_inside
 
     def _find_runs(self, text: str) -> list[Match]:
-        folded = fold(text) if len(fold(text)) == len(text) else text
+        folded = fold(text)
+        if len(folded) != len(text):  # offsets must stay those of `text`
+            folded = text
         taken = [False] * len(text)
         out: list[Match] = []
         for form in self._runs:

@@ -23,7 +23,7 @@ from enum import Enum
 
 from service.checks.demonyms import country_named
 from service.checks.exonyms import GENERIC_NAME_WORDS, PLACES, Place
-from service.checks.findings import Finding, FindingKind
+from service.checks.findings import Finding, FindingKind, pair_with_strays
 from service.checks.script import (
     CASED_SCRIPTS,
     UNSPACED_SCRIPTS,
@@ -372,25 +372,10 @@ def check_names(source: str, output: str, source_language: str, target_language:
     strays = (
         _unsupported(out, _Text(source, source_language), places) if missing or uncheckable or fewer else []
     )
-    for name in missing + fewer[: max(0, len(strays) - len(missing))]:
-        if strays:
-            stray = strays.pop(0)
-            findings.append(
-                Finding(
-                    FindingKind.NAME_ALTERED,
-                    f"{stray.text!r} where the source has {name.text!r}",
-                    (stray.start, stray.end),
-                )
-            )
-        else:
-            findings.append(
-                Finding(
-                    FindingKind.NAME_MISSING,
-                    f"the source's {name.text!r} is not in the output",
-                    (name.start, name.end),
-                    in_source=True,
-                )
-            )
+    paired, strays = pair_with_strays(
+        missing, strays, altered=FindingKind.NAME_ALTERED, missing=FindingKind.NAME_MISSING, also=fewer
+    )
+    findings += paired
     # A name that cannot be compared is only suspect when the output has a Latin name the
     # source lacks: a transliterated name would not be in Latin letters.
     latin_strays = [t for t in strays if t.script is Script.LATIN and out.script is not Script.LATIN]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from service.checks.findings import Finding, FindingKind
+from service.checks.findings import Finding, FindingKind, pair_with_strays
 from service.checks.script import fold, tokens
 
 # Digits and separators of other scripts, mapped one to one so that offsets stay valid.
@@ -374,28 +374,11 @@ def check_numbers(source: str, output: str, source_language: str, target_languag
             used.add(hit)
             matched_values |= mention.values
     stray = [m for j, m in enumerate(available) if j not in used and not m.written_out]
-    findings: list[Finding] = []
     repeats = [m for m in unmatched if m.values & matched_values]
     unmatched = [m for m in unmatched if not m.values & matched_values]
-    for mention in unmatched + repeats[: max(0, len(stray) - len(unmatched))]:
-        if stray:
-            replacement = stray.pop(0)
-            findings.append(
-                Finding(
-                    FindingKind.NUMBER_ALTERED,
-                    f"{replacement.text!r} where the source has {mention.text!r}",
-                    (replacement.start, replacement.end),
-                )
-            )
-        else:
-            findings.append(
-                Finding(
-                    FindingKind.NUMBER_MISSING,
-                    f"the source's {mention.text!r} is not in the output",
-                    (mention.start, mention.end),
-                    in_source=True,
-                )
-            )
+    findings, _ = pair_with_strays(
+        unmatched, stray, altered=FindingKind.NUMBER_ALTERED, missing=FindingKind.NUMBER_MISSING, also=repeats
+    )
     return findings
 
 
