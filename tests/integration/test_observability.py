@@ -7,6 +7,7 @@ the JSON formatter the CLI installs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -177,16 +178,26 @@ class HeldSummarizer(FakeSummarizer):
         return super().summarize(text, language, params)
 
 
-@pytest.fixture()
-def one_slot() -> Iterator[tuple[ServerThread, int, HeldSummarizer]]:
-    """One running slot and no queue, in front of a summarizer that holds its call."""
+@contextlib.contextmanager
+def held_server(max_queue: int) -> Iterator[tuple[ServerThread, int, HeldSummarizer]]:
+    """One running slot and `max_queue` places in the queue, in front of a summarizer that holds its
+    call; the server, its metrics port and the summarizer."""
     held = HeldSummarizer()
     port = free_port()
-    settings = server_settings(metrics_port=port, max_concurrent_requests=1, max_queue=0)
+    settings = server_settings(metrics_port=port, max_concurrent_requests=1, max_queue=max_queue)
     server = ServerThread(settings, warm_pipeline(summarizer=held))
-    yield server, port, held
-    held.release.set()
-    stop_server(server)
+    try:
+        yield server, port, held
+    finally:
+        held.release.set()
+        stop_server(server)
+
+
+@pytest.fixture()
+def one_slot() -> Iterator[tuple[ServerThread, int, HeldSummarizer]]:
+    """One running slot and no queue."""
+    with held_server(max_queue=0) as running:
+        yield running
 
 
 def test_a_call_refused_for_a_full_server_is_counted_by_its_reason(one_slot):
@@ -226,11 +237,7 @@ def test_a_call_refused_for_a_full_server_is_counted_by_its_reason(one_slot):
 
 
 def test_a_call_whose_deadline_passes_in_the_queue_is_counted_as_expired():
-    held = HeldSummarizer()
-    port = free_port()
-    settings = server_settings(metrics_port=port, max_concurrent_requests=1, max_queue=1)
-    server = ServerThread(settings, warm_pipeline(summarizer=held))
-    try:
+    with held_server(max_queue=1) as (server, port, held):
         assert value(scrape(port), "summarizer_requests_expired_in_queue_total") == 0
         with grpc.insecure_channel(server.target) as channel:
             stub = pb_grpc.SummarizerServiceStub(channel)
@@ -257,9 +264,6 @@ def test_a_call_whose_deadline_passes_in_the_queue_is_counted_as_expired():
         assert value_or_zero(after, "summarizer_requests_total", rpc="Summarize", code="CANCELLED") == 0
         assert value(after, "summarizer_requests_admitted_total") == 1  # the expired call never ran
         assert len(held.calls) == 1
-    finally:
-        held.release.set()
-        stop_server(server)
 
 
 UNSUPPORTED_TAGS = ("tlh", "tlh-Latn-KL", "xx-notalanguage-99")  # not in the profile; not a BCP-47 tag
