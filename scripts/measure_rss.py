@@ -85,12 +85,9 @@ def wait_serving(target: str, process: subprocess.Popen[bytes], timeout: float) 
 
 def long_article(article: str, chars: int) -> str:
     """`article` repeated to about `chars` characters, each copy opening with its own line."""
-    parts: list[str] = []
-    copy = 0
-    while sum(len(part) + 2 for part in parts) < chars:
-        copy += 1
-        parts.append(f"Part {copy}.\n\n{article}")
-    return "\n\n".join(parts)[:chars].rsplit(".", 1)[0] + "."
+    copies = 1 + chars // (len(article) + 2)  # each copy with its part line and separator is longer still
+    text = "\n\n".join(f"Part {copy}.\n\n{article}" for copy in range(1, copies + 1))
+    return text[:chars].rsplit(".", 1)[0] + "."
 
 
 def main(argv: list[str] | None = None) -> int:
