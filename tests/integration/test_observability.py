@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -35,6 +36,7 @@ from tests.observing import (
     CALLER_SPAN,
     CALLER_TRACE,
     TRACEPARENT,
+    Samples,
     TraceReceiver,
     free_port,
     label_values,
@@ -193,6 +195,16 @@ def held_server(max_queue: int) -> Iterator[tuple[ServerThread, int, HeldSummari
         stop_server(server)
 
 
+def released(held: HeldSummarizer, call: Any, port: int) -> Samples:
+    """Let the held call finish; once the server has recorded it OK, a scrape."""
+    held.release.set()
+    assert call.result(timeout=10).summaries
+    wait_for(
+        lambda: value_or_zero(scrape(port), "summarizer_requests_total", rpc="Summarize", code="OK") == 1
+    )
+    return scrape(port)
+
+
 @pytest.fixture()
 def one_slot() -> Iterator[tuple[ServerThread, int, HeldSummarizer]]:
     """One running slot and no queue."""
@@ -225,12 +237,7 @@ def test_a_call_refused_for_a_full_server_is_counted_by_its_reason(one_slot):
         assert value(during, "summarizer_requests_total", rpc="Summarize", code="RESOURCE_EXHAUSTED") == 1
         assert value(during, "summarizer_requests_running") == 1  # the first call still holds its slot
         assert not first.done()
-        held.release.set()
-        assert first.result(timeout=10).summaries
-    wait_for(
-        lambda: value_or_zero(scrape(port), "summarizer_requests_total", rpc="Summarize", code="OK") == 1
-    )
-    after = scrape(port)
+        after = released(held, first, port)
     assert value(after, "summarizer_requests_running") == 0
     assert value(after, **overloaded) == 1  # the call that ran was not refused as well
     assert value(after, "summarizer_requests_admitted_total") == 1
@@ -252,12 +259,7 @@ def test_a_call_whose_deadline_passes_in_the_queue_is_counted_as_expired():
             samples = scrape(port)
             assert value(samples, "summarizer_requests_queued") == 0
             assert value(samples, "summarizer_requests_running") == 1
-            held.release.set()
-            assert first.result(timeout=10).summaries
-        wait_for(
-            lambda: value_or_zero(scrape(port), "summarizer_requests_total", rpc="Summarize", code="OK") == 1
-        )
-        after = scrape(port)
+            after = released(held, first, port)
         assert value(after, "summarizer_requests_expired_in_queue_total") == 1
         # The server may see the client give up a moment before its own deadline passes: still a deadline.
         assert value(after, "summarizer_requests_total", rpc="Summarize", code="DEADLINE_EXCEEDED") == 1
