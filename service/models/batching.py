@@ -18,9 +18,13 @@ How long a batch waits for company, once its first job is there:
 - `max_delay_s`, or `delay_fraction` of the last batch's run time when that is longer (a wait of 1%
   of a long generation costs 1% of latency; a batch of one where three were coming costs more);
 - up to `max_refill_s` while fewer callers have joined than the last batch had plus those that waited
-  for it, when that batch ended just now: its callers are on their way back with their next requests.
-  Without that, a steady load of N clients settles into cohorts that never merge, such as a batch of
+  for it, when that batch ended just now: its callers are on their way back with their next requests
+  (each one back gives the rest `max_refill_s` more, up to four times that in all). Without that, a steady load of N clients settles into cohorts that never merge, such as a batch of
   one and a batch of N-1.
+- with several engines, up to `max_balance_s` for a larger batch on another engine to end, when this one
+  has at most half its rows: the two then merge and split evenly. Without that, N callers on two engines
+  settle into a large and a small cohort (13 and 3 of 16): every batch pays a decoding step's fixed cost,
+  so many small batches cost more than a few even ones (and the large cohort waits longest).
 
 Jobs carry a `group`: only jobs of one group share a batch (a runtime puts there what one batched call
 cannot vary per row, such as the beam size or the length of a forced output prefix). A job of another
@@ -53,6 +57,9 @@ log = logging.getLogger(__name__)
 
 # How often a caller waiting for its jobs looks at its own stop signal.
 _WAIT_SLICE_S = 0.05
+# A batch waits for the last batch's callers up to this many times `max_refill_s` in all, while they keep
+# coming back within `max_refill_s` of each other.
+_REFILL_ARRIVALS = 4
 
 
 @dataclass
@@ -95,6 +102,9 @@ class BatchPolicy:
     # reads the shortest in one step and the rest of the others one token per step, each as slow as a
     # decoding step and, for a row that has not begun to write, with no stop check between them.
     max_prompt_spread: int | None = None
+    # How long a batch waits for a larger one on another engine (twice its rows or more) to end, so that
+    # the two merge and split evenly between the engines (0: it starts on a free engine at once).
+    max_balance_s: float = 2.0
 
     @classmethod
     def from_options(
@@ -105,8 +115,8 @@ class BatchPolicy:
         max_tokens: int | None = None,
         prompt_spread: int | None = None,
     ) -> BatchPolicy:
-        """A model spec's `max_batch`, `max_batch_delay_ms`, `max_batch_refill_ms`, `max_batch_tokens` and
-        `max_batch_prompt_spread`.
+        """A model spec's `max_batch`, `max_batch_delay_ms`, `max_batch_refill_ms`, `max_batch_balance_ms`,
+        `max_batch_tokens` and `max_batch_prompt_spread`.
 
         `max_tokens` is the runtime's default for `max_batch_tokens` (what fits the memory for one batch),
         `prompt_spread` its default for `max_batch_prompt_spread`.
@@ -119,15 +129,17 @@ class BatchPolicy:
                 max_tokens=int(options.get("max_batch_tokens", max_tokens or base.max_tokens)),
                 max_refill_s=float(options.get("max_batch_refill_ms", base.max_refill_s * 1000)) / 1000,
                 max_prompt_spread=_optional_int(options.get("max_batch_prompt_spread", prompt_spread)),
+                max_balance_s=float(options.get("max_batch_balance_ms", base.max_balance_s * 1000)) / 1000,
             )
         except (TypeError, ValueError) as err:
             raise ModelLoadError(f"model {model!r}: batching options must be numbers ({err})") from err
-        delays_ok = 0 <= policy.max_delay_s <= 1 and 0 <= policy.max_refill_s <= 1
+        delays_ok = 0 <= policy.max_delay_s <= 1 and 0 <= policy.max_refill_s <= 1 and 0 <= policy.max_balance_s <= 10
         spread_ok = policy.max_prompt_spread is None or policy.max_prompt_spread >= 0
         if policy.max_batch < 1 or policy.max_tokens < 1 or not delays_ok or not spread_ok:
             raise ModelLoadError(
                 f"model {model!r}: max_batch and max_batch_tokens must be at least 1, "
-                "max_batch_delay_ms and max_batch_refill_ms between 0 and 1000, "
+                "max_batch_delay_ms and max_batch_refill_ms between 0 and 1000, max_batch_balance_ms between "
+                "0 and 10000, "
                 "max_batch_prompt_spread 0 or more"
             )
         return policy
@@ -190,6 +202,9 @@ class MicroBatcher:
         self.engines = max(1, engines)  # batches that may run side by side
         self._free_engines = self.engines
         self._engine_free = threading.Condition()
+        self._running: list[int] = []  # rows of each batch running on an engine, under _engine_free
+        self._ended = 0  # batches that have ended on an engine, under _engine_free
+        self.balance_waits = 0  # batches that waited for a larger one to end (worker-only)
         self._stats = threading.Lock()
         self.model = model or name  # the name its batches are reported under
         self.policy = policy
@@ -272,20 +287,26 @@ class MicroBatcher:
                 self._held.remove(job)
                 batch.append(job)
 
-    def _gather(self, first: Job, rows: int) -> list[Job]:
-        """`first` and what joins it within the waits, up to `rows` jobs."""
-        batch = [first]
+    def _gather(self, batch: list[Job], rows: int, held_back: int = 0) -> list[Job]:
+        """`batch` (its first job at least) and what joins it within the waits, up to `rows` jobs.
+        `held_back`: callers in `batch` that the last batch's end did not see waiting."""
         self._take_held(batch, rows)
         now = time.monotonic()
         scaled = min(self.policy.delay_fraction * self._last_run_s, self.policy.max_refill_s)
         deadline = now + max(self.policy.max_delay_s, scaled)
         # The last batch's callers, who are likely on their way back when it ended just now, and those
-        # who waited for it: a steady load of that many callers.
-        expected = self._last_callers if now - self._last_end < self.policy.max_refill_s else 0
-        refill_deadline = max(now + self.policy.max_refill_s, deadline)
+        # who waited for it: a steady load of that many callers. They come back one after another (each
+        # answer is checked and sent first), so each arrival gives the next `max_refill_s` more, up to
+        # `_REFILL_ARRIVALS` times that in all: a batch that starts without the last few leaves them a
+        # small batch of their own, which costs as many decoding steps as a full one.
+        window = self.policy.max_refill_s
+        expected = self._last_callers + held_back if now - self._last_end < window else 0
+        refill_end = max(now + _REFILL_ARRIVALS * window, deadline)
+        refill_deadline = max(now + window, deadline)
         callers = {job.caller for job in batch}
         while len(batch) < rows:
-            remaining = (refill_deadline if len(callers) < expected else deadline) - time.monotonic()
+            waiting = len(callers) < expected
+            remaining = (min(refill_deadline, refill_end) if waiting else deadline) - time.monotonic()
             job = self._next_queued(max(remaining, 0))
             if job is None:
                 break
@@ -294,6 +315,7 @@ class MicroBatcher:
                 break
             if admitted is _Admitted.JOINED:
                 callers.add(job.caller)
+                refill_deadline = max(refill_deadline, time.monotonic() + self.policy.max_refill_s)
         return batch
 
     def _top_up(self, batch: list[Job], rows: int) -> None:
@@ -339,14 +361,17 @@ class MicroBatcher:
             gathering = time.monotonic()
             if self.engines == 1:
                 live = self._refuse_late(
-                    [job for job in self._gather(first, self.policy.max_batch) if not _dropped(job)]
+                    [job for job in self._gather([first], self.policy.max_batch) if not _dropped(job)]
                 )
                 if live:
                     self._run(live, gathering)
                 continue
             # Room for a batch on each engine that is free now (only this thread takes engines, so no
             # fewer will be free when the batch is split).
-            batch = self._gather(first, self.policy.max_batch * max(1, self._free_engines))
+            batch = self._gather([first], self.policy.max_batch * max(1, self._free_engines))
+            if self._wait_for_larger(batch):  # it ended: its callers are on their way back
+                callers = len({job.caller for job in batch})
+                self._gather(batch, self.policy.max_batch * max(1, self._free_engines), callers)
             with self._engine_free:
                 while self._free_engines == 0:  # meanwhile the queue fills...
                     self._engine_free.wait()
@@ -359,6 +384,7 @@ class MicroBatcher:
             parts = _split(live, free)
             with self._engine_free:
                 self._free_engines -= len(parts)
+                self._running.extend(len(part) for part in parts)
             for part in parts:
                 threading.Thread(
                     target=self._run_on_engine,
@@ -367,13 +393,27 @@ class MicroBatcher:
                     daemon=True,
                 ).start()
 
+    def _wait_for_larger(self, batch: list[Job]) -> bool:
+        """Wait, up to `max_balance_s`, for a batch running on another engine with at least twice the rows
+        of `batch` to end, when an engine is free for `batch` now. True when one ended."""
+        if self.policy.max_balance_s <= 0:
+            return False
+        with self._engine_free:
+            if self._free_engines == 0 or not self._running or 2 * len(batch) > max(self._running):
+                return False
+            ended = self._ended
+            self.balance_waits += 1
+            return self._engine_free.wait_for(lambda: self._ended != ended, self.policy.max_balance_s)
+
     def _run_on_engine(self, batch: list[Job], gathering: float) -> None:
         try:
             self._run(batch, gathering)
         finally:
             with self._engine_free:
                 self._free_engines += 1
-                self._engine_free.notify()
+                self._running.remove(len(batch))
+                self._ended += 1
+                self._engine_free.notify_all()
 
     def _run(self, live: list[Job], gathering: float) -> None:
         with self._stats:

@@ -5,14 +5,21 @@ Every call becomes one `Job` per row and goes through a `MicroBatcher` (when the
 policy), so rows of concurrent requests decode in one batch; `RowStops` stops each row at its own budget or
 its own stop signal. The subclasses only say how one gathered batch is decoded. No torch here.
 
+Where CTranslate2 runs several replicas side by side (`inter_threads`), the Translator hands each gathered
+batch to CTranslate2 in one call that it splits evenly between them (`max_batch_size`); the Generator,
+whose rows' first decoding steps depend on which prompts share its batch, runs one batch per replica
+through the batcher's engines instead.
+
 Each row comes back as `ScoredIds`: its ids and the mean log-probability per token CTranslate2 gave
 them (its hypothesis score, normalised by length).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -181,7 +188,13 @@ class TranslatorRuntime(CT2Runtime):
         self._to_tokens = to_tokens
         self._to_ids = to_ids
         self._options = search_options(generation)
-        super().__init__(batching, label, engines(threads))
+        # One call of up to `max_batch` rows per replica, split evenly between them by CTranslate2: the
+        # rows of a steady load then decode as even batches on every replica at once. Separate batches per
+        # replica settled into uneven cohorts (13 and 3 rows of 16), each batch paying a step's fixed cost.
+        self.replicas = engines(threads)
+        if self.replicas > 1:
+            batching = dataclasses.replace(batching, max_batch=batching.max_batch * self.replicas)
+        super().__init__(batching, label)
 
     @staticmethod
     def measure(
@@ -193,23 +206,24 @@ class TranslatorRuntime(CT2Runtime):
         rows: int = 8,
         steps: int = 32,
     ) -> float:
-        """Tokens per second of `layout` on this machine: `layout.inter` batches of `rows` copies of
-        `source` side by side, each forced to `steps` tokens."""
+        """Tokens per second of `layout` on this machine, as the runtime calls it: one call of `rows`
+        copies of `source` per replica, split between them, each forced to `steps` tokens."""
         import ctranslate2
 
         translator = ctranslate2.Translator(str(folder), **ct2_options("cpu", compute_type, layout))
 
         def run() -> int:
             translator.translate_batch(
-                [source] * rows,
+                [source] * (rows * layout.inter),
+                max_batch_size=rows,
                 beam_size=1,
                 max_decoding_length=steps,
                 min_decoding_length=steps,
                 max_input_length=0,
             )
-            return rows * steps
+            return rows * layout.inter * steps
 
-        return tokens_per_s(run, layout.inter)
+        return tokens_per_s(run, 1)
 
     def generate(
         self, sources: Sequence[list[int]], prefixes: Sequence[list[int]], decode: Decode
@@ -246,8 +260,11 @@ class TranslatorRuntime(CT2Runtime):
 
     def decode_batch(self, jobs: list[Job], stops: RowStops) -> list[list[int]]:
         """Greedy rows stop at their own budget or their own stop signal (the step callback returns True
-        for that row only); beam search has no step callback, so its rows are stopped between batches."""
+        for that row only); beam search has no step callback, so its rows are stopped between batches.
+        With several replicas, CTranslate2 splits the rows evenly between them (rows of similar length
+        together) and numbers each row's steps by its place in `jobs`."""
         key = cast(BatchKey, jobs[0].group)
+        split = math.ceil(len(jobs) / self.replicas) if self.replicas > 1 else 0
         results = self.translator.translate_batch(
             [self._to_tokens(job.prompt) for job in jobs],
             [self._to_tokens(job.prefix) for job in jobs] if key.prefix_length else None,
@@ -255,6 +272,7 @@ class TranslatorRuntime(CT2Runtime):
             max_decoding_length=max(job.max_new_tokens for job in jobs),
             min_decoding_length=key.min_tokens,
             max_input_length=0,  # inputs come truncated to the model's limit
+            max_batch_size=split,  # 0: one batch
             callback=stops if key.beams == 1 else None,
             return_scores=True,
             **self._options,

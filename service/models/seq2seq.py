@@ -90,7 +90,7 @@ class Seq2SeqModel:
       max_batch, max_batch_delay_ms, max_batch_refill_ms, max_batch_tokens: CTranslate2 only. Calls of
         concurrent requests are gathered for max_batch_delay_ms (5), or up to max_batch_refill_ms (250)
         while the last batch's callers come back, into one batch of at most max_batch texts (batch_size)
-        and max_batch_tokens input tokens (32,768). See service.models.batching.
+        per replica and max_batch_tokens input tokens (32,768). See service.models.batching.
       max_input_tokens: lowers (or, without a position table, sets) the input limit.
       translate_all: every pair of `languages` is a translation pair.
 

@@ -314,20 +314,49 @@ def test_concurrent_requests_decode_in_one_batch(marian_dir: Path, model_cache: 
     assert batcher.largest_batch == len(CONCURRENT_TEXTS) and batcher.batches_run == before + 1
 
 
-def test_two_engines_decode_side_by_side_and_match_one_by_one(marian_dir: Path, model_cache: Path) -> None:
-    model = load(marian_dir, "marian", model_cache, max_batch=4, max_batch_delay_ms=200, inter_threads=2)
+class RecordingTranslator:
+    """Wraps a real ctranslate2.Translator: records each translate_batch call's rows, its max_batch_size and
+    the threads its step callback ran on (one per replica that decoded part of it)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls: list[tuple[int, int, int]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def translate_batch(self, source: list[Any], *args: Any, **kwargs: Any) -> Any:
+        threads: set[int] = set()
+        callback = kwargs.get("callback")
+        if callback is not None:
+
+            def recorded(step: Any) -> bool:
+                threads.add(threading.get_ident())
+                return callback(step)
+
+            kwargs["callback"] = recorded
+        out = self.real.translate_batch(source, *args, **kwargs)
+        self.calls.append((len(source), kwargs.get("max_batch_size", 0), len(threads)))
+        return out
+
+
+def test_two_replicas_decode_one_call_side_by_side_and_match_one_by_one(
+    marian_dir: Path, model_cache: Path
+) -> None:
+    model = load(marian_dir, "marian", model_cache, max_batch=2, max_batch_delay_ms=1000, inter_threads=2)
     assert model.describe().thread_layout == "2x1"
     assert model.runtime.translator.num_translators == 2
     alone = [model.translate([text], "en", "de", SHORT) for text in CONCURRENT_TEXTS]
-    batcher = model.runtime.batcher
-    before = batcher.batches_run
+    recording = RecordingTranslator(model.runtime.translator)
+    model.runtime.translator = recording
 
     together = run_together(
         [lambda text=text: model.translate([text], "en", "de", SHORT) for text in CONCURRENT_TEXTS]
     )
 
     assert together == alone
-    assert batcher.batches_run >= before + 2  # split between the two free engines
+    # One batch of up to `max_batch` rows per replica, which CTranslate2 splits evenly between the two.
+    assert recording.calls == [(4, 2, 2)]
 
 
 def test_a_measured_layout_is_one_of_the_candidates(marian_dir: Path, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -120,6 +121,8 @@ def test_held_jobs_keep_their_turn_ahead_of_later_arrivals():
             {"max_batch": 4, "max_batch_delay_ms": 20, "max_batch_tokens": 100, "max_batch_refill_ms": 9},
             BatchPolicy(4, 0.02, 100, 0.009),
         ),
+        ({"max_batch_balance_ms": 0}, BatchPolicy(max_balance_s=0.0)),
+        ({"max_batch_balance_ms": 500}, BatchPolicy(max_balance_s=0.5)),
     ],
 )
 def test_policy_from_model_options(options, expected):
@@ -134,6 +137,8 @@ def test_policy_from_model_options(options, expected):
         {"max_batch_delay_ms": -1},
         {"max_batch_delay_ms": 5000},
         {"max_batch_refill_ms": 1001},
+        {"max_batch_balance_ms": 10001},
+        {"max_batch_balance_ms": -1},
         {"max_batch": "x"},
         {"max_batch_prompt_spread": -1},
     ],
@@ -179,6 +184,33 @@ def test_a_batch_waits_for_the_last_batchs_callers_to_come_back(refill_s, sizes)
         for other in others:
             other.result()
     assert runner.sizes == sizes
+    batcher.close()
+
+
+@pytest.mark.parametrize(("refill_s", "second_round"), [(0.25, [6]), (0.0, [1, 1, 1, 1, 1, 1])])
+def test_callers_coming_back_one_after_another_each_extend_the_refill_wait(refill_s, second_round):
+    """Six callers come back 0.15 s apart (0.75 s in all, past one 0.25 s window): each arrival gives the
+    rest another window, so they share one batch; with the refill wait off, each runs alone."""
+    runner = GatedRunner()
+    batcher = MicroBatcher(runner, BatchPolicy(max_batch=8, max_delay_s=0.0, max_refill_s=refill_s))
+
+    def caller(i: int) -> None:
+        batcher.submit([Job([i], 1)])
+        time.sleep(0.15 * i)
+        batcher.submit([Job([i], 1)])
+
+    with ThreadPoolExecutor(7) as pool:
+        blocker = pool.submit(batcher.submit, [Job([9], 1)])  # held, so that the six queue behind it
+        assert runner.entered.wait(10)
+        callers = [pool.submit(caller, i) for i in range(6)]
+        deadline = time.monotonic() + 5
+        while batcher._queue.qsize() < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        runner.gate.set()
+        blocker.result()
+        for each in callers:
+            each.result()
+    assert runner.sizes[:2] == [1, 6] and runner.sizes[2:] == second_round
     batcher.close()
 
 
@@ -615,4 +647,56 @@ def test_the_after_batch_hook_runs_once_per_batch_and_a_failing_one_stops_nothin
     while len(ran) < 2 and time.monotonic() < deadline:  # the hook runs after the callers are answered
         time.sleep(0.005)
     assert len(ran) == 2
+    batcher.close()
+
+
+@pytest.mark.parametrize(("balance_s", "merged"), [(2.0, True), (0.0, False)])
+def test_a_small_batch_waits_for_a_much_larger_one_on_another_engine_and_merges_with_it(balance_s, merged):
+    """Engine 1 runs a batch of 12 while engine 2 is free; three callers arrive. With the balance wait they
+    wait for the 12 to end and share a batch with their next requests (split evenly between the engines);
+    without it they run as a batch of three of their own."""
+    release_blocker, release_big = threading.Event(), threading.Event()
+    batches: list[list[int]] = []
+
+    def run(jobs: list[Job]) -> None:
+        batches.append(sorted(job.prompt[0] for job in jobs))
+        if jobs[0].prompt[0] == 0:
+            assert release_blocker.wait(5)
+        if any(100 <= job.prompt[0] < 200 for job in jobs):
+            assert release_big.wait(5)
+        for job in jobs:
+            job.future.set_result(job.prompt)
+
+    policy = BatchPolicy(max_batch=16, max_delay_s=0.05, max_refill_s=0.25, max_balance_s=balance_s)
+    batcher = MicroBatcher(run, policy, engines=2)
+
+    def big_caller(i: int) -> list[list[list[int]]]:
+        first = batcher.submit([Job([100 + i], 1)])
+        return [first, batcher.submit([Job([200 + i], 1)])]  # back at once: a closed loop
+
+    def wait_until(condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 5
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert condition()
+
+    with ThreadPoolExecutor(16) as pool:
+        blocker = pool.submit(batcher.submit, [Job([0], 1)])
+        wait_until(lambda: batches == [[0]])  # engine 2 taken
+        bigs = [pool.submit(big_caller, i) for i in range(12)]
+        wait_until(lambda: len(batches) == 2)  # the twelve, on engine 1
+        release_blocker.set()
+        blocker.result()
+        wait_until(lambda: batcher._free_engines == 1)
+        small = [pool.submit(batcher.submit, [Job([i], 1)]) for i in (1, 2, 3)]
+        wait_until(lambda: batcher.balance_waits == 1 or any(1 in batch for batch in batches))
+        release_big.set()
+        assert [f.result(5) for f in small] == [[[1]], [[2]], [[3]]]
+        assert [f.result(5) for f in bigs] == [[[[100 + i]], [[200 + i]]] for i in range(12)]
+    assert batches[1] == list(range(100, 112))
+    with_small = [batch for batch in batches if 1 in batch or 2 in batch or 3 in batch]
+    if merged:
+        assert all(len(batch) >= 7 for batch in with_small) and sum(map(len, batches[2:])) == 15, batches
+    else:
+        assert [1, 2, 3] in with_small, batches
     batcher.close()
