@@ -19,8 +19,8 @@ How long a batch waits for company, once its first job is there:
   of a long generation costs 1% of latency; a batch of one where three were coming costs more);
 - up to `max_refill_s` while fewer callers have joined than the last batch had plus those that waited
   for it, when that batch ended just now: its callers are on their way back with their next requests
-  (each one back gives the rest `max_refill_s` more, up to four times that in all). Without that, a steady load of N clients settles into cohorts that never merge, such as a batch of
-  one and a batch of N-1.
+  (each one back gives the rest `max_refill_s` more, up to four times that in all). Without that, a
+  steady load of N clients settles into cohorts that never merge, such as a batch of one and of N-1.
 - with several engines, up to `max_balance_s` for a larger batch on another engine to end, when this one
   has at most half its rows: the two then merge and split evenly. Without that, N callers on two engines
   settle into a large and a small cohort (13 and 3 of 16): every batch pays a decoding step's fixed cost,
@@ -133,7 +133,8 @@ class BatchPolicy:
             )
         except (TypeError, ValueError) as err:
             raise ModelLoadError(f"model {model!r}: batching options must be numbers ({err})") from err
-        delays_ok = 0 <= policy.max_delay_s <= 1 and 0 <= policy.max_refill_s <= 1 and 0 <= policy.max_balance_s <= 10
+        delays_ok = 0 <= policy.max_delay_s <= 1 and 0 <= policy.max_refill_s <= 1
+        delays_ok = delays_ok and 0 <= policy.max_balance_s <= 10
         spread_ok = policy.max_prompt_spread is None or policy.max_prompt_spread >= 0
         if policy.max_batch < 1 or policy.max_tokens < 1 or not delays_ok or not spread_ok:
             raise ModelLoadError(
