@@ -300,8 +300,10 @@ class MicroBatcher:
         # answer is checked and sent first), so each arrival gives the next `max_refill_s` more, up to
         # `_REFILL_ARRIVALS` times that in all: a batch that starts without the last few leaves them a
         # small batch of their own, which costs as many decoding steps as a full one.
+        # The first of them may take a while: every caller checks its answer at once, sharing the GIL.
         window = self.policy.max_refill_s
-        expected = self._last_callers + held_back if now - self._last_end < window else 0
+        recent = now - self._last_end < _REFILL_ARRIVALS * window
+        expected = self._last_callers + held_back if recent else 0
         refill_end = max(now + _REFILL_ARRIVALS * window, deadline)
         refill_deadline = max(now + window, deadline)
         callers = {job.caller for job in batch}

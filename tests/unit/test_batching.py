@@ -214,14 +214,26 @@ def test_callers_coming_back_one_after_another_each_extend_the_refill_wait(refil
     batcher.close()
 
 
-def test_after_a_pause_nobody_is_expected_back():
+@pytest.mark.parametrize(("pause_s", "second_round"), [(0.5, [2]), (1.2, [1, 1])])
+def test_after_a_pause_nobody_is_expected_back(pause_s, second_round):
+    """Two callers share a batch and come back `pause_s` later, 0.15 s apart. Within four refill windows of
+    the batch's end (its callers may all be checking their answers at once), the first waits for the
+    second; after a longer pause nobody is expected, and each runs at once."""
     runner = FakeRunner()
-    batcher = MicroBatcher(runner, BatchPolicy(max_batch=8, max_delay_s=0.0, max_refill_s=1.0))
-    batcher.submit([Job([1], 1), Job([2], 1)])
-    time.sleep(1.2)  # longer than the refill window: the last batch's callers are not on their way
-    started = time.monotonic()
-    batcher.submit([Job([3], 1)])
-    assert time.monotonic() - started < 0.9 and runner.sizes == [2, 1]
+    batcher = MicroBatcher(runner, BatchPolicy(max_batch=8, max_delay_s=0.1, max_refill_s=0.25))
+
+    def caller(i: int) -> float:
+        batcher.submit([Job([i], 1)])
+        time.sleep(pause_s + 0.15 * i)
+        started = time.monotonic()
+        batcher.submit([Job([i], 1)])
+        return time.monotonic() - started
+
+    with ThreadPoolExecutor(2) as pool:
+        waited = list(pool.map(caller, range(2)))
+    assert runner.sizes == [2, *second_round]
+    if len(second_round) == 2:
+        assert waited[0] < 0.2  # it did not wait for a caller nobody expected
     batcher.close()
 
 
