@@ -74,6 +74,7 @@ _SCRIPT_RANGES: tuple[tuple[Script, tuple[tuple[int, int], ...]], ...] = (
 )
 
 
+@lru_cache(maxsize=8192)
 def char_script(ch: str) -> Script | None:
     """The script of a letter or digit-like character; None for anything else (digits included)."""
     if not ch.isalpha():
@@ -113,8 +114,14 @@ def _is_mark(ch: str) -> bool:
     return unicodedata.category(ch)[0] == "M" or ch == "\u0640"
 
 
+@lru_cache(maxsize=8192)
 def _is_word_char(ch: str) -> bool:
     return ch.isalnum() or _is_mark(ch)
+
+
+# The checks of one output tokenize its text and its source several times each; texts up to this long are
+# tokenized once and remembered (the last few), longer ones (a whole article) every time, and not kept.
+_CACHED_TOKENS_CHARS = 4096
 
 
 def tokens(text: str, *, split_unspaced: bool = True) -> list[Token]:
@@ -123,6 +130,17 @@ def tokens(text: str, *, split_unspaced: bool = True) -> list[Token]:
     Apostrophes and hyphens end a word ("l’Arizona" -> "l", "Arizona"; "Kai-Fu" -> "Kai", "Fu").
     With `split_unspaced`, each character of a script written without spaces is a token.
     """
+    if len(text) <= _CACHED_TOKENS_CHARS:
+        return list(_remembered_tokens(text, split_unspaced))
+    return _tokens(text, split_unspaced)
+
+
+@lru_cache(maxsize=32)
+def _remembered_tokens(text: str, split_unspaced: bool) -> tuple[Token, ...]:
+    return tuple(_tokens(text, split_unspaced))
+
+
+def _tokens(text: str, split_unspaced: bool) -> list[Token]:
     out: list[Token] = []
     i, n = 0, len(text)
     while i < n:

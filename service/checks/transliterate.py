@@ -17,6 +17,8 @@ across scripts.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from service.checks.script import Script, char_script, fold
 
 MIN_SKELETON = 3
@@ -125,6 +127,7 @@ def word_script(word: str) -> Script | None:
     return None
 
 
+@lru_cache(maxsize=65_536)  # words recur across sentences, checks and calls
 def skeleton(word: str) -> str:
     """The consonant classes of a word of Latin, Cyrillic, Greek or Arabic script ("" otherwise)."""
     folded = fold(word)
