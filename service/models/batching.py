@@ -308,7 +308,8 @@ class MicroBatcher:
         refill_deadline = max(now + window, deadline)
         callers = {job.caller for job in batch}
         while len(batch) < rows:
-            waiting = len(callers) < expected
+            # A batch already half full starts without them: they lead the next one, while it runs.
+            waiting = len(callers) < expected and 2 * len(batch) < rows
             remaining = (min(refill_deadline, refill_end) if waiting else deadline) - time.monotonic()
             job = self._next_queued(max(remaining, 0))
             if job is None:

@@ -192,7 +192,7 @@ def test_callers_coming_back_one_after_another_each_extend_the_refill_wait(refil
     """Six callers come back 0.15 s apart (0.75 s in all, past one 0.25 s window): each arrival gives the
     rest another window, so they share one batch; with the refill wait off, each runs alone."""
     runner = GatedRunner()
-    batcher = MicroBatcher(runner, BatchPolicy(max_batch=8, max_delay_s=0.0, max_refill_s=refill_s))
+    batcher = MicroBatcher(runner, BatchPolicy(max_batch=16, max_delay_s=0.0, max_refill_s=refill_s))
 
     def caller(i: int) -> None:
         batcher.submit([Job([i], 1)])
@@ -211,6 +211,35 @@ def test_callers_coming_back_one_after_another_each_extend_the_refill_wait(refil
         for each in callers:
             each.result()
     assert runner.sizes[:2] == [1, 6] and runner.sizes[2:] == second_round
+    batcher.close()
+
+
+def test_a_half_full_batch_does_not_wait_for_the_last_batchs_callers():
+    """Four callers run while four more queue; once the four are done, the queued four (half of the batch
+    size) start at once rather than wait for the four on their way back, who then run while they do."""
+    runner = GatedRunner()
+    batcher = MicroBatcher(runner, BatchPolicy(max_batch=8, max_delay_s=0.1, max_refill_s=0.5))
+    barrier = threading.Barrier(4)
+
+    def caller(i: int) -> None:
+        if i < 4:
+            barrier.wait()
+        batcher.submit([Job([i], 1)])
+        if i < 4:
+            time.sleep(0.4)  # back within the refill window
+            batcher.submit([Job([i], 1)])
+
+    with ThreadPoolExecutor(8) as pool:
+        first = [pool.submit(caller, i) for i in range(4)]
+        assert runner.entered.wait(10)
+        second = [pool.submit(caller, i) for i in range(4, 8)]
+        deadline = time.monotonic() + 5
+        while batcher._queue.qsize() < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        runner.gate.set()
+        for each in first + second:
+            each.result()
+    assert runner.sizes == [4, 4, 4]
     batcher.close()
 
 
