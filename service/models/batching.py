@@ -308,8 +308,10 @@ class MicroBatcher:
         refill_deadline = max(now + window, deadline)
         callers = {job.caller for job in batch}
         while len(batch) < rows:
-            # A batch already half full starts without them: they lead the next one, while it runs.
-            waiting = len(callers) < expected and 2 * len(batch) < rows
+            # Those held for a later batch (another group, no room) are back too. A batch already half
+            # full starts without the rest: they lead the next one, while it runs.
+            back = len(callers | {job.caller for job in self._held})
+            waiting = back < expected and 2 * len(batch) < rows
             remaining = (min(refill_deadline, refill_end) if waiting else deadline) - time.monotonic()
             job = self._next_queued(max(remaining, 0))
             if job is None:

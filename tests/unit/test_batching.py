@@ -104,6 +104,28 @@ def test_jobs_of_another_group_wait_for_a_batch_of_their_own():
     batcher.close()
 
 
+def test_callers_held_for_another_group_count_as_back():
+    """Two callers share a batch and come back at once with jobs of different groups: the batch of the first
+    does not wait the refill window for the second caller, who is back, held for a batch of its own."""
+    runner = GroupRecorder()
+    batcher = MicroBatcher(runner, BatchPolicy(max_batch=8, max_delay_s=0.05, max_refill_s=0.5))
+    barrier = threading.Barrier(2)
+
+    def caller(group: str) -> float:
+        barrier.wait()
+        batcher.submit([Job([1], 1, group="first")])
+        barrier.wait()
+        started = time.monotonic()
+        batcher.submit([Job([2], 1, group=group)])
+        return time.monotonic() - started
+
+    with ThreadPoolExecutor(2) as pool:
+        waited = list(pool.map(caller, ["a", "b"]))
+    assert runner.groups[0] == ["first", "first"] and sorted(map(tuple, runner.groups[1:])) == [("a",), ("b",)]
+    assert min(waited) < 0.4, waited
+    batcher.close()
+
+
 def test_held_jobs_keep_their_turn_ahead_of_later_arrivals():
     runner = GroupRecorder()
     batcher = MicroBatcher(runner, BatchPolicy(max_batch=2, max_delay_s=0.05))
