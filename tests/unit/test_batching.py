@@ -121,7 +121,8 @@ def test_callers_held_for_another_group_count_as_back():
 
     with ThreadPoolExecutor(2) as pool:
         waited = list(pool.map(caller, ["a", "b"]))
-    assert runner.groups[0] == ["first", "first"] and sorted(map(tuple, runner.groups[1:])) == [("a",), ("b",)]
+    assert runner.groups[0] == ["first", "first"]
+    assert sorted(map(tuple, runner.groups[1:])) == [("a",), ("b",)]
     assert min(waited) < 0.4, waited
     batcher.close()
 
