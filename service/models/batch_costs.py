@@ -45,7 +45,7 @@ def working_set_per_token(config: Any, row_tokens: int) -> int:
     1,536-token prompt takes 337 MB on SmolLM2-135M (estimate 336 MB), 766 MB on Qwen2.5-1.5B (808 MB);
     768 tokens on Qwen take 411 MB (385 MB). Beam search multiplies the cache; it is not counted here.
     """
-    width = _dimension(config, "hidden_size", "d_model", "n_embd")
+    width = model_width(config)
     layers = _dimension(config, "num_hidden_layers", "decoder_layers", "num_decoder_layers", "n_layer")
     if width is None or layers is None:
         return _UNKNOWN_BYTES_PER_TOKEN
@@ -60,6 +60,11 @@ def batch_token_cap(memory_bytes: int | None, config: Any, row_tokens: int) -> i
     if memory_bytes is None:
         return None
     return tokens_within(memory_bytes, working_set_per_token(config, row_tokens), row_tokens)
+
+
+def model_width(config: Any) -> int | None:
+    """The model's hidden size, as its config names it (None when it does not say)."""
+    return _dimension(config, "hidden_size", "d_model", "n_embd")
 
 
 def _dimension(config: Any, *names: str) -> int | None:

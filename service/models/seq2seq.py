@@ -31,7 +31,7 @@ from service.models.base import (
     SummaryText,
     expand_pairs,
 )
-from service.models.batch_costs import batch_token_cap
+from service.models.batch_costs import batch_token_cap, model_width
 from service.models.batching import BatchPolicy
 from service.models.ct2_convert import Integrity, ScoresAndTokens, conversion_entry, load_converted, probe_key
 from service.models.ct2_runtime import TranslatorRuntime
@@ -390,6 +390,7 @@ def _start_translator(
         measure=lambda path, candidate: TranslatorRuntime.measure(
             path, codec.to_tokens(source), candidate, compute_type=compute_type
         ),
+        width=model_width(loaded.config),
     )
 
     def open_runtime(path: Path) -> TranslatorRuntime:

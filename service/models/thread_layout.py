@@ -8,9 +8,14 @@ The choice is made per model when it loads, in this order:
    the one with the most tokens per second wins (a few seconds at start, once per process).
 3. The rule below, from measurements of raw CTranslate2 int8 on a 2-core x86 machine (full-size shapes):
    - on a GPU: one batch at a time (`1 x 1`); the device does the parallel work;
-   - an encoder-decoder on the CPU: one batch per core, one thread each (`cores x 1`). At 16-row batches
-     the Marian decoder gained nothing from a second core inside one batch, while two batches side by
-     side nearly doubled its tokens per second (2,200 against 1,150-1,240);
+   - an encoder-decoder of width 512 or less (Marian) on the CPU: one batch per core, one thread each
+     (`cores x 1`). At 16-row batches the Marian decoder gained nothing from a second core inside one
+     batch, while two batches side by side nearly doubled its tokens per second (2,200 against
+     1,150-1,240);
+   - a wider encoder-decoder (DistilBART, width 1,024) on the CPU: one batch on every core (`1 x cores`).
+     Its steps are large enough to share between cores: in the benchmark's raw engine, one batch on two
+     cores made 61-75 tokens/s for one request against 40 for one core each, and 157-177 against 134-148
+     for four; in the server, a one-row summary took 1.44 s against 1.78-2.0 s;
    - a decoder-only chat model on the CPU: one batch on every core (`1 x cores`). Its requests come one
      or a few at a time and wait on a single sequence's decoding, which a second core speeds up (9.3
      tokens/s on two cores); two batches side by side pay off only under a steady concurrent load
@@ -46,12 +51,17 @@ class ThreadLayout:
         return f"{self.inter}x{self.intra}"
 
 
-def rule_layout(cores: int, device: str, *, encoder_decoder: bool) -> ThreadLayout:
-    """The documented default for a model of this kind on `cores` CPU threads (see the module docstring)."""
+# The widest encoder-decoder (hidden size) that the rule runs as one batch per core.
+SIDE_BY_SIDE_MAX_WIDTH = 512
+
+
+def rule_layout(cores: int, device: str, *, encoder_decoder: bool, width: int | None = None) -> ThreadLayout:
+    """The documented default for a model of this kind (and hidden size, when known) on `cores` CPU
+    threads (see the module docstring)."""
     cores = max(1, cores)
     if device != "cpu":
         return ThreadLayout(1, 1)
-    if encoder_decoder:
+    if encoder_decoder and (width is None or width <= SIDE_BY_SIDE_MAX_WIDTH):
         return ThreadLayout(cores, 1)
     return ThreadLayout(1, cores)
 
@@ -65,7 +75,13 @@ def candidate_layouts(cores: int) -> list[ThreadLayout]:
 
 
 def configured_layout(
-    model: str, spec_options: Mapping[str, Any], cores: int, device: str, *, encoder_decoder: bool
+    model: str,
+    spec_options: Mapping[str, Any],
+    cores: int,
+    device: str,
+    *,
+    encoder_decoder: bool,
+    width: int | None = None,
 ) -> ThreadLayout | None:
     """The layout the spec's options fix, the rule's when they ask for none, or None when they ask for a
     measurement (`thread_layout = "measure"`)."""
@@ -78,7 +94,7 @@ def configured_layout(
         return (
             None
             if mode == MEASURE and device == "cpu"
-            else rule_layout(cores, device, encoder_decoder=encoder_decoder)
+            else rule_layout(cores, device, encoder_decoder=encoder_decoder, width=width)
         )
     if mode == MEASURE:
         raise ModelLoadError(
@@ -124,10 +140,13 @@ def choose_layout(
     *,
     encoder_decoder: bool,
     measure: Callable[[ThreadLayout], float],
+    width: int | None = None,
 ) -> ThreadLayout:
     """The model's thread layout: from its options or the rule, or, when its options ask for it, the
     fastest candidate by `measure` (tokens per second) on this machine."""
-    layout = configured_layout(model, spec_options, threads, device, encoder_decoder=encoder_decoder)
+    layout = configured_layout(
+        model, spec_options, threads, device, encoder_decoder=encoder_decoder, width=width
+    )
     if layout is not None:
         return layout
     started = time.perf_counter()
@@ -149,6 +168,7 @@ def layout_once(
     *,
     encoder_decoder: bool,
     measure: Callable[[Path, ThreadLayout], float],
+    width: int | None = None,
 ) -> Callable[[Path], ThreadLayout]:
     """`choose_layout` for a runtime opened from a folder, decided once per load (the runtime may be opened
     again after a conversion): `measure(folder, candidate)` gives a candidate's tokens per second."""
@@ -164,6 +184,7 @@ def layout_once(
                     device,
                     encoder_decoder=encoder_decoder,
                     measure=lambda candidate: measure(folder, candidate),
+                    width=width,
                 )
             )
         return chosen[0]

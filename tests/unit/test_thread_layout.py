@@ -15,8 +15,11 @@ from service.models.thread_layout import (
 )
 
 
-def test_the_rule_puts_encoder_decoders_side_by_side_and_chat_models_on_every_core():
+def test_the_rule_puts_narrow_encoder_decoders_side_by_side_and_the_rest_on_every_core():
     assert rule_layout(2, "cpu", encoder_decoder=True) == ThreadLayout(2, 1)
+    assert rule_layout(2, "cpu", encoder_decoder=True, width=512) == ThreadLayout(2, 1)  # Marian
+    assert rule_layout(2, "cpu", encoder_decoder=True, width=1024) == ThreadLayout(1, 2)  # DistilBART
+    assert rule_layout(2, "cuda", encoder_decoder=True, width=1024) == ThreadLayout(1, 1)
     assert rule_layout(4, "cpu", encoder_decoder=False) == ThreadLayout(1, 4)
     assert rule_layout(1, "cpu", encoder_decoder=True) == ThreadLayout(1, 1)
     assert rule_layout(8, "cuda:0", encoder_decoder=True) == ThreadLayout(1, 1)
