@@ -123,7 +123,7 @@ def _load_rows(baseline: Run | None, runs: Sequence[Run], raw: Sequence[RawLevel
     for run in runs:
         level = raw_at.get(run.concurrency)
         best = level.best if level else None
-        vs_raw = ratio(_div(run.tokens_per_s, best[1].tokens_per_s)) if best else "–"
+        vs_raw = ratio(_raw_share(run, level)) if best else "–"
         rows.append(_load_row(run, base_tps, ratio(_div(run.tokens_per_s, base_tps)), vs_raw, run.note()))
         if best is not None:
             name, engine = best
@@ -469,12 +469,17 @@ def roofline_tables(section: Section) -> list[Table]:
 # -- targets -------------------------------------------------------------------------------------------
 
 
+def _raw_share(run: Run | None, level: RawLevel | None) -> float:
+    """The service run's tokens/s over the best raw engine's at its level."""
+    best = level.best if level else None
+    return _div(run.tokens_per_s if run else None, best[1].tokens_per_s if best else None)
+
+
 def _raw_ratio(section: Section | None, concurrency: int) -> tuple[Run | None, float]:
     """The service's run at `concurrency` and its tokens/s over the best raw engine's at that level."""
     run = _at(section.service, concurrency) if section else None
     level = next((lv for lv in section.raw if lv.concurrency == concurrency), None) if section else None
-    best = level.best if level else None
-    return run, _div(run.tokens_per_s if run else None, best[1].tokens_per_s if best else None)
+    return run, _raw_share(run, level)
 
 
 def targets(sections: dict[str, Section]) -> list[Target]:
@@ -493,7 +498,7 @@ def targets(sections: dict[str, Section]) -> list[Target]:
         )
     )
     for level in (16, 32):
-        run, share = _raw_ratio(tr, level)
+        _, share = _raw_ratio(tr, level)
         out.append(
             Target(
                 f"Marian translation at concurrency {level} ≥ 0.90 of the best raw engine",
