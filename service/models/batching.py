@@ -204,7 +204,6 @@ class MicroBatcher:
         self._free_engines = self.engines
         self._engine_free = threading.Condition()
         self._running: list[int] = []  # rows of each batch running on an engine, under _engine_free
-        self._ended = 0  # batches that have ended on an engine, under _engine_free
         self.balance_waits = 0  # batches that waited for a larger one to end (worker-only)
         self._stats = threading.Lock()
         self.model = model or name  # the name its batches are reported under
@@ -407,9 +406,10 @@ class MicroBatcher:
         with self._engine_free:
             if self._free_engines == 0 or not self._running or 2 * len(batch) > max(self._running):
                 return False
-            ended = self._ended
+            # Only this thread takes engines: while it waits, more free engines means one batch ended.
+            free = self._free_engines
             self.balance_waits += 1
-            return self._engine_free.wait_for(lambda: self._ended != ended, self.policy.max_balance_s)
+            return self._engine_free.wait_for(lambda: self._free_engines > free, self.policy.max_balance_s)
 
     def _run_on_engine(self, batch: list[Job], gathering: float) -> None:
         try:
@@ -418,7 +418,6 @@ class MicroBatcher:
             with self._engine_free:
                 self._free_engines += 1
                 self._running.remove(len(batch))
-                self._ended += 1
                 self._engine_free.notify_all()
 
     def _run(self, live: list[Job], gathering: float) -> None:
