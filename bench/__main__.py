@@ -34,7 +34,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-SECTIONS = ("translation", "summaries", "llm", "roofline")
+SECTIONS = ("translation", "summaries", "llm", "demo", "roofline")
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 log = logging.getLogger("bench")
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     _stop_on_sigterm()
 
-    from bench import models, perf, report, roofline
+    from bench import demo, models, perf, report, roofline
     from bench.scenarios import Plan, Section, llm, summaries, translation
     from service.config import default_cache_dir as service_default_cache_dir
 
@@ -188,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         if "llm" in chosen:
             attempt("llm", lambda s: llm(s, plan, service_cache, work_dir, threads))
+        if "demo" in chosen:
+            attempt("demo", lambda s: demo.measure(s, plan, service_cache, work_dir, plan.demo_repeats))
         if "roofline" in chosen and plan.device != "cpu":
             log.info("roofline: measured on the CPU only; skipped for --device %s", plan.device)
         elif "roofline" in chosen:

@@ -52,6 +52,7 @@ class Run:
     errors: list[str] = field(default_factory=list)
     skipped: int = 0  # not sent: the run's time cap passed first
     batches: list[int] = field(default_factory=list)  # rows per model batch the server ran meanwhile
+    batch_s: list[float] = field(default_factory=list)  # how long each of those batches ran
 
     @property
     def completed(self) -> int:
@@ -77,6 +78,11 @@ class Run:
     def mean(self) -> float:
         return sum(self.latencies) / len(self.latencies) if self.latencies else math.nan
 
+    @property
+    def busy(self) -> float:
+        """The share of the wall time the model's batches ran (over 1 when batches ran side by side)."""
+        return sum(self.batch_s) / self.wall_s if self.batch_s and self.wall_s > 0 else math.nan
+
     def note(self) -> str:
         """What went wrong, if anything, and how the server batched, in a few words."""
         parts = []
@@ -85,6 +91,8 @@ class Run:
             parts.append(
                 f"{len(self.batches)} model batches, {mean:.1f} rows on average, {max(self.batches)} at most"
             )
+        if self.batch_s:
+            parts.append(f"batches running {self.busy:.0%} of the time")
         if self.skipped:
             parts.append(f"{self.skipped} of {self.planned} not sent (time cap)")
         if self.errors:

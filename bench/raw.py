@@ -133,11 +133,15 @@ class LLMInputs:
         self.static = common_prefix(self.prompt_ids("Alpha beta."), self.prompt_ids("Omega psi."))
 
     def prompt_ids(self, article: str, language: str = "en", sentences: int = 3) -> list[int]:
-        from service.models.llm_prompts import summarize_messages
+        """The summary prompt in the style the service takes for `language`."""
+        from service.models.llm_prompts import DEFAULT_SUMMARY_STYLES, style_for, summarize_messages
 
-        ids: Any = self.tokenizer.apply_chat_template(
-            summarize_messages(article, language, sentences), add_generation_prompt=True, tokenize=True
-        )
+        style = style_for(DEFAULT_SUMMARY_STYLES, language)
+        return self.chat_ids(summarize_messages(article, language, sentences, style=style))
+
+    def chat_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        """A conversation's token ids in the model's chat template, ready for the answer."""
+        ids: Any = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
         if hasattr(ids, "keys"):
             ids = ids["input_ids"]
         return [int(i) for i in ids]

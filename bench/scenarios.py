@@ -8,6 +8,8 @@ report.
   cost by article length and by number of target languages, and the latency of a repeated request.
 - `llm`: the embedded profile's Qwen2.5-1.5B against transformers fp32 on its HF folder, and the
   profile's start-up time once its conversion is cached.
+- `demo` (bench/demo.py): the seed article into en, fr, de, es on the embedded profile, as `make demo`
+  sends it, beside the raw engine on the same prompts.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class Plan:
     cache_repeats: int
     llm_baseline: int
     llm_levels: tuple[tuple[int, int], ...]
+    demo_repeats: int  # fresh servers that each answer the demo's request once
     run_cap_s: float  # no new request of a run is sent after this many seconds
     request_timeout_s: float
     start_timeout_s: float  # generous: a first start converts the models
@@ -95,6 +98,7 @@ class Plan:
             llm_baseline=3,
             # Concurrency 8 rather than 16: ten batches of 16 prompts take over ten minutes per side here.
             llm_levels=((1, 10), (4, 40), (8, 80)),
+            demo_repeats=3,
             run_cap_s=900.0,
             request_timeout_s=600.0,
             start_timeout_s=1800.0,
@@ -116,6 +120,7 @@ class Plan:
             cache_repeats=5,
             llm_baseline=1,
             llm_levels=((1, 1), (2, 2)),
+            demo_repeats=1,
             run_cap_s=60.0,
             request_timeout_s=300.0,
             start_timeout_s=1800.0,
@@ -223,6 +228,7 @@ def _levels(
             first_index=first,
         )
         run.batches = server.batch_sizes(mark)
+        run.batch_s = server.batch_seconds(mark)
         section.service.append(run)
         if raw is not None:
             try:

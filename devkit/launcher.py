@@ -35,8 +35,10 @@ from summarizer_client import SummarizerClient, SummarizerClientError
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The micro-batcher's DEBUG line for each batch it runs (service/models/batching.py).
-_BATCH_LINE = re.compile(r"-batcher: batch of (\d+) ")
+# The micro-batcher's DEBUG lines for each batch it runs (service/models/batching.py): when it starts, and how
+# long it ran.
+_BATCH_LINE = re.compile(r"-batcher: batch of (\d+) \(")
+_BATCH_RAN_LINE = re.compile(r"-batcher: batch of \d+ ran in ([\d.]+) ms")
 # How often the port file is looked for while the server binds.
 _PORT_POLL_S = 0.05
 # One health wait at a time, short enough to notice a server that died meanwhile.
@@ -268,6 +270,13 @@ class ServerProcess:
             log.seek(since)
             text = log.read().decode("utf-8", "replace")
         return [int(n) for n in _BATCH_LINE.findall(text)]
+
+    def batch_seconds(self, since: int) -> list[float]:
+        """How long each model batch the server logged after `since` ran, in seconds."""
+        with self._log().open("rb") as log:
+            log.seek(since)
+            text = log.read().decode("utf-8", "replace")
+        return [float(ms) / 1000 for ms in _BATCH_RAN_LINE.findall(text)]
 
     def _log(self) -> Path:
         if self.log_path is None:

@@ -441,6 +441,13 @@ class MicroBatcher:
             for job in live:
                 if not job.future.done():
                     job.future.set_exception(exc)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s: batch of %d ran in %.1f ms",
+                self._thread.name,
+                len(live),
+                (time.monotonic() - running) * 1000,
+            )
         self._report(live)
         if self.after_batch is not None:
             try:

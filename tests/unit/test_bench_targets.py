@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from bench.demo import DemoTimes
 from bench.perf import Run
 from bench.raw import RawLevel
 from bench.report import targets
 from bench.roofline import Position
 from bench.scenarios import Section
+from devkit.launcher import ServerProcess
 
 
 def _run(concurrency: int, tokens_per_s: float, latency_s: float = 1.0, requests: int = 10) -> Run:
@@ -50,3 +52,48 @@ def test_the_llm_decoding_target_reads_the_rooflines_position():
     goal = "Embedded LLM single-sequence decoding ≥ 60% of the memory-bandwidth bound (raw engine)"
     assert found[goal] == ("60%", "met")
     assert _by_goal({})[goal] == ("–", "not measured")
+
+
+def test_a_missed_share_of_the_raw_engine_says_how_long_the_engine_waited():
+    translation = Section("translation")
+    service = _run(16, 700.0)
+    service.batches, service.batch_s = [16, 16, 8], [4.0, 3.0, 1.0]  # 8 s of batches in a 10 s run
+    translation.service.append(service)
+    translation.raw.append(RawLevel(16, runs={"2x1": _run(16, 1000.0)}))
+
+    [why] = [
+        t.why
+        for t in targets({"translation": translation})
+        if t.goal.endswith("concurrency 16 ≥ 0.90 of the best raw engine")
+    ]
+    assert "ran 80% of the run" in why and "3 batches of 13.3 rows" in why
+
+
+def test_the_demo_targets_stand_beside_the_raw_engine_on_the_same_prompts():
+    demo = Section("demo")
+    times = DemoTimes(arrivals=[{"en": 20.0, "fr": 40.0, "de": 40.0, "es": 40.0}, {"en": 22.0, "es": 30.0}])
+    times.raw_summary_s, times.raw_translation_s = 18.0, 12.0
+    times.raw_prompt_tokens, times.raw_summary_tokens, times.raw_rows = 1004, 120, 6
+    demo.extra["demo"] = times
+
+    found = {t.goal: t for t in targets({"demo": demo})}
+    fast, bound = (found[g] for g in sorted(found) if "demo's request" in g)
+    assert "≤ 20 s" in fast.goal and fast.status == "not met"
+    assert fast.measured.startswith("35.0 s") and "raw engine on the same prompts: 30.0 s" in fast.measured
+    assert "a 1004-token prompt read" in fast.why and "6 sentence rows" in fast.why
+    assert "≤ 31 s" in bound.goal and bound.status == "not met"
+    empty = {t.goal: t.status for t in targets({})}
+    assert [s for g, s in empty.items() if "demo's request" in g] == ["not measured", "not measured"]
+
+
+def test_the_launcher_reads_each_batch_and_how_long_it_ran(tmp_path):
+    log = tmp_path / "server.log"
+    log.write_text(
+        "x DEBUG m-batcher: batch of 3 (120 input tokens) after gathering for 2.0 ms; 0 held back\n"
+        "x DEBUG m-batcher: batch of 3 ran in 1500.5 ms\n"
+        "x DEBUG m-batcher: batch of 1 (40 input tokens) after gathering for 0.1 ms; 0 held back\n"
+        "x DEBUG m-batcher: batch of 1 ran in 20.0 ms\n"
+    )
+    server = ServerProcess(["--profile", "tiny"], log)
+    assert server.batch_sizes(0) == [3, 1]
+    assert server.batch_seconds(0) == [1.5005, 0.02]
