@@ -97,3 +97,12 @@ def test_the_launcher_reads_each_batch_and_how_long_it_ran(tmp_path):
     server = ServerProcess(["--profile", "tiny"], log)
     assert server.batch_sizes(0) == [3, 1]
     assert server.batch_seconds(0) == [1.5005, 0.02]
+
+
+def test_prompt_reading_is_held_to_the_rate_before_the_round():
+    roofline = Section("roofline")
+    # 180 prompt tokens/s where the int8 GEMM rate allows 400 (work per token 1 GOP at 400 GOPS)
+    roofline.extra["positions"] = [Position("LLM prompt reading", 180.0, 1, 5e6, 1e9, 22.5e9, 4e11)]
+    [target] = [t for t in targets({"roofline": roofline}) if "prompt reading" in t.goal]
+    assert target.measured == "180.0 tokens/s" and target.status == "not met"
+    assert target.why.startswith("45% of the int8 compute bound") and "(400.0 tokens/s)" in target.why
