@@ -106,3 +106,10 @@ def test_prompt_reading_is_held_to_the_rate_before_the_round():
     [target] = [t for t in targets({"roofline": roofline}) if "prompt reading" in t.goal]
     assert target.measured == "180.0 tokens/s" and target.status == "not met"
     assert target.why.startswith("45% of the int8 compute bound") and "(400.0 tokens/s)" in target.why
+
+
+def test_a_target_whose_section_did_not_run_says_so():
+    found = {t.goal: t for t in targets({"roofline": Section("roofline")})}
+    assert found["Embedded LLM ≥ 3× baseline tokens/s"].why == "the llm section was not in this run"
+    decoding = found["Embedded LLM single-sequence decoding ≥ 60% of the memory-bandwidth bound (raw engine)"]
+    assert decoding.status == "not measured" and decoding.why == ""  # its section ran and measured nothing
