@@ -258,7 +258,8 @@ def _field_type(name: str) -> type:
 def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Settings from SUMMARIZER_* variables, then explicit overrides (flags) on top.
 
-    `offline` falls back to HF_HUB_OFFLINE when SUMMARIZER_OFFLINE is not set.
+    `offline` falls back to HF_HUB_OFFLINE when SUMMARIZER_OFFLINE is not set; `otlp_endpoint` to
+    OTEL_EXPORTER_OTLP_ENDPOINT when SUMMARIZER_OTLP_ENDPOINT is not set (set empty, it turns tracing off).
     """
     env = os.environ if env is None else env
     values: dict[str, object] = {}
@@ -268,7 +269,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
             values[f.name] = _coerce(f.name, raw, _field_type(f.name))
     if "offline" not in values and HF_OFFLINE_ENV in env:
         values["offline"] = env[HF_OFFLINE_ENV].strip().lower() in _HF_TRUE_WORDS
-    if "otlp_endpoint" not in values and env.get(OTLP_ENDPOINT_ENV):
+    # SUMMARIZER_OTLP_ENDPOINT set, even empty (tracing off), wins over OpenTelemetry's variable.
+    own_endpoint = ENV_PREFIX + "OTLP_ENDPOINT" in env
+    if "otlp_endpoint" not in values and not own_endpoint and env.get(OTLP_ENDPOINT_ENV):
         values["otlp_endpoint"] = env[OTLP_ENDPOINT_ENV].strip()
     values.update({k: v for k, v in overrides.items() if v is not None})
     unknown = set(values) - {f.name for f in fields(Settings)}

@@ -94,6 +94,8 @@ FLAG_COLLECTOR = "http://127.0.0.1:14317"
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": f" {COLLECTOR}\n"}, None, COLLECTOR),
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": ""}, None, ""),
         ({"SUMMARIZER_OTLP_ENDPOINT": OWN_COLLECTOR}, None, OWN_COLLECTOR),
+        # set empty, our own variable turns off the tracing that OpenTelemetry's would turn on
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": COLLECTOR, "SUMMARIZER_OTLP_ENDPOINT": ""}, None, ""),
         (
             {"OTEL_EXPORTER_OTLP_ENDPOINT": COLLECTOR, "SUMMARIZER_OTLP_ENDPOINT": OWN_COLLECTOR},
             None,
