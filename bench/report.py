@@ -620,7 +620,7 @@ def targets(sections: dict[str, Section]) -> list[Target]:
             "Embedded profile start-up after the first < 10 s",
             secs(start),
             start < 10 if _ok(start) else None,
-            section="summaries",
+            section="llm",
         )
     )
     cache = su.extra.get("cache") if su else None
