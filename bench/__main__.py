@@ -4,7 +4,7 @@ on the same requests, in one run, and the machine's roofline.
 The figures are printed as tables and, for a full run, written to bench/RESULTS.md (after each section
 too, so that a run that dies keeps what it measured).
 
-    make bench                       # = python -m bench: the full run (about 45 minutes on 2 quiet cores)
+    make bench                       # = python -m bench: the full run (about 50 minutes on 2 quiet cores)
     make bench BENCH_ARGS=--quick    # a smoke run of every path: small counts, short outputs
     python -m bench --only translation --quick --out /tmp/results.md
     python -m bench --device cuda --only translation --only llm --no-baseline   # see bench/gpu_check.sh
