@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -316,7 +317,10 @@ def test_concurrent_requests_decode_in_one_batch(marian_dir: Path, model_cache: 
 
 class RecordingTranslator:
     """Wraps a real ctranslate2.Translator: records each translate_batch call's rows, its max_batch_size and
-    the threads its step callback ran on (one per replica that decoded part of it)."""
+    the threads its step callback ran on (one per replica that decoded part of it).
+
+    A replica's first step waits a little: the tiny model decodes a part in milliseconds, so without it the
+    replica that took the first part could finish it and take the second before the other replica woke."""
 
     def __init__(self, real: Any) -> None:
         self.real = real
@@ -331,7 +335,9 @@ class RecordingTranslator:
         if callback is not None:
 
             def recorded(step: Any) -> bool:
-                threads.add(threading.get_ident())
+                if threading.get_ident() not in threads:
+                    threads.add(threading.get_ident())
+                    time.sleep(0.05)
                 return callback(step)
 
             kwargs["callback"] = recorded
