@@ -266,17 +266,16 @@ class ServerProcess:
 
     def batch_sizes(self, since: int) -> list[int]:
         """Rows in each model batch the server logged after `since` (it runs at DEBUG for this)."""
-        with self._log().open("rb") as log:
-            log.seek(since)
-            text = log.read().decode("utf-8", "replace")
-        return [int(n) for n in _BATCH_LINE.findall(text)]
+        return [int(n) for n in _BATCH_LINE.findall(self._log_since(since))]
 
     def batch_seconds(self, since: int) -> list[float]:
         """How long each model batch the server logged after `since` ran, in seconds."""
+        return [float(ms) / 1000 for ms in _BATCH_RAN_LINE.findall(self._log_since(since))]
+
+    def _log_since(self, since: int) -> str:
         with self._log().open("rb") as log:
             log.seek(since)
-            text = log.read().decode("utf-8", "replace")
-        return [float(ms) / 1000 for ms in _BATCH_RAN_LINE.findall(text)]
+            return log.read().decode("utf-8", "replace")
 
     def _log(self) -> Path:
         if self.log_path is None:
