@@ -79,6 +79,10 @@ class Run:
         return sum(self.latencies) / len(self.latencies) if self.latencies else math.nan
 
     @property
+    def rows_per_batch(self) -> float:
+        return sum(self.batches) / len(self.batches) if self.batches else math.nan
+
+    @property
     def busy(self) -> float:
         """The share of the wall time the model's batches ran (over 1 when batches ran side by side)."""
         return sum(self.batch_s) / self.wall_s if self.batch_s and self.wall_s > 0 else math.nan
@@ -87,9 +91,9 @@ class Run:
         """What went wrong, if anything, and how the server batched, in a few words."""
         parts = []
         if self.batches:
-            mean = sum(self.batches) / len(self.batches)
             parts.append(
-                f"{len(self.batches)} model batches, {mean:.1f} rows on average, {max(self.batches)} at most"
+                f"{len(self.batches)} model batches, {self.rows_per_batch:.1f} rows on average, "
+                f"{max(self.batches)} at most"
             )
         if self.batch_s:
             parts.append(f"batches running {self.busy:.0%} of the time")

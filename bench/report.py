@@ -487,11 +487,15 @@ def _raw_share(run: Run | None, level: RawLevel | None) -> float:
     return _div(run.tokens_per_s if run else None, best[1].tokens_per_s if best else None)
 
 
+def _raw_at(section: Section | None, concurrency: int) -> RawLevel | None:
+    """The raw engine's runs at `concurrency`, if the section measured them."""
+    return next((lv for lv in section.raw if lv.concurrency == concurrency), None) if section else None
+
+
 def _raw_ratio(section: Section | None, concurrency: int) -> tuple[Run | None, float]:
     """The service's run at `concurrency` and its tokens/s over the best raw engine's at that level."""
     run = _at(section.service, concurrency) if section else None
-    level = next((lv for lv in section.raw if lv.concurrency == concurrency), None) if section else None
-    return run, _raw_share(run, level)
+    return run, _raw_share(run, _raw_at(section, concurrency))
 
 
 def targets(sections: dict[str, Section]) -> list[Target]:
@@ -527,7 +531,7 @@ def targets(sections: dict[str, Section]) -> list[Target]:
             )
         )
     p95 = c16.p95 if c16 else math.nan
-    raw16 = next((lv for lv in tr.raw if lv.concurrency == 16), None) if tr else None
+    raw16 = _raw_at(tr, 16)
     raw_best = raw16.best if raw16 else None
     out.append(
         Target(
@@ -689,10 +693,9 @@ def demo_table(section: Section) -> Table:
             ]
         )
     if _ok(times.raw_s):
-        later = tenths(times.raw_s)
-        table.rows.append(
-            ["raw engine, same prompts", tenths(times.raw_summary_s), later, later, later, later]
-        )
+        # The summary's language comes with the summary; the others after its translation.
+        arrivals = (times.raw_summary_s if t == "en" else times.raw_s for t in DEMO_TARGETS)
+        table.rows.append(["raw engine, same prompts", *map(tenths, arrivals), tenths(times.raw_s)])
     table.notes.append(
         "Each service run starts a fresh server (an empty result cache) and streams the answer as "
         "`make demo` does; a language's time is from sending the request to its arrival."
@@ -719,13 +722,12 @@ def _serving(section: Section | None, concurrency: int) -> str:
     run = _at(section.service, concurrency) if section else None
     if run is None or not _ok(run.busy):
         return ""
-    level = next((lv for lv in section.raw if lv.concurrency == concurrency), None) if section else None
+    level = _raw_at(section, concurrency)
     best = level.best if level else None
-    mean = sum(run.batches) / len(run.batches) if run.batches else math.nan
     said = (
         f"the engine idled {1 - min(run.busy, 1):.0%} of the run between the service's batches (callers "
-        f"answered, the next batch gathered); its {len(run.batch_s)} batches of {num(mean)} rows on average "
-        f"took {sum(run.batch_s):.1f} s in all"
+        f"answered, the next batch gathered); its {len(run.batch_s)} batches of {num(run.rows_per_batch)} "
+        f"rows on average took {sum(run.batch_s):.1f} s in all"
     )
     if best is not None:
         said += f", where the raw engine ran the same rows in {best[1].wall_s:.1f} s ({best[0]})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bench.demo import DemoTimes
 from bench.perf import Run
 from bench.raw import RawLevel
-from bench.report import targets
+from bench.report import demo_table, targets
 from bench.roofline import Position
 from bench.scenarios import Section
 from devkit.launcher import ServerProcess
@@ -80,6 +80,9 @@ def test_the_demo_targets_stand_beside_the_raw_engine_on_the_same_prompts():
     assert fast.measured.startswith("35.0 s") and "raw engine on the same prompts: 30.0 s" in fast.measured
     assert "a 1004-token prompt read" in fast.why and "6 sentence rows" in fast.why
     assert "≤ 31 s" in bound.goal and bound.status == "not met"
+    rows = {row[0]: row[1:] for row in demo_table(demo).rows}
+    assert rows["service, median"] == ["21.0 s", "40.0 s", "40.0 s", "35.0 s", "35.0 s"]
+    assert rows["raw engine, same prompts"] == ["18.0 s", "30.0 s", "30.0 s", "30.0 s", "30.0 s"]
     empty = {t.goal: t.status for t in targets({})}
     assert [s for g, s in empty.items() if "demo's request" in g] == ["not measured", "not measured"]
 
