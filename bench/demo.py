@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.models import packaged_llm_folder
-from bench.raw import LLMInputs, common_prefix
+from bench.raw import LLMInputs, common_prefix, layouts_for
 from bench.raw_engine import EngineError, run_job
 from bench.scenarios import Plan, Section, _server_args, llm_inputs, llm_spec, service_compute_type
 from devkit.launcher import ServerProcess
@@ -100,24 +100,14 @@ def measure(section: Section, plan: Plan, service_cache_dir: Path, work_dir: Pat
 
 
 def _raw(times: DemoTimes, plan: Plan, folder: Path, article: str, summary: str, repeats: int) -> None:
-    from service.models.llm_prompts import (
-        DEFAULT_SUMMARY_STYLES,
-        style_for,
-        summarize_messages,
-        translate_messages,
-    )
+    from service.models.llm_prompts import translate_messages
     from service.text.normalize import clean_text
     from service.text.sentences import split_sentences
 
+    # The English summary prompt in the service's style, and its static part (LLMInputs.static).
     inputs = llm_inputs(folder)
-    text = clean_text(article, "text").strip()
-    style = style_for(DEFAULT_SUMMARY_STYLES, "en")
-
-    def summary_prompt(body: str) -> list[int]:
-        return inputs.chat_ids(summarize_messages(body, "en", SUMMARY_SENTENCES, style=style))
-
-    prompt = summary_prompt(text)
-    static = common_prefix(summary_prompt("Alpha beta."), summary_prompt("Omega psi."))
+    prompt = inputs.prompt_ids(clean_text(article, "text").strip(), "en", SUMMARY_SENTENCES)
+    static = inputs.static
     sentences = [s.text for s in split_sentences(summary, "en")]
     targets = [t for t in TARGETS if t != "en"]
     rows = [inputs.chat_ids(translate_messages(s, "en", t)) for t in targets for s in sentences]
@@ -126,7 +116,7 @@ def _raw(times: DemoTimes, plan: Plan, folder: Path, article: str, summary: str,
         inputs.chat_ids(translate_messages("Omega psi.", "en", "de")),
     )
     longest = max(len(inputs.tokenizer(s, add_special_tokens=False)["input_ids"]) for s in sentences)
-    cores = 1 if plan.device.startswith("cuda") else _cores()
+    layout = layouts_for(plan.device)[0]  # one batch on every core (one replica on a GPU)
     kind_device, _, index = plan.device.partition(":")
     job = {
         "model": str(folder.parent / "ct2-int8"),
@@ -134,8 +124,8 @@ def _raw(times: DemoTimes, plan: Plan, folder: Path, article: str, summary: str,
         "device": kind_device,
         "device_index": int(index or 0),
         "compute_type": service_compute_type(plan.device, dict(llm_spec().options)),
-        "inter_threads": 1,
-        "intra_threads": cores,
+        "inter_threads": layout.inter,
+        "intra_threads": layout.intra,
         "runs": [
             _run(inputs, "summary", [prompt], static, SUMMARY_TOKENS, repeats),
             _run(inputs, "translations", rows, translation_static, min(2 * longest + 32, 1024), repeats),
@@ -170,9 +160,3 @@ def _run(
         "warmup_rows": 0,  # a first call as the demo's is: nothing read before
         "repeats": repeats,
     }
-
-
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0))
