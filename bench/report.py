@@ -671,7 +671,7 @@ def demo_targets(section: Section | None) -> list[Target]:
 def demo_table(section: Section) -> Table:
     times: DemoTimes | None = section.extra.get("demo")
     table = Table(
-        "The demo's request: the seed article into en, fr, de, es (embedded profile, medium)",
+        f"The demo's request: the seed article into {', '.join(DEMO_TARGETS)} (embedded profile, medium)",
         ["run", *(f"{t} at" for t in DEMO_TARGETS), "all"],
     )
     if times is None:
@@ -705,7 +705,8 @@ def demo_table(section: Section) -> Table:
             "Raw engine: CTranslate2 alone (one batch on every core, no torch in its process) on the "
             f"service's prompts, greedy: the summary prompt ({times.raw_prompt_tokens} tokens, "
             f"{times.raw_summary_tokens} written, {tenths(times.raw_summary_s)}), then the translation "
-            "prompts of the summary's sentences into fr, de and es as one batch "
+            f"prompts of the summary's sentences into {', '.join(t for t in DEMO_TARGETS if t != 'en')} "
+            "as one batch "
             f"({times.raw_rows} rows, {times.raw_translation_tokens} tokens written, "
             f"{tenths(times.raw_translation_s)}). It writes each row to its end token or budget; the service "
             "stops a summary once it holds the sentences it keeps, and checks each translation (repairing "
